@@ -1,0 +1,49 @@
+"""Device runtime: classify handwritten digits with a TFLite model. Never imports TensorFlow.
+
+    from runtime import DigitClassifier, read_number
+    clf = DigitClassifier("model_int8.tflite")
+    clf.predict(image28x28).digit
+
+Names are loaded lazily so ``import runtime`` stays fast and pulls OpenCV only when
+image preprocessing is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DigitClassifier": "runtime.classifier",
+    "Prediction": "runtime.classifier",
+    "available_backends": "runtime.backends",
+    "preprocess": "runtime.preprocess",
+    "find_digits": "runtime.segment",
+    "read_number": "runtime.segment",
+    "DigitRegion": "runtime.segment",
+    "NumberReading": "runtime.segment",
+    "ModelMetadata": "runtime.metadata",
+    "read_metadata": "runtime.metadata",
+    "DigitKitError": "runtime.errors",
+    "ModelFormatError": "runtime.errors",
+    "MetadataMismatchError": "runtime.errors",
+    "UnsupportedOpError": "runtime.errors",
+    "BackendUnavailableError": "runtime.errors",
+    "ImageError": "runtime.errors",
+    "NoDigitFoundError": "runtime.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

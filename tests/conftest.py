@@ -1,0 +1,61 @@
+"""Shared fixtures. MNIST comes from $DIGIT_KIT_MNIST_DIR or ../shared/data/mnist beside the repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
+
+
+def mnist_dir() -> Path:
+    """The MNIST directory the tests use."""
+    return Path(os.environ.get("DIGIT_KIT_MNIST_DIR") or DEFAULT_MNIST_DIR)
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    path = mnist_dir()
+    if not path.is_dir():
+        pytest.fail(f"MNIST not found at {path}; set DIGIT_KIT_MNIST_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_path):
+    from train.data import load_mnist
+
+    return load_mnist(mnist_path)
+
+
+@pytest.fixture(scope="session")
+def small_keras_model(tmp_path_factory, mnist) -> Path:
+    """A quickly trained model (2 epochs on 20k images, ~96% test accuracy), saved as .keras."""
+    import keras
+
+    from train.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model()
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    x = mnist.x_train[:20000].astype(np.float32) / 255.0
+    y = keras.utils.to_categorical(mnist.y_train[:20000], 10)
+    model.fit(x, y, epochs=2, batch_size=64, verbose=0)
+    path = tmp_path_factory.mktemp("keras") / "small.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tflite_models(tmp_path_factory, small_keras_model, mnist_path) -> dict[str, Path]:
+    """The small model converted to every format, each accepted by the parity gate (format -> .tflite)."""
+    from convert import convert_model
+
+    out = tmp_path_factory.mktemp("tflite")
+    report = convert_model(small_keras_model, out, formats="all", data=mnist_path, timing_images=200)
+    assert report.passed, report.format_table()
+    return {fmt: result.path for fmt, result in report.formats.items()}

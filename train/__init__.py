@@ -1,0 +1,1 @@
+"""Train the MNIST MLP: data loading, model, training recipes, evaluation report."""
