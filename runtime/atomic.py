@@ -14,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(final_path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``final_path``; on success rename it into place.
@@ -32,6 +38,7 @@ def atomic_path(final_path: str | os.PathLike[str], suffix: str = "") -> Iterato
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        tmp.chmod(0o666 & ~_current_umask())  # mkstemp makes 0600; artifacts are for sharing
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)

@@ -86,17 +86,35 @@ def _buffer_bytes(parsed, model: bytes, index: int) -> bytes:
     return b"" if isinstance(data, int) else data.tobytes()
 
 
+def _tensor_signature(tensor) -> bytes:
+    """Type, shape and quantization of a tensor: changing any of them changes what it computes."""
+    parts = [tensor.Type().to_bytes(2, "little"), tensor.ShapeAsNumpy().astype("<i8").tobytes()]
+    quantization = tensor.Quantization()
+    if quantization is not None:
+        for field_values in (quantization.ScaleAsNumpy(), quantization.ZeroPointAsNumpy()):
+            if not isinstance(field_values, int):  # the reader returns 0 for an absent vector
+                parts.append(field_values.astype("<f8").tobytes())
+        parts.append(quantization.QuantizedDimension().to_bytes(4, "little", signed=True))
+    return b"|".join(parts)
+
+
 def weights_digest(model: bytes) -> str:
-    """SHA-256 over every tensor's constant data, in tensor order (metadata buffers excluded)."""
+    """SHA-256 over every tensor's constant data, type, shape and quantization, in tensor order.
+
+    Metadata buffers are excluded, so embedding the metadata does not change the digest.
+    """
     try:
         parsed = load_flatbuffer(model)
         digest = hashlib.sha256()
         for s in range(parsed.SubgraphsLength()):
             subgraph = parsed.Subgraphs(s)
             for t in range(subgraph.TensorsLength()):
-                data = _buffer_bytes(parsed, model, subgraph.Tensors(t).Buffer())
-                digest.update(len(data).to_bytes(8, "little"))
-                digest.update(data)
+                tensor = subgraph.Tensors(t)
+                data = _buffer_bytes(parsed, model, tensor.Buffer())
+                signature = _tensor_signature(tensor)
+                for part in (signature, data):
+                    digest.update(len(part).to_bytes(8, "little"))
+                    digest.update(part)
         return digest.hexdigest()
     except ModelFormatError:
         raise

@@ -13,16 +13,20 @@ DEFAULT_MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
 
 
 def mnist_dir() -> Path:
-    """The MNIST directory the tests use."""
-    return Path(os.environ.get("DIGIT_KIT_MNIST_DIR") or DEFAULT_MNIST_DIR)
+    """The MNIST directory the tests use: $DIGIT_KIT_MNIST_DIR, ../shared/data/mnist, Keras' cache."""
+    if os.environ.get("DIGIT_KIT_MNIST_DIR"):
+        return Path(os.environ["DIGIT_KIT_MNIST_DIR"])
+    if DEFAULT_MNIST_DIR.is_dir():
+        return DEFAULT_MNIST_DIR
+    from train.data import keras_cache_dir, load_mnist
+
+    load_mnist(None)  # fills Keras' cache (checksum-verified download) if it is empty
+    return keras_cache_dir()
 
 
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
-    path = mnist_dir()
-    if not path.is_dir():
-        pytest.fail(f"MNIST not found at {path}; set DIGIT_KIT_MNIST_DIR")
-    return path
+    return mnist_dir()
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +60,6 @@ def tflite_models(tmp_path_factory, small_keras_model, mnist_path) -> dict[str, 
     from convert import convert_model
 
     out = tmp_path_factory.mktemp("tflite")
-    report = convert_model(small_keras_model, out, formats="all", data=mnist_path, timing_images=200)
+    report = convert_model(small_keras_model, out, data=mnist_path, timing_images=200)
     assert report.passed, report.format_table()
     return {fmt: result.path for fmt, result in report.formats.items()}

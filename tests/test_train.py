@@ -44,7 +44,7 @@ def test_outputs_and_metrics_schema(quick_run):
     assert np.trace(matrix) / 10000 == pytest.approx(metrics["test_accuracy"])
     assert set(metrics["history"]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert len(metrics["history"]["loss"]) == metrics["epochs_run"] == 1
-    assert metrics["hyperparameters"]["batch_size"] == 128
+    assert metrics["hyperparameters"]["batch_size"] == 256
     assert metrics["versions"]["keras"].startswith("3.")
     assert len(metrics["dataset"]["sha256"]) == 4
     assert metrics["wall_time_s"] > 0

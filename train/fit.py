@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from train.augment import AugmentConfig, augment_batch
 from train.data import MnistData
 from train.model import NUM_CLASSES, build_model
+from train.outliers import render_outliers, uniform_targets
 from train.recipes import Recipe
 
 STEPS_PER_EXECUTION = 16
@@ -33,6 +34,39 @@ class TrainResult:
     best_epoch: int | None
     train_size: int
     validation_size: int
+    selected_weights: str = "last epoch"
+    validation_accuracy: float | None = None
+
+
+class WeightAverage(keras.callbacks.Callback):
+    """Running mean of the weights at the end of each epoch from ``start_epoch`` (1-based) on.
+
+    Averaging the late, low-learning-rate epochs (as in stochastic weight averaging) lands
+    in a flatter region than any single epoch; Keras has no built-in callback for it.
+    """
+
+    def __init__(self, start_epoch: int):
+        super().__init__()
+        self.start_epoch = start_epoch
+        self._sum: list[np.ndarray] | None = None
+        self.count = 0
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if epoch + 1 < self.start_epoch:
+            return
+        weights = [w.astype(np.float64) for w in self.model.get_weights()]
+        self._sum = (
+            weights
+            if self._sum is None
+            else [a + b for a, b in zip(self._sum, weights, strict=True)]
+        )
+        self.count += 1
+
+    def average(self) -> list[np.ndarray] | None:
+        """The mean weights, or ``None`` if no epoch was averaged yet."""
+        if self._sum is None:
+            return None
+        return [(w / self.count).astype(np.float32) for w in self._sum]
 
 
 def to_inputs(images: np.ndarray) -> np.ndarray:
@@ -62,8 +96,11 @@ class AugmentedEpochs:
     ``keras.utils.PyDataset``: the generator path costs ~6x more per step on this MLP.)
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, cfg: AugmentConfig, seed: int):
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, cfg: AugmentConfig, seed: int, outlier_fraction: float
+    ):
         self._x, self._y, self._cfg, self._seed = x, y, cfg, seed
+        self._outliers = round(len(x) * outlier_fraction)
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: dict[int, Future] = {}
 
@@ -71,7 +108,13 @@ class AugmentedEpochs:
         rng = np.random.default_rng([self._seed, epoch])
         order = rng.permutation(len(self._x))
         images = augment_batch(self._x[order], rng, self._cfg)
-        return to_inputs(images), keras.utils.to_categorical(self._y[order], NUM_CLASSES)
+        targets = keras.utils.to_categorical(self._y[order], NUM_CLASSES)
+        if self._outliers:
+            extra = augment_batch(render_outliers(self._outliers, rng), rng, self._cfg)
+            mixed = rng.permutation(len(images) + len(extra))
+            images = np.concatenate([images, extra])[mixed]
+            targets = np.concatenate([targets, uniform_targets(len(extra), NUM_CLASSES)])[mixed]
+        return to_inputs(images), targets
 
     def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """The augmented (inputs, one-hot targets) of ``epoch``; starts preparing the next one."""
@@ -109,13 +152,16 @@ def _fit_augmented(
     verbose: str | int,
 ) -> dict[str, list[float]]:
     """One ``model.fit`` call per epoch on that epoch's augmented arrays; returns the history."""
-    epochs = AugmentedEpochs(x_fit, y_fit, recipe.augment or AugmentConfig(), seed)
+    epochs = AugmentedEpochs(
+        x_fit, y_fit, recipe.augment or AugmentConfig(), seed, recipe.outlier_fraction
+    )
     history: dict[str, list[float]] = {}
-    # Keras would print "Epoch 1/1" for each single-epoch call: show one bar over all epochs.
+    # Keras would print "Epoch 1/1" for each single-epoch call: show one bar over all epochs
+    # (interactive), or one plain line per epoch (verbose=2, for logs).
     progress = keras.utils.Progbar(
         recipe.epochs,
         unit_name="epoch",
-        verbose=1 if verbose else 0,
+        verbose=1 if verbose in (1, "auto") else 0,
         stateful_metrics=["loss", "accuracy", "val_loss", "val_accuracy"],
     )
     try:
@@ -134,9 +180,11 @@ def _fit_augmented(
             )
             for key, values in result.history.items():
                 history.setdefault(key, []).extend(values)
-            progress.update(
-                epoch + 1, [(k, v[-1]) for k, v in result.history.items()], finalize=False
-            )
+            latest = {key: values[-1] for key, values in result.history.items()}
+            progress.update(epoch + 1, list(latest.items()), finalize=False)
+            if verbose == 2:
+                summary = " - ".join(f"{key}: {value:.4f}" for key, value in latest.items())
+                print(f"epoch {epoch + 1}/{recipe.epochs} - {summary}", flush=True)
     finally:
         epochs.close()
     return history
@@ -186,6 +234,11 @@ def fit(
                     save_weights_only=True,
                 )
             )
+        averager = None
+        if recipe.average_last_fraction > 0 and validation is not None:
+            first = max(1, recipe.epochs - round(recipe.epochs * recipe.average_last_fraction) + 1)
+            averager = WeightAverage(first)
+            callbacks.append(averager)
         if recipe.augment is not None:
             history = _fit_augmented(
                 model, x_fit, y_fit, validation, recipe, seed, callbacks, verbose
@@ -202,15 +255,28 @@ def fit(
                 callbacks=callbacks,
                 verbose=verbose,
             ).history
-        best_epoch = None
+        best_epoch, selected, val_accuracy = None, "last epoch", None
         if recipe.best_checkpoint and checkpoint.exists():
             model.load_weights(checkpoint)
             best_epoch = int(np.argmax(history["val_accuracy"])) + 1
+            selected, val_accuracy = (
+                f"best checkpoint (epoch {best_epoch})",
+                max(history["val_accuracy"]),
+            )
+        if averager is not None and averager.average() is not None:
+            # Keep whichever the validation split prefers: never the test set.
+            kept = model.get_weights()
+            model.set_weights(averager.average())
+            averaged_accuracy = float(model.evaluate(*validation, batch_size=2048, verbose=0)[1])
+            if val_accuracy is None or averaged_accuracy >= val_accuracy:
+                selected = f"average of epochs {averager.start_epoch}-{recipe.epochs}"
+                val_accuracy = averaged_accuracy
+            else:
+                model.set_weights(kept)
     wall = time.perf_counter() - started
     # The deployed model carries no Dropout: rebuild the plain inference graph with the weights.
     inference = build_model(dropout=0.0)
-    inference.set_weights(model.get_weights())
-    inference.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    inference.set_weights(model.get_weights())  # left uncompiled: model.keras carries no optimizer
     return TrainResult(
         model=inference,
         history={k: [float(v) for v in vals] for k, vals in history.items()},
@@ -220,4 +286,6 @@ def fit(
         best_epoch=best_epoch,
         train_size=train_size,
         validation_size=val_size,
+        selected_weights=selected,
+        validation_accuracy=val_accuracy,
     )

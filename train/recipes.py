@@ -26,6 +26,10 @@ class Recipe:
     warmup_epochs: int = 0
     final_lr_fraction: float = 0.01
     best_checkpoint: bool = False
+    # extra non-digit images per training image, with uniform targets (train/outliers.py)
+    outlier_fraction: float = 0.0
+    # average the weights of this last fraction of epochs; kept if validation prefers it
+    average_last_fraction: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, epochs: int | None = None, batch_size: int | None = None) -> Recipe:
@@ -51,8 +55,8 @@ SEED = Recipe(
 
 DEFAULT = Recipe(
     name="default",
-    epochs=45,
-    batch_size=128,
+    epochs=70,
+    batch_size=256,
     learning_rate=2e-3,
     validation_size=6000,
     dropout=0.2,
@@ -60,6 +64,8 @@ DEFAULT = Recipe(
     cosine_schedule=True,
     warmup_epochs=1,
     best_checkpoint=True,
+    outlier_fraction=0.08,
+    average_last_fraction=0.2,
 )
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SEED, DEFAULT)}

@@ -41,6 +41,35 @@ def predict_probabilities(model, images: np.ndarray) -> np.ndarray:
     return model.predict(to_inputs(images), batch_size=2048, verbose=0)
 
 
+REJECTION_THRESHOLDS = (0.5, 0.7, 0.9)
+OUTLIER_EVAL_SEED = 20_261_124  # a stream the training epochs never draw from
+OUTLIER_EVAL_COUNT = 2000
+
+
+def rejection_report(
+    model, test_probabilities: np.ndarray, y_test: np.ndarray
+) -> list[dict[str, float]]:
+    """How a confidence threshold trades accepted test digits against rejected non-digits."""
+    from train.outliers import render_outliers
+
+    outliers = render_outliers(OUTLIER_EVAL_COUNT, np.random.default_rng(OUTLIER_EVAL_SEED))
+    outlier_confidence = predict_probabilities(model, outliers).max(axis=1)
+    confidence = test_probabilities.max(axis=1)
+    correct = test_probabilities.argmax(axis=1) == y_test
+    rows = []
+    for threshold in REJECTION_THRESHOLDS:
+        accepted = confidence >= threshold
+        rows.append(
+            {
+                "threshold": threshold,
+                "digits_accepted": float(accepted.mean()),
+                "accuracy_of_accepted": float(correct[accepted].mean()) if accepted.any() else 0.0,
+                "non_digits_rejected": float((outlier_confidence < threshold).mean()),
+            }
+        )
+    return rows
+
+
 def evaluate(model, data: MnistData) -> dict[str, Any]:
     """Accuracy, loss, per-class precision/recall/F1 and the confusion matrix on the test set."""
     probabilities = predict_probabilities(model, data.x_test)
@@ -77,6 +106,8 @@ def build_metrics(
         "seed": result.seed,
         "epochs_run": len(result.history.get("loss", [])),
         "best_epoch": result.best_epoch,
+        "selected_weights": result.selected_weights,
+        "validation_accuracy": result.validation_accuracy,
         "wall_time_s": round(result.wall_time_s, 2),
         "parameters": int(result.model.count_params()),
         "train_size": result.train_size,

@@ -1,0 +1,152 @@
+"""``digit-convert MODEL.keras --out DIR --formats LIST``: convert, gate, write parity.json.
+
+Exit status: 0 every format passed, 1 a format failed the parity gate (its file is in
+``DIR/rejected``), 2 bad input (missing or non-Keras model, missing dataset, bad flags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from convert.export import (
+    DEFAULT_INT8_INPUT,
+    DEFAULT_INT8_OUTPUT,
+    FORMATS,
+    INT8_INPUT_TYPES,
+    INT8_OUTPUT_TYPES,
+)
+from convert.parity import (
+    DEFAULT_MAX_ACCURACY_DROP,
+    DEFAULT_MIN_AGREEMENT,
+    DEFAULT_TIMING_IMAGES,
+    GateThresholds,
+)
+from convert.representative import DEFAULT_SEED, DEFAULT_SIZE
+from runtime.errors import DigitKitError
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+PROG = "digit-convert"
+
+
+def _formats(text: str) -> list[str]:
+    from convert.pipeline import normalize_formats
+
+    try:
+        return normalize_formats(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _percent(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Convert a trained .keras digit model to TFLite; gate each file on parity.",
+    )
+    parser.add_argument("model", help="the trained model (.keras)")
+    parser.add_argument(
+        "--out", required=True, help="output directory for model_<format>.tflite and parity.json"
+    )
+    parser.add_argument(
+        "--formats",
+        type=_formats,
+        default=list(FORMATS),
+        help=f"comma list from {', '.join(FORMATS)}, or all (default: all)",
+    )
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="MNIST directory (default: $DIGIT_KIT_MNIST_DIR, then Keras' cache / download)",
+    )
+    parser.add_argument(
+        "--max-accuracy-drop",
+        type=_percent,
+        default=DEFAULT_MAX_ACCURACY_DROP,
+        help="largest accepted accuracy loss vs Keras, in percentage points (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--min-agreement",
+        type=_percent,
+        default=DEFAULT_MIN_AGREEMENT,
+        help="smallest accepted top-1 agreement with Keras, in percent (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--representative-size",
+        type=_positive_int,
+        default=DEFAULT_SIZE,
+        help="training images (stratified by class) calibrating int8 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the representative sample"
+    )
+    parser.add_argument(
+        "--int8-input",
+        choices=INT8_INPUT_TYPES,
+        default=DEFAULT_INT8_INPUT,
+        help="int8 model input type; uint8 takes raw 0..255 pixels (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--int8-output",
+        choices=INT8_OUTPUT_TYPES,
+        default=DEFAULT_INT8_OUTPUT,
+        help="int8 model output type (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timing-images",
+        type=int,
+        default=DEFAULT_TIMING_IMAGES,
+        help="test images timed at batch 1 per format, 0 to skip (default: %(default)s)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the converter; return the exit status."""
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+    from convert.pipeline import PARITY_FILE, REJECTED_DIR, convert_model
+
+    try:
+        report = convert_model(
+            args.model,
+            args.out,
+            formats=args.formats,
+            data=args.data,
+            thresholds=GateThresholds(args.max_accuracy_drop, args.min_agreement),
+            representative_size=args.representative_size,
+            seed=args.seed,
+            int8_input=args.int8_input,
+            int8_output=args.int8_output,
+            timing_images=args.timing_images,
+            progress=lambda message: print(f"{PROG}: {message}", file=sys.stderr, flush=True),
+        )
+    except (DigitKitError, ValueError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(report.format_table())
+    print(f"parity report: {os.path.join(args.out, PARITY_FILE)}")
+    if not report.passed:
+        print(
+            f"{PROG}: parity gate failed for {', '.join(report.failed_formats)}; "
+            f"those files are in {os.path.join(args.out, REJECTED_DIR)}, not published",
+            file=sys.stderr,
+        )
+        return EXIT_GATE_FAILED
+    return EXIT_OK

@@ -1,0 +1,239 @@
+"""Parity of a TFLite file with its Keras model on the MNIST test set, and the gate that accepts it.
+
+Accuracy and agreement are in percent; ``accuracy_delta`` is TFLite minus Keras in percentage
+points. The TFLite side runs in ai-edge-litert (one thread), fed the way a device feeds it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convert.litert_io import LiteRTRunner, TensorEncoding, mean_latency_ms, read_model_bytes
+
+DEFAULT_MAX_ACCURACY_DROP = 0.2
+DEFAULT_MIN_AGREEMENT = 99.5
+DEFAULT_TIMING_IMAGES = 2000
+PARITY_BATCH_SIZE = 500
+KERAS_BATCH_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    """A TFLite file passes when it loses at most ``max_accuracy_drop`` points and agrees enough."""
+
+    max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP  # percentage points
+    min_agreement: float = DEFAULT_MIN_AGREEMENT  # percent of test images with Keras' top-1 class
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class KerasReference:
+    """The Keras model's probabilities on a labelled image set (uint8 pixels)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def accuracy(self) -> float:
+        from sklearn.metrics import accuracy_score
+
+        return 100.0 * float(accuracy_score(self.labels, self.predictions))
+
+
+def keras_reference(model, images: np.ndarray, labels: np.ndarray) -> KerasReference:
+    """Run the Keras model once, batched, over ``images`` (uint8 pixels, fed as pixel/255)."""
+    probabilities = model.predict(
+        images.astype(np.float32) / np.float32(255), batch_size=KERAS_BATCH_SIZE, verbose=0
+    )
+    return KerasReference(
+        images=images, labels=np.asarray(labels), probabilities=np.asarray(probabilities)
+    )
+
+
+@dataclass(frozen=True)
+class FormatParity:
+    """How one TFLite file compares with Keras, and whether it passed the gate."""
+
+    format: str
+    accuracy: float
+    accuracy_delta: float
+    agreement: float
+    max_abs_prob_diff: float | None  # None when the file produced NaN or infinite scores
+    size_bytes: int
+    mean_ms_per_image: float | None
+    input: TensorEncoding
+    output: TensorEncoding
+    failures: tuple[str, ...] = ()
+    path: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def figures(self) -> dict[str, Any]:
+        """The file's own parity facts (no path, size or timing): what its metadata records."""
+        return {
+            "accuracy": round(self.accuracy, 4),
+            "accuracy_delta": round(self.accuracy_delta, 4),
+            "agreement": round(self.agreement, 4),
+            "max_abs_prob_diff": self.max_abs_prob_diff,
+            "passed": self.passed,
+            "failures": list(self.failures),
+            "input": self.input.to_dict(),
+            "output": self.output.to_dict(),
+            "raw_pixel_input": self.input.raw_pixels,
+        }
+
+    def to_dict(self, relative_to: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """JSON-ready record; ``path`` is relative to ``relative_to`` when given."""
+        path = self.path
+        if path is not None and relative_to is not None:
+            path = Path(os.path.relpath(path, relative_to))
+        timing = None if self.mean_ms_per_image is None else round(self.mean_ms_per_image, 4)
+        return {
+            "path": None if path is None else path.as_posix(),
+            "size_bytes": self.size_bytes,
+            "mean_ms_per_image": timing,
+            **self.figures(),
+        }
+
+
+def gate_failures(
+    accuracy: float,
+    keras_accuracy: float,
+    agreement: float,
+    finite: bool,
+    thresholds: GateThresholds,
+) -> tuple[str, ...]:
+    """Human-readable reasons a file fails the gate (empty when it passes)."""
+    failures = []
+    if not finite:
+        failures.append("the model produced NaN or infinite scores")
+    drop = keras_accuracy - accuracy
+    if drop > thresholds.max_accuracy_drop:
+        failures.append(
+            f"accuracy {accuracy:.2f}% is {drop:.2f} points below Keras' {keras_accuracy:.2f}% "
+            f"(allowed drop {thresholds.max_accuracy_drop:.2f})"
+        )
+    if agreement < thresholds.min_agreement:
+        failures.append(
+            f"top-1 agreement with Keras is {agreement:.2f}%, "
+            f"below the required {thresholds.min_agreement:.2f}%"
+        )
+    return tuple(failures)
+
+
+def check_parity(
+    model: bytes | os.PathLike[str] | str,
+    reference: KerasReference,
+    thresholds: GateThresholds | None = None,
+    fmt: str = "",
+    timing_images: int = DEFAULT_TIMING_IMAGES,
+) -> FormatParity:
+    """Evaluate a TFLite model (bytes or path) against ``reference`` and apply the gate.
+
+    Raises ``ModelFormatError`` when ``model`` is not a TFLite model LiteRT can run.
+    """
+    from sklearn.metrics import accuracy_score
+
+    thresholds = thresholds or GateThresholds()
+    model_bytes = read_model_bytes(model)
+    runner = LiteRTRunner(model_bytes, batch_size=PARITY_BATCH_SIZE, num_threads=1)
+    probabilities = runner.predict(reference.images)
+    finite = bool(np.isfinite(probabilities).all())
+    predictions = probabilities.argmax(axis=1)
+    accuracy = 100.0 * float(accuracy_score(reference.labels, predictions))
+    agreement = 100.0 * float(accuracy_score(reference.predictions, predictions))
+    max_diff = float(np.abs(probabilities - reference.probabilities).max()) if finite else None
+    timing = None
+    if timing_images > 0:
+        timing = mean_latency_ms(model_bytes, reference.images[:timing_images])
+    keras_accuracy = reference.accuracy
+    return FormatParity(
+        format=fmt,
+        accuracy=accuracy,
+        accuracy_delta=accuracy - keras_accuracy,
+        agreement=agreement,
+        max_abs_prob_diff=max_diff,
+        size_bytes=len(model_bytes),
+        mean_ms_per_image=timing,
+        input=runner.input,
+        output=runner.output,
+        failures=gate_failures(accuracy, keras_accuracy, agreement, finite, thresholds),
+        path=None if isinstance(model, bytes | bytearray | memoryview) else Path(model),
+    )
+
+
+@dataclass
+class ParityReport:
+    """Parity of every converted format with the Keras model (what ``parity.json`` holds)."""
+
+    keras_model: str
+    source_model_sha256: str
+    keras_accuracy: float
+    test_images: int
+    thresholds: GateThresholds
+    formats: dict[str, FormatParity] = field(default_factory=dict)
+    representative: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(result.passed for result in self.formats.values())
+
+    @property
+    def failed_formats(self) -> list[str]:
+        return [fmt for fmt, result in self.formats.items() if not result.passed]
+
+    def to_dict(self, relative_to: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        return {
+            "keras_model": self.keras_model,
+            "source_model_sha256": self.source_model_sha256,
+            "keras_accuracy": round(self.keras_accuracy, 4),
+            "test_images": self.test_images,
+            "units": {
+                "accuracy": "percent",
+                "accuracy_delta": "percentage points (TFLite minus Keras)",
+                "agreement": "percent of test images with Keras' top-1 class",
+                "max_abs_prob_diff": "largest |p_tflite - p_keras| over all images and classes",
+                "mean_ms_per_image": "ms, batch 1, 1 thread, uint8 pixels to probabilities",
+            },
+            "thresholds": self.thresholds.to_dict(),
+            "representative": self.representative,
+            "passed": self.passed,
+            "formats": {fmt: result.to_dict(relative_to) for fmt, result in self.formats.items()},
+        }
+
+    def format_table(self) -> str:
+        """A plain-text table: one row per format, Keras first."""
+        columns = ("format", "size_bytes", "accuracy", "delta_pts", "agreement", "max_abs_dp")
+        widths = (-8, 11, 9, 9, 9, 10, 8)
+        header = (*columns, "ms/image")
+        keras = ("keras", "-", f"{self.keras_accuracy:.2f}%", "-", "-", "-", "-")
+        rows = [_row(header, widths) + "  gate", _row(keras, widths) + "  -"]
+        for fmt, r in self.formats.items():
+            diff = "nan" if r.max_abs_prob_diff is None else f"{r.max_abs_prob_diff:.2e}"
+            timing = "-" if r.mean_ms_per_image is None else f"{r.mean_ms_per_image:.3f}"
+            gate = "PASS" if r.passed else "FAIL: " + "; ".join(r.failures)
+            cells = (fmt, f"{r.size_bytes:,}", f"{r.accuracy:.2f}%", f"{r.accuracy_delta:+.2f}")
+            cells += (f"{r.agreement:.2f}%", diff, timing)
+            rows.append(f"{_row(cells, widths)}  {gate}")
+        return "\n".join(rows)
+
+
+def _row(cells: tuple[str, ...], widths: tuple[int, ...]) -> str:
+    # A negative width left-aligns the column.
+    return " ".join(
+        f"{cell:<{-w}}" if w < 0 else f"{cell:>{w}}" for cell, w in zip(cells, widths, strict=True)
+    )

@@ -1,0 +1,189 @@
+"""Convert a ``.keras`` file to each requested TFLite format, gate it on parity, publish or reject.
+
+Each file is written under a hidden candidate name, checked, given its metadata, and only then
+renamed to ``model_<fmt>.tflite`` (passed) or moved to ``rejected/model_<fmt>.tflite.rejected``
+(failed), so a file that failed the gate never sits where a device would pick it up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convert.export import (
+    DEFAULT_INT8_INPUT,
+    DEFAULT_INT8_OUTPUT,
+    FORMATS,
+    ConversionError,
+    export_tflite,
+)
+from convert.litert_io import LiteRTRunner
+from convert.metadata import build_metadata, embed_metadata
+from convert.parity import (
+    DEFAULT_TIMING_IMAGES,
+    FormatParity,
+    GateThresholds,
+    KerasReference,
+    ParityReport,
+    check_parity,
+    keras_reference,
+)
+from convert.representative import DEFAULT_SEED, DEFAULT_SIZE, stratified_sample
+from convert.source import load_keras_model
+from runtime.atomic import write_bytes, write_json
+from runtime.metadata import ModelMetadata, read_metadata
+from train.data import MnistData, load_mnist, sha256_of
+
+PARITY_FILE = "parity.json"
+REJECTED_DIR = "rejected"
+VERIFY_IMAGES = 64
+
+
+def accepted_path(out_dir: str | os.PathLike[str], fmt: str) -> Path:
+    """Where an accepted file of format ``fmt`` is published."""
+    return Path(out_dir) / f"model_{fmt}.tflite"
+
+
+def rejected_path(out_dir: str | os.PathLike[str], fmt: str) -> Path:
+    """Where a file of format ``fmt`` that failed the gate is kept for inspection."""
+    return Path(out_dir) / REJECTED_DIR / f"model_{fmt}.tflite.rejected"
+
+
+def normalize_formats(formats: Iterable[str] | str) -> list[str]:
+    """Requested formats in order, without repeats; ``"all"`` means every format."""
+    names = formats.split(",") if isinstance(formats, str) else list(formats)
+    names = [name.strip().lower() for name in names if name.strip()]
+    if "all" in names:
+        return list(FORMATS)
+    unknown = sorted(set(names) - set(FORMATS))
+    if unknown or not names:
+        raise ValueError(
+            f"unknown format(s) {', '.join(unknown) or '(none)'}; "
+            f"choose from {', '.join(FORMATS)} or all"
+        )
+    return list(dict.fromkeys(names))
+
+
+def verify_embedded(
+    embedded: bytes, original: bytes, metadata: ModelMetadata, images: np.ndarray
+) -> None:
+    """Check the embedded file reads its metadata back and computes what ``original`` did."""
+    if read_metadata(embedded, verify=True) != metadata:
+        raise ConversionError("the embedded metadata does not read back unchanged")
+    before = LiteRTRunner(original, batch_size=len(images)).predict(images)
+    after = LiteRTRunner(embedded, batch_size=len(images)).predict(images)
+    if not np.array_equal(before, after, equal_nan=True):
+        raise ConversionError("embedding metadata changed the model's outputs")
+
+
+def publish_or_reject(
+    raw: bytes,
+    fmt: str,
+    out_dir: Path,
+    reference: KerasReference,
+    thresholds: GateThresholds,
+    source_sha256: str,
+    extra_parity: dict[str, Any],
+    timing_images: int,
+) -> FormatParity:
+    """Gate ``raw`` bytes; move the file, with metadata, to its accepted or rejected path."""
+    final, rejected = accepted_path(out_dir, fmt), rejected_path(out_dir, fmt)
+    candidate = out_dir / f".model_{fmt}.tflite.candidate"
+    try:
+        write_bytes(candidate, raw)
+        result = check_parity(
+            candidate, reference, thresholds, fmt=fmt, timing_images=timing_images
+        )
+        parity = {
+            "keras_accuracy": round(reference.accuracy, 4),
+            "test_images": len(reference.labels),
+            "thresholds": thresholds.to_dict(),
+            **result.figures(),
+            **extra_parity,
+        }
+        metadata = build_metadata(raw, fmt, source_sha256, parity)
+        embedded = embed_metadata(raw, metadata)
+        verify_embedded(embedded, raw, metadata, reference.images[:VERIFY_IMAGES])
+        write_bytes(candidate, embedded)
+        destination, stale = (final, rejected) if result.passed else (rejected, final)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(candidate, destination)
+        stale.unlink(missing_ok=True)
+    finally:
+        candidate.unlink(missing_ok=True)
+    return dataclasses.replace(result, path=destination, size_bytes=len(embedded))
+
+
+def _load_data(data: MnistData | str | os.PathLike[str] | None) -> MnistData:
+    return data if isinstance(data, MnistData) else load_mnist(data)
+
+
+def convert_model(
+    keras_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    formats: Iterable[str] | str = FORMATS,
+    data: MnistData | str | os.PathLike[str] | None = None,
+    thresholds: GateThresholds | None = None,
+    representative_size: int = DEFAULT_SIZE,
+    seed: int = DEFAULT_SEED,
+    int8_input: str = DEFAULT_INT8_INPUT,
+    int8_output: str = DEFAULT_INT8_OUTPUT,
+    timing_images: int = DEFAULT_TIMING_IMAGES,
+    progress: Callable[[str], None] | None = None,
+) -> ParityReport:
+    """Convert ``keras_path`` to each format in ``out_dir``, gate it, and write ``parity.json``.
+
+    ``data`` is MNIST (``MnistData``) or its directory; ``None`` uses ``train.data.load_mnist``'s
+    lookup. Returns the report; ``report.passed`` is False when any format failed the gate.
+    """
+    formats = normalize_formats(formats)
+    thresholds = thresholds or GateThresholds()
+    say = progress or (lambda message: None)
+    out = Path(out_dir)
+    model = load_keras_model(keras_path)
+    source_sha256 = sha256_of(Path(keras_path))
+    mnist = _load_data(data)
+    out.mkdir(parents=True, exist_ok=True)
+    say(f"Keras reference on {len(mnist.y_test)} test images")
+    reference = keras_reference(model, mnist.x_test, mnist.y_test)
+
+    representative_images = None
+    representative: dict[str, Any] = {}
+    if "int8" in formats:
+        indices = stratified_sample(mnist.y_train, representative_size, seed)
+        representative_images = mnist.x_train[indices]
+        classes, counts = np.unique(mnist.y_train[indices], return_counts=True)
+        representative = {
+            "source": "MNIST training images, stratified by class",
+            "size": len(indices),
+            "seed": seed,
+            "class_counts": {str(int(c)): int(n) for c, n in zip(classes, counts, strict=True)},
+        }
+
+    report = ParityReport(
+        keras_model=str(keras_path),
+        source_model_sha256=source_sha256,
+        keras_accuracy=reference.accuracy,
+        test_images=len(mnist.y_test),
+        thresholds=thresholds,
+        representative=representative,
+    )
+    for fmt in formats:
+        say(f"converting {fmt}")
+        raw = export_tflite(model, fmt, representative_images, int8_input, int8_output)
+        extra = (
+            {"representative": {k: representative[k] for k in ("size", "seed")}}
+            if fmt == "int8"
+            else {}
+        )
+        say(f"checking parity of {fmt} with ai-edge-litert")
+        report.formats[fmt] = publish_or_reject(
+            raw, fmt, out, reference, thresholds, source_sha256, extra, timing_images
+        )
+    write_json(out / PARITY_FILE, report.to_dict(relative_to=out))
+    return report

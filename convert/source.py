@@ -1,0 +1,74 @@
+"""Load the Keras model to convert; anything that is not one gets a clear ``ModelFormatError``."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+from runtime.errors import ModelFormatError
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
+EXPECTED_INPUT_SHAPE = (None, 28, 28)
+EXPECTED_OUTPUT_SHAPE = (None, 10)
+
+
+def check_keras_file(path: str | os.PathLike[str]) -> Path:
+    """Check ``path`` looks like a native Keras 3 ``.keras`` archive without importing Keras."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFormatError(f"Keras model {path} does not exist")
+    if not path.is_file():
+        raise ModelFormatError(f"Keras model {path} is not a file")
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head == HDF5_SIGNATURE:
+        raise ModelFormatError(
+            f"{path} is an HDF5 (legacy Keras .h5) file; digit-convert takes native .keras files: "
+            "load it in Keras and re-save it with model.save('model.keras')"
+        )
+    if not zipfile.is_zipfile(path):
+        raise ModelFormatError(
+            f"{path} is not a Keras model: a .keras file is a zip archive, "
+            f"this one starts with {head!r}"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelFormatError(f"{path} is a damaged zip archive: {exc}") from exc
+    missing = [name for name in KERAS_ARCHIVE_MEMBERS if name not in members]
+    if missing:
+        raise ModelFormatError(
+            f"{path} is a zip archive but not a Keras model (no {', '.join(missing)} inside)"
+        )
+    if path.suffix != ".keras":
+        raise ModelFormatError(
+            f"{path} holds a Keras model but Keras only loads it under a .keras name"
+        )
+    return path
+
+
+def load_keras_model(path: str | os.PathLike[str]):
+    """Load a ``.keras`` model taking (N, 28, 28) images and returning (N, 10) scores."""
+    path = check_keras_file(path)
+    import keras
+
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises whatever its deserializers raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFormatError(f"Keras cannot load {path}: {detail}") from exc
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ModelFormatError(
+            f"{path}: expected one input and one output, "
+            f"got {len(model.inputs)} and {len(model.outputs)}"
+        )
+    input_shape, output_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
+    if input_shape != EXPECTED_INPUT_SHAPE or output_shape != EXPECTED_OUTPUT_SHAPE:
+        raise ModelFormatError(
+            f"{path}: the model maps {input_shape} -> {output_shape}; the kit needs "
+            f"{EXPECTED_INPUT_SHAPE} images -> {EXPECTED_OUTPUT_SHAPE} class scores"
+        )
+    return model

@@ -1,0 +1,226 @@
+"""convert on a real (small) trained model: every format passes the gate, broken files fail it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from convert.cli import EXIT_GATE_FAILED, EXIT_OK, main
+from convert.export import ConversionError, export_tflite
+from convert.litert_io import LiteRTRunner
+from convert.metadata import build_metadata, embed_metadata
+from convert.parity import check_parity, keras_reference
+from convert.pipeline import PARITY_FILE, accepted_path, rejected_path
+from convert.representative import representative_images
+from convert.source import load_keras_model
+from runtime.errors import MetadataMismatchError, ModelFormatError
+from runtime.metadata import METADATA_NAME, read_metadata, weights_digest
+from train.data import sha256_of
+
+pytestmark = pytest.mark.slow
+
+FORMATS = ("float32", "float16", "dynamic", "int8")
+INT8_FILE_BUDGET = (
+    720_000  # bytes: the int8 weights (669,706) plus graph, quantization and metadata
+)
+
+
+@pytest.fixture(scope="module")
+def keras_model(small_keras_model):
+    return load_keras_model(small_keras_model)
+
+
+@pytest.fixture(scope="module")
+def reference(keras_model, mnist):
+    return keras_reference(keras_model, mnist.x_test, mnist.y_test)
+
+
+def unbaked_float32(keras_model) -> bytes:
+    """A conversion with no weights baked in (Keras 3 model + from_concrete_functions)."""
+    import tensorflow as tf
+
+    function = tf.function(lambda images: keras_model(images))
+    concrete = function.get_concrete_function(tf.TensorSpec([None, 28, 28], tf.float32))
+    return bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete], keras_model).convert())
+
+
+def flip_largest_weight_buffer(model: bytes) -> bytes:
+    """Flip the top bit of every byte in the model's largest weight buffer, in place in the file."""
+    import tflite
+
+    parsed = tflite.Model.GetRootAsModel(model, 0)
+    largest = max(range(parsed.BuffersLength()), key=lambda i: parsed.Buffers(i).DataLength())
+    weights = parsed.Buffers(largest).DataAsNumpy().tobytes()
+    start = model.find(weights)
+    assert start > 0 and model.find(weights, start + 1) == -1
+    tampered = bytearray(model)
+    tampered[start : start + len(weights)] = bytes(byte ^ 0x80 for byte in weights)
+    return bytes(tampered)
+
+
+def test_every_format_passes_the_gate(tflite_models, small_keras_model, mnist):
+    assert sorted(tflite_models) == sorted(FORMATS)
+    out = tflite_models["int8"].parent
+    report = json.loads((out / PARITY_FILE).read_text())
+    assert report["passed"] is True
+    assert report["source_model_sha256"] == sha256_of(small_keras_model)
+    assert report["thresholds"] == {"max_accuracy_drop": 0.2, "min_agreement": 99.5}
+    assert report["test_images"] == len(mnist.y_test) == 10000
+    for fmt, path in tflite_models.items():
+        entry = report["formats"][fmt]
+        assert path == accepted_path(out, fmt) and (out / entry["path"]) == path
+        assert entry["passed"] is True and entry["failures"] == []
+        assert report["keras_accuracy"] - entry["accuracy"] <= 0.2
+        assert entry["agreement"] >= 99.5
+        assert entry["size_bytes"] == path.stat().st_size
+        assert not rejected_path(out, fmt).exists()
+    assert not list(out.glob(".*candidate*"))
+    sizes = {fmt: report["formats"][fmt]["size_bytes"] for fmt in FORMATS}
+    assert sizes["int8"] < sizes["float16"] < sizes["float32"]
+    assert sizes["dynamic"] < sizes["float16"]
+    assert sizes["int8"] <= INT8_FILE_BUDGET
+
+
+def test_accepted_files_carry_verified_metadata(tflite_models, small_keras_model):
+    for fmt, path in tflite_models.items():
+        model = path.read_bytes()
+        metadata = read_metadata(model, verify=True)
+        assert metadata is not None
+        assert metadata.format == fmt
+        assert metadata.source_model_sha256 == sha256_of(small_keras_model)
+        assert metadata.weights_sha256 == weights_digest(model)
+        assert metadata.parity["passed"] is True
+        assert metadata.parity["thresholds"] == {"max_accuracy_drop": 0.2, "min_agreement": 99.5}
+
+
+def test_int8_takes_raw_uint8_pixels_and_says_so(tflite_models):
+    runner = LiteRTRunner(tflite_models["int8"])
+    assert runner.input.dtype == "uint8"
+    assert runner.input.raw_pixels  # scale 1/255, zero point 0
+    parity = read_metadata(tflite_models["int8"].read_bytes()).parity
+    assert parity["raw_pixel_input"] is True
+    assert parity["input"] == runner.input.to_dict()
+    assert parity["representative"] == {"size": 1000, "seed": 0}
+
+
+def test_metadata_round_trip_and_reembedding(tflite_models, reference):
+    original = tflite_models["dynamic"].read_bytes()
+    digest = weights_digest(original)
+    metadata = build_metadata(original, "dynamic", "ab" * 32, {"note": "re-embedded"})
+    embedded = embed_metadata(original, metadata)
+    assert read_metadata(embedded) == metadata
+    assert weights_digest(embedded) == digest
+    import tflite
+
+    names = [
+        tflite.Model.GetRootAsModel(embedded, 0).Metadata(i).Name().decode()
+        for i in range(tflite.Model.GetRootAsModel(embedded, 0).MetadataLength())
+    ]
+    assert names.count(METADATA_NAME) == 1
+    images = reference.images[:32]
+    np.testing.assert_array_equal(
+        LiteRTRunner(embedded, batch_size=32).predict(images),
+        LiteRTRunner(original, batch_size=32).predict(images),
+    )
+
+
+def test_metadata_of_another_model_is_refused(tflite_models):
+    int8 = tflite_models["int8"].read_bytes()
+    foreign = read_metadata(tflite_models["float32"].read_bytes())
+    with pytest.raises(ModelFormatError, match="does not describe this model's weights"):
+        embed_metadata(int8, foreign)
+
+
+def test_tampered_weights_are_caught(tflite_models, reference):
+    tampered = flip_largest_weight_buffer(tflite_models["int8"].read_bytes())
+    with pytest.raises(MetadataMismatchError, match="do not match its metadata"):
+        read_metadata(tampered, verify=True)
+    result = check_parity(tampered, reference, fmt="int8", timing_images=0)
+    assert not result.passed
+    assert any("agreement with Keras" in failure for failure in result.failures)
+
+
+def test_unbaked_weights_fail_the_gate(keras_model, reference):
+    result = check_parity(unbaked_float32(keras_model), reference, fmt="float32", timing_images=0)
+    assert not result.passed
+    assert any("agreement with Keras" in failure for failure in result.failures), result.failures
+
+
+def test_cli_rejects_a_broken_conversion(
+    monkeypatch, small_keras_model, keras_model, mnist_path, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    stale = accepted_path(out, "float32")
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an older accepted file")
+    broken = unbaked_float32(keras_model)
+    monkeypatch.setattr("convert.pipeline.export_tflite", lambda *args, **kwargs: broken)
+
+    argv = [
+        small_keras_model,
+        "--out",
+        out,
+        "--formats",
+        "float32",
+        "--data",
+        mnist_path,
+        "--timing-images",
+        "0",
+    ]
+    code = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+
+    assert code == EXIT_GATE_FAILED
+    assert "parity gate failed for float32" in captured.err
+    assert "FAIL: " in captured.out and "Traceback" not in captured.err
+    assert not stale.exists()
+    assert not list(out.glob("*.tflite")) and not list(out.glob(".*candidate*"))
+    rejected = rejected_path(out, "float32")
+    metadata = read_metadata(rejected.read_bytes())
+    assert metadata.parity["passed"] is False and metadata.parity["failures"]
+    report = json.loads((out / PARITY_FILE).read_text())
+    assert report["passed"] is False
+    assert report["formats"]["float32"]["path"] == "rejected/model_float32.tflite.rejected"
+
+
+def test_cli_converts_int8_with_other_io_types_and_replaces_a_rejected_file(
+    small_keras_model, mnist_path, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    stale_rejection = rejected_path(out, "int8")
+    stale_rejection.parent.mkdir(parents=True)
+    stale_rejection.write_bytes(b"an older rejected file")
+    argv = [small_keras_model, "--out", out, "--formats", "int8", "--data", mnist_path]
+    argv += [
+        "--int8-input",
+        "int8",
+        "--int8-output",
+        "int8",
+        "--representative-size",
+        "300",
+        "--seed",
+        "5",
+    ]
+    argv += ["--timing-images", "100"]
+    code = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+
+    assert code == EXIT_OK, captured.err
+    assert "int8" in captured.out and "PASS" in captured.out
+    assert not stale_rejection.exists()
+    runner = LiteRTRunner(accepted_path(out, "int8"))
+    assert (runner.input.dtype, runner.output.dtype) == ("int8", "int8")
+    report = json.loads((out / PARITY_FILE).read_text())
+    assert report["representative"]["size"] == 300 and report["representative"]["seed"] == 5
+    assert sum(report["representative"]["class_counts"].values()) == 300
+    assert report["formats"]["int8"]["mean_ms_per_image"] > 0
+
+
+def test_uint8_input_must_map_raw_pixels(keras_model, mnist):
+    dim = (
+        representative_images(mnist.x_train, mnist.y_train, size=100) // 2
+    )  # never brighter than 127
+    with pytest.raises(ConversionError, match="not 1/255 and 0"):
+        export_tflite(keras_model, "int8", representative=dim, int8_input="uint8")

@@ -1,0 +1,190 @@
+"""convert without converting: clear errors for bad inputs, representative sampling, encoding."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from convert.cli import EXIT_BAD_INPUT, main
+from convert.litert_io import TensorEncoding, pixel_encoder, read_model_bytes, score_decoder
+from convert.metadata import embed_metadata
+from convert.parity import KerasReference, check_parity
+from convert.pipeline import normalize_formats
+from convert.representative import calibration_batches, stratified_sample
+from runtime.errors import ModelFormatError
+from runtime.metadata import ModelMetadata
+
+
+def run_cli(args, capsys):
+    code = main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, fragment: str) -> None:
+    assert code == EXIT_BAD_INPUT
+    assert "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if line.startswith("digit-convert: error:")]
+    assert len(error_lines) == 1, err
+    assert fragment in error_lines[0]
+
+
+@pytest.fixture
+def out_dir(tmp_path):
+    return tmp_path / "out"
+
+
+def test_missing_model_is_a_clear_error(tmp_path, out_dir, mnist_path, capsys):
+    code, _, err = run_cli(
+        [tmp_path / "nope.keras", "--out", out_dir, "--data", mnist_path], capsys
+    )
+    assert_one_line_error(code, err, "does not exist")
+    assert not out_dir.exists()
+
+
+def test_random_bytes_are_not_a_keras_model(tmp_path, out_dir, mnist_path, capsys):
+    bad = tmp_path / "random.keras"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    code, _, err = run_cli([bad, "--out", out_dir, "--data", mnist_path], capsys)
+    assert_one_line_error(code, err, "is not a Keras model")
+
+
+def test_zip_that_is_not_a_keras_model(tmp_path, out_dir, mnist_path, capsys):
+    bad = tmp_path / "notes.keras"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    code, _, err = run_cli([bad, "--out", out_dir, "--data", mnist_path], capsys)
+    assert_one_line_error(code, err, "no config.json, model.weights.h5 inside")
+
+
+def test_h5_file_is_refused_with_a_hint(tmp_path, out_dir, mnist_path, capsys):
+    import h5py
+
+    legacy = tmp_path / "model.h5"
+    with h5py.File(legacy, "w") as handle:
+        handle.create_dataset("weights", data=np.zeros(3))
+    code, _, err = run_cli([legacy, "--out", out_dir, "--data", mnist_path], capsys)
+    assert_one_line_error(code, err, "HDF5 (legacy Keras .h5)")
+
+
+def test_keras_archive_with_corrupt_config_is_a_clear_error(tmp_path, out_dir, mnist_path, capsys):
+    broken = tmp_path / "broken.keras"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("config.json", "{not json")
+        archive.writestr("model.weights.h5", b"\0" * 16)
+    code, _, err = run_cli([broken, "--out", out_dir, "--data", mnist_path], capsys)
+    assert_one_line_error(code, err, "Keras cannot load")
+
+
+def test_model_with_wrong_shapes_is_refused(tmp_path, out_dir, mnist_path, capsys):
+    import keras
+
+    inputs = keras.Input(shape=(784,))
+    wrong = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs))
+    path = tmp_path / "flat.keras"
+    wrong.save(path)
+    code, _, err = run_cli([path, "--out", out_dir, "--data", mnist_path], capsys)
+    assert_one_line_error(
+        code, err, "the kit needs (None, 28, 28) images -> (None, 10) class scores"
+    )
+
+
+def test_unknown_format_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "m.keras"), "--out", str(tmp_path), "--formats", "int8,int4"])
+    assert exit_info.value.code == 2
+    assert "unknown format(s) int4" in capsys.readouterr().err
+
+
+def test_format_list_parsing():
+    assert normalize_formats("int8, float32,int8") == ["int8", "float32"]
+    assert normalize_formats("all") == ["float32", "float16", "dynamic", "int8"]
+    with pytest.raises(ValueError, match="unknown format"):
+        normalize_formats("")
+
+
+def test_non_tflite_bytes_raise_model_format_error(tmp_path):
+    fake = tmp_path / "model.tflite"
+    fake.write_bytes(b"PK\x03\x04 definitely not a flatbuffer")
+    with pytest.raises(ModelFormatError, match="not a TFLite model"):
+        read_model_bytes(fake)
+    reference = KerasReference(
+        images=np.zeros((2, 28, 28), np.uint8),
+        labels=np.zeros(2, np.int64),
+        probabilities=np.full((2, 10), 0.1),
+    )
+    with pytest.raises(ModelFormatError, match="not a TFLite model"):
+        check_parity(fake, reference)
+    with pytest.raises(ModelFormatError, match="does not exist"):
+        check_parity(tmp_path / "missing.tflite", reference)
+    metadata = ModelMetadata(format="int8", source_model_sha256="0" * 64, weights_sha256="0" * 64)
+    with pytest.raises(ModelFormatError, match="not a TFLite model"):
+        embed_metadata(fake.read_bytes(), metadata)
+
+
+def test_representative_sample_is_stratified_by_class(mnist):
+    size = 1000
+    indices = stratified_sample(mnist.y_train, size, seed=3)
+    assert len(indices) == len(set(indices.tolist())) == size
+    sampled = np.bincount(mnist.y_train[indices], minlength=10)
+    expected = size * np.bincount(mnist.y_train, minlength=10) / len(mnist.y_train)
+    assert np.all(np.abs(sampled - expected) < 1.0), (sampled, expected)
+
+
+def test_representative_sample_is_seeded(mnist):
+    first = stratified_sample(mnist.y_train, 500, seed=7)
+    np.testing.assert_array_equal(first, stratified_sample(mnist.y_train, 500, seed=7))
+    assert not np.array_equal(first, stratified_sample(mnist.y_train, 500, seed=8))
+
+
+def test_representative_size_is_checked(mnist):
+    with pytest.raises(ValueError, match="between 10"):
+        stratified_sample(mnist.y_train, 5)
+    with pytest.raises(ValueError, match="and 60000"):
+        stratified_sample(mnist.y_train, 60001)
+    np.testing.assert_array_equal(stratified_sample(mnist.y_test, 10000), np.arange(10000))
+
+
+def test_calibration_batches_are_single_normalized_images(mnist):
+    batches = list(calibration_batches(mnist.x_train[:3])())
+    assert len(batches) == 3
+    np.testing.assert_array_equal(batches[1][0], mnist.x_train[1:2].astype(np.float32) / 255)
+    with pytest.raises(ValueError, match=r"in 0\.\.1"):
+        calibration_batches(mnist.x_train[:3].astype(np.float32))
+    with pytest.raises(ValueError, match="uint8 pixels or floats"):
+        calibration_batches(mnist.x_train[:3].astype(np.int32))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [
+        (TensorEncoding("float32", 0.0, 0), lambda p: p.astype(np.float32) / 255),
+        (TensorEncoding("uint8", 1 / 255, 0), lambda p: p),
+        (
+            TensorEncoding("int8", 1 / 255, -128),
+            lambda p: (p.astype(np.int16) - 128).astype(np.int8),
+        ),
+        (
+            TensorEncoding("int8", 3 / 255, -100),
+            lambda p: (np.rint(p / 3) - 100).clip(-128, 127).astype(np.int8),
+        ),
+    ],
+)
+def test_pixel_encoding_matches_quantization(encoding, expected):
+    pixels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    encoded = pixel_encoder(encoding)(pixels)
+    assert encoded.dtype == np.dtype(encoding.dtype)
+    np.testing.assert_array_equal(encoded, expected(pixels))
+
+
+def test_score_decoding_dequantizes():
+    raw = np.array([[0, 128, 255]], dtype=np.uint8)
+    np.testing.assert_allclose(
+        score_decoder(TensorEncoding("uint8", 1 / 256, 0))(raw), [[0, 0.5, 255 / 256]]
+    )
+    raw8 = np.array([[-128, 0, 127]], dtype=np.int8)
+    np.testing.assert_allclose(
+        score_decoder(TensorEncoding("int8", 1 / 256, -128))(raw8), [[0, 0.5, 255 / 256]]
+    )
