@@ -77,7 +77,8 @@ def load_flatbuffer(model: bytes, source: str = "model"):
         raise ModelFormatError(f"{source} is a damaged TFLite flatbuffer: {exc}") from exc
 
 
-def _buffer_bytes(parsed, model: bytes, index: int) -> bytes:
+def buffer_bytes(parsed, model: bytes, index: int) -> bytes:
+    """The bytes of buffer ``index`` of a parsed model (inline data or an offset into the file)."""
     buffer = parsed.Buffers(index)
     offset = buffer.Offset() if hasattr(buffer, "Offset") else 0
     if offset > 1:  # large models keep data outside the flatbuffer, addressed from the file start
@@ -110,7 +111,7 @@ def weights_digest(model: bytes) -> str:
             subgraph = parsed.Subgraphs(s)
             for t in range(subgraph.TensorsLength()):
                 tensor = subgraph.Tensors(t)
-                data = _buffer_bytes(parsed, model, tensor.Buffer())
+                data = buffer_bytes(parsed, model, tensor.Buffer())
                 signature = _tensor_signature(tensor)
                 for part in (signature, data):
                     digest.update(len(part).to_bytes(8, "little"))
@@ -134,7 +135,7 @@ def read_metadata(model: bytes, verify: bool = True) -> ModelMetadata | None:
         name = entry.Name()
         if name is None or name.decode("utf-8", "replace") != METADATA_NAME:
             continue
-        meta = ModelMetadata.from_json(_buffer_bytes(parsed, model, entry.Buffer()))
+        meta = ModelMetadata.from_json(buffer_bytes(parsed, model, entry.Buffer()))
         if verify:
             actual = weights_digest(model)
             if actual != meta.weights_sha256:

@@ -1,0 +1,501 @@
+"""DigitClassifier: inputs, batching, thresholds, backends, metadata, errors and the CLI.
+
+Fast tests use small models built in-process (tests/tflite_builder.py); the slow ones use the
+converter's real files (the ``tflite_models`` fixture) on the MNIST test set.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tflite_builder as tb
+
+import runtime
+from runtime import DigitClassifier, Prediction, available_backends
+from runtime.backends import auto_order
+from runtime.classifier import DEFAULT_THRESHOLD
+from runtime.cli import main
+from runtime.errors import (
+    BackendUnavailableError,
+    ImageError,
+    MetadataMismatchError,
+    ModelFormatError,
+    NoDigitFoundError,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = tb.FloatMlp.random(seed=11, hidden=24)
+BACKENDS = ["litert", "numpy"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    """Small models of every input/output kind, written to files."""
+    folder = tmp_path_factory.mktemp("built")
+    models = {
+        "float32": tb.float_mlp(WEIGHTS),
+        "flat": tb.float_mlp(WEIGHTS, input_shape=(1, 784)),
+        "int8": tb.with_metadata(tb.int8_mlp(WEIGHTS), format="int8"),
+        "int8_io": tb.int8_mlp(WEIGHTS, input_type="int8", output_type="int8"),
+        "five_classes": tb.float_mlp(tb.FloatMlp.random(classes=5)),
+        "wrong_input": tb.float_mlp(tb.FloatMlp.random(pixels=32 * 32), input_shape=(1, 32, 32)),
+    }
+    paths = {}
+    for name, model in models.items():
+        paths[name] = folder / f"{name}.tflite"
+        paths[name].write_bytes(model)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return tb.random_images(40, seed=12)
+
+
+# --- predictions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["float32", "flat", "int8", "int8_io"])
+def test_predict_returns_a_consistent_prediction(built, images, backend, kind):
+    clf = DigitClassifier(built[kind], backend=backend)
+    assert clf.backend_name == backend
+    prediction = clf.predict(images[0])
+    assert isinstance(prediction, Prediction)
+    assert isinstance(prediction.digit, int) and isinstance(prediction.confidence, float)
+    assert len(prediction.probabilities) == 10
+    assert all(isinstance(p, float) for p in prediction.probabilities)
+    assert prediction.digit == int(np.argmax(prediction.probabilities))
+    assert prediction.confidence == max(prediction.probabilities)
+    assert abs(sum(prediction.probabilities) - 1) < 0.05
+    assert prediction.accepted == (prediction.confidence >= DEFAULT_THRESHOLD)
+    with pytest.raises(AttributeError):
+        prediction.digit = 3  # frozen
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["float32", "int8", "int8_io"])
+def test_single_batch_and_array_paths_agree(built, images, backend, kind):
+    clf = DigitClassifier(built[kind], backend=backend)
+    singles = [clf.predict(image) for image in images]
+    batch = clf.predict_batch(images)
+    listed = clf.predict_batch(list(images))
+    proba = clf.predict_proba(images)
+    assert proba.shape == (len(images), 10) and proba.dtype == np.float32
+    assert [p.digit for p in batch] == [p.digit for p in singles] == list(proba.argmax(1))
+    assert [p.digit for p in listed] == [p.digit for p in singles]
+    np.testing.assert_allclose(
+        [p.probabilities for p in batch], [p.probabilities for p in singles], atol=1e-5
+    )
+    np.testing.assert_allclose(proba, [p.probabilities for p in singles], atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batches_of_changing_size_match_single_predictions(built, backend):
+    clf = DigitClassifier(built["int8"], backend=backend)
+    images = tb.random_images(600, seed=13)
+    expected = np.array([clf.predict(image).probabilities for image in images], dtype=np.float32)
+    # Grow past the interpreter's chunk, then shrink: padding must never leak into results.
+    for size in (3, 600, 5, 1, 257, 2):
+        np.testing.assert_allclose(clf.predict_proba(images[:size]), expected[:size], atol=1e-6)
+    assert clf.predict_proba(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
+    assert clf.predict_batch(np.zeros((0, 28, 28), np.uint8)) == []
+    assert clf.predict_batch([]) == []
+
+
+@pytest.mark.parametrize("kind", ["float32", "int8", "int8_io"])
+def test_float_and_integer_pixels_mean_the_same(built, images, kind):
+    clf = DigitClassifier(built[kind])
+    floats = images.astype(np.float64) / 255
+    np.testing.assert_allclose(clf.predict_proba(floats), clf.predict_proba(images), atol=1e-6)
+    as_list = images[0].astype(int).tolist()
+    assert clf.predict(as_list).probabilities == clf.predict(images[0]).probabilities
+    np.testing.assert_allclose(
+        clf.predict(floats[0]).probabilities, clf.predict(images[0]).probabilities, atol=1e-6
+    )
+    flat = images.reshape(len(images), 784)
+    np.testing.assert_array_equal(clf.predict_proba(flat), clf.predict_proba(images))
+
+
+def test_other_images_go_through_preprocess(built, images, monkeypatch):
+    import runtime.preprocess
+
+    seen = []
+
+    def fake_preprocess(image):
+        seen.append(image.shape)
+        return images[1]
+
+    monkeypatch.setattr(runtime.preprocess, "preprocess", fake_preprocess)
+    clf = DigitClassifier(built["int8"])
+    photo = np.full((120, 90, 3), 200, np.uint8)
+    assert clf.predict(photo) == clf.predict(images[1])
+    assert [p.digit for p in clf.predict_batch([photo, images[2]])] == [
+        clf.predict(images[1]).digit,
+        clf.predict(images[2]).digit,
+    ]
+    assert seen == [(120, 90, 3), (120, 90, 3)]
+
+
+def test_a_blank_photo_has_no_digit(built):
+    clf = DigitClassifier(built["int8"])
+    with pytest.raises(NoDigitFoundError):
+        clf.predict(np.full((100, 100), 230, np.uint8))
+    with pytest.raises(NoDigitFoundError, match="image 1"):
+        clf.predict_batch([np.zeros((28, 28), np.uint8), np.full((100, 100), 230, np.uint8)])
+
+
+# --- thresholds -----------------------------------------------------------------------------
+
+
+def test_threshold_decides_acceptance(built, images):
+    strict = DigitClassifier(built["float32"], threshold=1.0)
+    lenient = DigitClassifier(built["float32"], threshold=0.0)
+    middle = DigitClassifier(built["float32"], threshold=0.3)
+    assert DigitClassifier(built["float32"]).threshold == DEFAULT_THRESHOLD
+    for image in images:
+        confidence = lenient.predict(image).confidence
+        assert lenient.predict(image).accepted
+        assert strict.predict(image).accepted == (confidence == 1.0)
+        assert middle.predict(image).accepted == (confidence >= 0.3)
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan"), "high"])
+def test_invalid_threshold_is_refused(built, threshold):
+    with pytest.raises(ValueError, match="threshold"):
+        DigitClassifier(built["float32"], threshold=threshold)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_invalid_thread_count_is_refused(built, threads):
+    with pytest.raises(ValueError, match="num_threads"):
+        DigitClassifier(built["float32"], num_threads=threads)
+
+
+# --- backends -------------------------------------------------------------------------------
+
+
+def test_available_backends_and_auto_choice(built):
+    names = available_backends()
+    assert {"litert", "numpy"} <= set(names)
+    assert DigitClassifier(built["int8"]).backend_name == "litert"
+    assert DigitClassifier(built["int8"], num_threads=2).backend_name == "litert"
+
+
+def test_auto_falls_back_to_numpy_without_interpreters(built, images, monkeypatch):
+    expected = DigitClassifier(built["int8"], backend="litert").predict_proba(images)
+    for module in ("ai_edge_litert", "tflite_runtime", "tensorflow"):
+        monkeypatch.setitem(sys.modules, module, None)  # None in sys.modules: not importable
+    assert auto_order() == ["litert", "tflite_runtime", "numpy"]
+    assert available_backends() == ["numpy"]
+    clf = DigitClassifier(built["int8"])
+    assert clf.backend_name == "numpy"
+    np.testing.assert_allclose(clf.predict_proba(images), expected, atol=1 / 256 + 1e-6)
+    with pytest.raises(BackendUnavailableError, match="ai-edge-litert"):
+        DigitClassifier(built["int8"], backend="litert")
+
+
+def test_auto_uses_tensorflow_only_when_already_imported(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    assert "tensorflow" not in auto_order()
+    monkeypatch.setitem(sys.modules, "tensorflow", types.ModuleType("tensorflow"))
+    assert auto_order() == ["litert", "tflite_runtime", "tensorflow", "numpy"]
+
+
+@pytest.mark.parametrize("name", ["bogus", "LITERT", ""])
+def test_unknown_backend_is_refused(built, name):
+    with pytest.raises(BackendUnavailableError, match="unknown backend"):
+        DigitClassifier(built["int8"], backend=name)
+
+
+def test_missing_backend_names_how_to_install(built):
+    if "tflite_runtime" in available_backends():
+        pytest.skip("tflite-runtime is installed here")
+    with pytest.raises(BackendUnavailableError, match="pip install tflite-runtime"):
+        DigitClassifier(built["int8"], backend="tflite_runtime")
+
+
+@pytest.mark.slow
+def test_tensorflow_backend_when_asked(built, images):
+    pytest.importorskip("tensorflow")
+    clf = DigitClassifier(built["int8"], backend="tensorflow")
+    assert clf.backend_name == "tensorflow"
+    reference = DigitClassifier(built["int8"], backend="litert")
+    np.testing.assert_array_equal(clf.predict_proba(images), reference.predict_proba(images))
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+def test_metadata_is_read_and_verified(built, tmp_path):
+    clf = DigitClassifier(built["int8"])
+    assert clf.metadata is not None and clf.metadata.format == "int8"
+    assert DigitClassifier(built["float32"]).metadata is None  # no metadata: defaults
+    tampered = tmp_path / "tampered.tflite"
+    tampered.write_bytes(tb.tamper_weights(built["int8"].read_bytes()))
+    for backend in BACKENDS:
+        with pytest.raises(MetadataMismatchError):
+            DigitClassifier(tampered, backend=backend)
+    assert DigitClassifier(tampered, verify_metadata=False).metadata.format == "int8"
+
+
+def test_labels_from_metadata_name_the_digits(tmp_path, images):
+    plain = tb.float_mlp(WEIGHTS)
+    path = tmp_path / "reversed.tflite"
+    path.write_bytes(tb.with_metadata(plain, labels=tuple("9876543210")))
+    reversed_labels = DigitClassifier(path)
+    (tmp_path / "plain.tflite").write_bytes(plain)
+    default = DigitClassifier(tmp_path / "plain.tflite")
+    for image in images[:10]:
+        assert reversed_labels.predict(image).digit == 9 - default.predict(image).digit
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"input_normalization": "pixel/127.5-1"},
+        {"polarity": "black_on_white"},
+        {"input_shape": (32, 32)},
+        {"labels": tuple("abcdefghij")},
+    ],
+    ids=["normalization", "polarity", "shape", "labels"],
+)
+def test_metadata_this_runtime_cannot_honour_is_refused(tmp_path, fields):
+    path = tmp_path / "odd.tflite"
+    path.write_bytes(tb.with_metadata(tb.float_mlp(WEIGHTS), **fields))
+    with pytest.raises(ModelFormatError, match="does not support"):
+        DigitClassifier(path)
+
+
+# --- bad models -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_files_that_are_not_models_are_refused(tmp_path, built, backend):
+    cases = {
+        "missing.tflite": None,
+        "empty.tflite": b"",
+        "text.tflite": b"hello, I am not a model\n" * 10,
+        "truncated.tflite": built["float32"].read_bytes()[:200],
+    }
+    for name, data in cases.items():
+        path = tmp_path / name
+        if data is not None:
+            path.write_bytes(data)
+        with pytest.raises(ModelFormatError):
+            DigitClassifier(path, backend=backend)
+    with pytest.raises(ModelFormatError, match="directory"):
+        DigitClassifier(tmp_path, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_models_with_another_signature_are_refused(built, backend):
+    with pytest.raises(ModelFormatError, match=r"output shape is \[1, 5\]"):
+        DigitClassifier(built["five_classes"], backend=backend)
+    with pytest.raises(ModelFormatError, match=r"input shape is \[1, 32, 32\]"):
+        DigitClassifier(built["wrong_input"], backend=backend)
+
+
+# --- bad images -----------------------------------------------------------------------------
+
+BAD_IMAGES = {
+    "empty": np.zeros((0, 0), np.uint8),
+    "empty_photo": np.zeros((0, 50, 3), np.uint8),
+    "complex": np.zeros((28, 28), np.complex64),
+    "object": np.full((28, 28), None, dtype=object),
+    "bool": np.zeros((28, 28), bool),
+    "strings": np.full((28, 28), "7"),
+    "four_d": np.zeros((1, 28, 28, 1), np.uint8),
+    "one_d": np.zeros(784, np.uint8),
+    "nan": np.full((28, 28), np.nan, np.float32),
+    "inf": np.full((28, 28), np.inf),
+    "nan_photo": np.full((60, 60), np.nan),
+    "float_out_of_range": np.full((28, 28), 2.0),
+    "negative": np.full((28, 28), -1, np.int16),
+    "int_out_of_range": np.full((28, 28), 300, np.int32),
+    "path": "digit.png",
+    "ragged": [[1, 2], [3]],
+    "none": None,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_IMAGES))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_images_raise_image_error(built, name, backend):
+    clf = DigitClassifier(built["int8"], backend=backend)
+    with pytest.raises(ImageError) as raised:
+        clf.predict(BAD_IMAGES[name])
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 200
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        np.zeros((3, 28, 27), np.uint8),
+        np.zeros((28, 28), np.uint8),
+        np.full((2, 28, 28), np.nan),
+        np.zeros((2, 28, 28), bool),
+        np.full((2, 784), 1.5),
+        "images",
+    ],
+    ids=["shape", "single", "nan", "bool", "range", "string"],
+)
+def test_bad_batches_raise_image_error(built, batch):
+    clf = DigitClassifier(built["int8"])
+    with pytest.raises(ImageError):
+        clf.predict_proba(batch)
+
+
+def test_predict_batch_names_the_bad_image(built, images):
+    clf = DigitClassifier(built["int8"])
+    with pytest.raises(ImageError, match="image 2: image contains NaN"):
+        clf.predict_batch([images[0], images[1], np.full((28, 28), np.nan)])
+    with pytest.raises(ImageError, match="iterable"):
+        clf.predict_batch(7)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory, images) -> list[Path]:
+    import cv2
+
+    folder = tmp_path_factory.mktemp("images")
+    paths = []
+    for index in range(3):
+        path = folder / f"digit_{index}.png"
+        assert cv2.imwrite(str(path), images[index])
+        paths.append(path)
+    return paths
+
+
+def test_cli_prints_one_line_per_image(built, image_files, images, capsys):
+    assert main([*map(str, image_files), "--model", str(built["int8"])]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    clf = DigitClassifier(built["int8"])
+    assert len(lines) == len(image_files)
+    for line, path, image in zip(lines, image_files, images, strict=False):
+        assert line.startswith(f"{path}: {clf.predict(image).digit}  confidence ")
+
+
+def test_cli_json_output(built, image_files, images, capsys):
+    args = [*map(str, image_files), "--model", str(built["int8"]), "--json"]
+    assert main([*args, "--backend", "numpy", "--threshold", "0.05"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["backend"] == "numpy" and document["threshold"] == 0.05
+    expected = DigitClassifier(built["int8"], threshold=0.05).predict_batch(images[:3])
+    for result, prediction in zip(document["results"], expected, strict=True):
+        assert result["digit"] == prediction.digit
+        assert result["accepted"] == prediction.accepted
+        assert result["confidence"] == pytest.approx(prediction.confidence, abs=1e-6)
+        assert len(result["probabilities"]) == 10
+
+
+def test_cli_bad_image_file_is_one_error_line_and_exit_2(built, image_files, tmp_path, capsys):
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("not an image")
+    missing = tmp_path / "missing.png"
+    code = main(
+        [str(image_files[0]), str(not_an_image), str(missing), "--model", str(built["int8"])]
+    )
+    assert code == 2
+    captured = capsys.readouterr()
+    assert len(captured.out.strip().splitlines()) == 1
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 2
+    assert str(not_an_image) in errors[0] and "decode" in errors[0]
+    assert str(missing) in errors[1] and "no such file" in errors[1]
+
+
+@pytest.mark.parametrize("model", ["missing", "text"])
+def test_cli_bad_model_is_one_error_line_and_exit_2(image_files, tmp_path, capsys, model):
+    path = tmp_path / "model.tflite"
+    if model == "text":
+        path.write_text("not a model")
+    assert main([str(image_files[0]), "--model", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert captured.err.startswith("digit-classify: error: ")
+
+
+def test_cli_bad_arguments_exit_2(built, image_files):
+    with pytest.raises(SystemExit) as raised:
+        main([str(image_files[0]), "--model", str(built["int8"]), "--backend", "gpu"])
+    assert raised.value.code == 2
+
+
+def test_python_dash_m_runtime(built, image_files):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runtime",
+            str(image_files[0]),
+            "--model",
+            str(built["int8"]),
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["results"][0]["image"] == str(image_files[0])
+
+
+# --- converted models on MNIST (slow) -------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_converted_format_classifies_mnist(tflite_models, mnist, backend):
+    accuracies = {}
+    for fmt, path in tflite_models.items():
+        clf = DigitClassifier(path, backend=backend)
+        assert clf.metadata is not None and clf.metadata.format == fmt
+        probabilities = clf.predict_proba(mnist.x_test)
+        accuracies[fmt] = float((probabilities.argmax(1) == mnist.y_test).mean())
+        singles = [clf.predict(image) for image in mnist.x_test[:50]]
+        assert [p.digit for p in singles] == list(probabilities[:50].argmax(1))
+    assert accuracies["float32"] > 0.9, accuracies
+    for fmt, accuracy in accuracies.items():
+        assert abs(accuracy - accuracies["float32"]) <= 0.005, (fmt, accuracies)
+
+
+def test_lazy_names():
+    assert runtime.DigitClassifier is DigitClassifier
+    assert "DigitClassifier" in dir(runtime)
+
+
+@pytest.mark.slow
+def test_photos_of_digits_classify_like_mnist(tflite_models, mnist, tmp_path, capsys):
+    import cv2
+    import drawing
+
+    clf = DigitClassifier(tflite_models["int8"])
+    count = 200
+    photos = [
+        drawing.finish(drawing.digit_on_paper(mnist.x_test[i], channels=3)) for i in range(count)
+    ]
+    labels = mnist.y_test[:count]
+    direct = (clf.predict_proba(mnist.x_test[:count]).argmax(1) == labels).mean()
+    photographed = np.mean([p.digit for p in clf.predict_batch(photos)] == labels)
+    assert photographed >= direct - 0.03, (photographed, direct)
+    paths = []
+    for index, photo in enumerate(photos[:5]):
+        paths.append(tmp_path / f"photo_{index}.jpg")
+        assert cv2.imwrite(str(paths[-1]), photo)
+    assert main([*map(str, paths), "--model", str(tflite_models["int8"]), "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    expected = [clf.predict(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)).digit for path in paths]
+    assert [r["digit"] for r in results] == expected
