@@ -1,0 +1,129 @@
+"""What the demo writes: one JSON record per frame (JSONL), snapshots, and the end-of-run summary.
+
+The JSONL file is a live log rather than a finished artifact (a device may run for months),
+so it is appended to instead of written atomically: each record is one ``write`` of a whole
+line, flushed at once, so an interrupted run loses at most the line being written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import numpy as np
+
+from camera_demo.pipeline import FrameReading
+from runtime.atomic import write_bytes
+from runtime.errors import DigitKitError
+
+MS_DECIMALS = 3
+
+
+def frame_record(reading: FrameReading, timings_ms: dict[str, float], name: str = "") -> dict:
+    """The JSON object for one frame: index, digits left to right, number, per-stage milliseconds."""
+    record: dict = {"frame": reading.index, "time": round(time.time(), 3)}
+    if name:
+        record["file"] = name
+    record["digits"] = [digit.to_json() for digit in reading.digits]
+    record["number"] = reading.number
+    record["ms"] = {stage: round(ms, MS_DECIMALS) for stage, ms in timings_ms.items()}
+    return record
+
+
+class JsonlWriter:
+    """Append one JSON object per line to ``path``, or to stdout when ``path`` is None."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        if self.path is None:
+            self._stream: IO[str] = sys.stdout
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise DigitKitError(f"cannot open {self.path} for the JSONL output: {exc}") from exc
+
+    def write(self, record: dict) -> None:
+        self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self.path is not None:
+            self._stream.close()
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def save_snapshot(
+    folder: str | Path, index: int, frame: np.ndarray, view: np.ndarray | None
+) -> Path:
+    """Write the frame (and the annotated view, if any) as PNGs into ``folder``, atomically.
+
+    Returns the path of the frame image; the view goes beside it with ``-overlay`` appended.
+    """
+    import cv2
+
+    from camera_demo.frames import to_bgr8
+
+    stem = f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{index:06d}"
+    target = Path(folder) / f"{stem}.png"
+    # A frame that is already gray or 16-bit is kept as it is: PNG stores both losslessly.
+    raw = frame if frame.dtype in (np.uint8, np.uint16) and frame.ndim in (2, 3) else to_bgr8(frame)
+    for image, path in ((raw, target), (view, target.with_name(f"{stem}-overlay.png"))):
+        if image is None:
+            continue
+        ok, encoded = cv2.imencode(".png", image)
+        if not ok:
+            raise DigitKitError(f"OpenCV could not encode the snapshot {path.name}")
+        write_bytes(path, encoded.tobytes())
+    return target
+
+
+class RunSummary:
+    """Counts frames, stage times and readings for the end-of-run report."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.frames_with_digits = 0
+        self.numbers: Counter[str] = Counter()
+        self.stage_ms: Counter[str] = Counter()
+        self.started = time.perf_counter()
+
+    def add(self, reading: FrameReading, timings_ms: dict[str, float]) -> None:
+        self.frames += 1
+        if reading.digits:
+            self.frames_with_digits += 1
+            self.numbers[reading.number] += 1
+        self.stage_ms.update(timings_ms)
+
+    def report(self, ending: str, top: int = 5) -> str:
+        """Human-readable lines: frames, mean FPS, mean stage times, most common numbers."""
+        elapsed = time.perf_counter() - self.started
+        fps = self.frames / elapsed if elapsed > 0 else 0.0
+        lines = [f"{ending}: {self.frames} frames in {elapsed:.1f} s, mean {fps:.1f} FPS"]
+        if self.frames:
+            stages = ", ".join(f"{k} {v / self.frames:.2f}" for k, v in self.stage_ms.items())
+            lines.append(f"mean ms per frame: {stages}")
+            common = ", ".join(
+                f'"{number}" x{count}' for number, count in self.numbers.most_common(top)
+            )
+            lines.append(
+                f"frames with digits: {self.frames_with_digits}/{self.frames}"
+                + (f"; most common numbers: {common}" if common else "")
+            )
+        return "\n".join(lines)

@@ -1,0 +1,398 @@
+"""Frame sources behind one interface: cameras, video files and streams, image folders, picamera2.
+
+Every source is a context manager with ``read() -> Frame | None`` (``None`` at the end of a
+finite source) and iterates over its frames. Live sources (cameras, streams, picamera2) retry
+a failed read with exponential backoff, reopening the device, before raising ``SourceError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+import numpy as np
+
+from runtime.errors import DigitKitError
+
+log = logging.getLogger("camera_demo")
+
+# Extensions OpenCV's imread decodes in the opencv-python wheels.
+IMAGE_SUFFIXES = frozenset(
+    {
+        *(".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".tif", ".tiff", ".webp", ".avif"),
+        *(".pgm", ".ppm", ".pbm", ".pnm", ".pxm", ".pfm", ".sr", ".ras", ".hdr", ".pic", ".exr"),
+        ".jp2",
+    }
+)
+PICAMERA = "picamera"
+DEFAULT_CAMERA_SIZE = (640, 480)
+
+
+class SourceError(DigitKitError):
+    """A frame source cannot be opened, or a live source stopped delivering frames."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame: its 0-based index in the source, the pixels, and a name (file name for folders)."""
+
+    index: int
+    image: np.ndarray
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a live source retries a failed read: ``attempts`` more reads, delays growing by ``factor``."""
+
+    attempts: int = 5
+    first_delay: float = 0.1
+    factor: float = 2.0
+    max_delay: float = 2.0
+
+    def delays(self) -> list[float]:
+        return [
+            min(self.first_delay * self.factor**i, self.max_delay) for i in range(self.attempts)
+        ]
+
+
+class FrameSource(ABC):
+    """Common interface: ``read()`` the next frame or ``None`` at the end; ``close()`` releases it."""
+
+    description: str = "source"
+    live: bool = False
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    @abstractmethod
+    def _next_image(self) -> tuple[np.ndarray, str] | None:
+        """The next image and its name, or ``None`` at the end of the source."""
+
+    def close(self) -> None:  # noqa: B027 - sources without resources need nothing
+        """Release the device or file."""
+
+    def read(self) -> Frame | None:
+        """Return the next frame, or ``None`` when a finite source is exhausted."""
+        item = self._next_image()
+        if item is None:
+            return None
+        frame = Frame(self._count, item[0], item[1])
+        self._count += 1
+        return frame
+
+    def __iter__(self) -> Iterator[Frame]:
+        while (frame := self.read()) is not None:
+            yield frame
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def read_with_retry(
+    grab: Callable[[], np.ndarray | None],
+    reopen: Callable[[], None],
+    policy: RetryPolicy,
+    description: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> np.ndarray:
+    """Call ``grab`` until it returns a non-empty image, backing off and reopening between tries."""
+    failure = ""
+    for attempt, delay in enumerate([0.0, *policy.delays()]):
+        if attempt:
+            log.warning(
+                "%s: frame read failed (%s); retry %d/%d in %.2f s",
+                description,
+                failure,
+                attempt,
+                policy.attempts,
+                delay,
+            )
+            sleep(delay)
+            if attempt > 1:  # a second failure in a row: the device may have reset, open it anew
+                try:
+                    reopen()
+                except Exception as exc:  # reopening is best effort; the next read decides
+                    failure = f"reopen failed: {exc}"
+                    continue
+        try:
+            image = grab()
+        except Exception as exc:  # drivers raise anything (cv2.error, OSError, RuntimeError)
+            failure = f"{type(exc).__name__}: {exc}"
+            continue
+        if image is not None and image.size:
+            return image
+        failure = "no frame returned"
+    waited = sum(policy.delays())
+    raise SourceError(
+        f"{description} stopped delivering frames: {policy.attempts + 1} reads failed over "
+        f"{waited:.1f} s (last: {failure}). Check that it is connected and powered, that no other "
+        "program is using it, and that your user may access it (the 'video' group on Linux)."
+    )
+
+
+class Capture(Protocol):
+    """The part of ``cv2.VideoCapture`` the capture source uses (fakes implement it in tests)."""
+
+    def isOpened(self) -> bool: ...
+
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+
+    def release(self) -> None: ...
+
+
+class CaptureSource(FrameSource):
+    """Frames from an OpenCV ``VideoCapture``: a camera, a video file or a network stream.
+
+    ``open_capture`` builds the capture (it is called again to reopen a live source).
+    A finite source (file) ends at its first failed read; a live one retries per ``retry``.
+    """
+
+    def __init__(
+        self,
+        open_capture: Callable[[], Capture],
+        description: str,
+        live: bool,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        self.description = description
+        self.live = live
+        self._open_capture = open_capture
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._capture = open_capture()
+        if not self._capture.isOpened():
+            self._capture.release()
+            raise SourceError(f"cannot open {description}{_open_hint(description, live)}")
+
+    def _grab(self) -> np.ndarray | None:
+        ok, image = self._capture.read()
+        return image if ok else None
+
+    def _reopen(self) -> None:
+        self._capture.release()
+        self._capture = self._open_capture()
+
+    def _next_image(self) -> tuple[np.ndarray, str] | None:
+        if not self.live:
+            image = self._grab()
+            return None if image is None or not image.size else (image, "")
+        return read_with_retry(
+            self._grab, self._reopen, self._retry, self.description, self._sleep
+        ), ""
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+def _open_hint(description: str, live: bool) -> str:
+    if description.startswith("camera"):
+        return (
+            ": check that it is connected, not used by another program, and that your user is in "
+            "the 'video' group (ls -l /dev/video*)"
+        )
+    if live:
+        return ": check the URL and that the stream is reachable"
+    return ": OpenCV/FFmpeg cannot decode it (not a video, or a codec it lacks)"
+
+
+def _natural_key(path: Path) -> list[int | str]:
+    # frame2.png before frame10.png; sorted() alone would put 10 first.
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+class ImageFolderSource(FrameSource):
+    """Every image file in a folder, in natural name order; unreadable images are logged and skipped."""
+
+    def __init__(self, folder: str | Path) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.description = f"image folder {self.folder}"
+        self.paths = sorted(
+            (
+                p
+                for p in self.folder.iterdir()
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            ),
+            key=_natural_key,
+        )
+        if not self.paths:
+            raise SourceError(
+                f"image folder {self.folder} holds no image files "
+                f"(looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+        self._position = 0
+        self.skipped: list[Path] = []
+
+    def _next_image(self) -> tuple[np.ndarray, str] | None:
+        import cv2
+
+        while self._position < len(self.paths):
+            path = self.paths[self._position]
+            self._position += 1
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if image is not None and image.size:
+                return image, path.name
+            self.skipped.append(path)
+            log.warning("skipping %s: not an image OpenCV can decode", path)
+        return None
+
+
+class SingleImageSource(ImageFolderSource):
+    """One image file as a one-frame source."""
+
+    def __init__(self, path: str | Path) -> None:
+        FrameSource.__init__(self)
+        self.folder = Path(path).parent
+        self.description = f"image {path}"
+        self.paths = [Path(path)]
+        self._position = 0
+        self.skipped = []
+
+
+class PiCameraSource(FrameSource):
+    """A Raspberry Pi camera through picamera2, reading the Y plane of its YUV420 "lores" stream.
+
+    The Y plane is already the gray image the reader needs, so no color conversion is done.
+    """
+
+    live = True
+
+    def __init__(
+        self,
+        size: tuple[int, int] = DEFAULT_CAMERA_SIZE,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        try:
+            from picamera2 import Picamera2
+        except ImportError as exc:
+            raise SourceError(
+                "--source picamera needs the picamera2 package, which is not importable here "
+                f"({exc}). On Raspberry Pi OS: sudo apt install python3-picamera2, and create the "
+                "virtual environment with --system-site-packages so it can see it."
+            ) from exc
+        self.description = f"Raspberry Pi camera ({size[0]}x{size[1]} YUV420 lores)"
+        self._factory = Picamera2
+        self._size = size
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._camera = None
+        try:
+            self._open()
+        except Exception as exc:  # libcamera reports a missing camera as IndexError/RuntimeError
+            self.close()
+            raise SourceError(
+                f"cannot start the Raspberry Pi camera ({type(exc).__name__}: {exc}): check the ribbon "
+                "cable and that `rpicam-hello --list-cameras` lists it"
+            ) from exc
+
+    def _open(self) -> None:
+        camera = self._factory()
+        self._camera = camera
+        config = camera.create_video_configuration(
+            main={"size": self._size}, lores={"size": self._size, "format": "YUV420"}
+        )
+        camera.configure(config)
+        camera.start()
+
+    def _reopen(self) -> None:
+        self.close()
+        self._open()
+
+    def _grab(self) -> np.ndarray:
+        width, height = self._size
+        # YUV420 arrives as (height * 3 / 2, stride): the first `height` rows are luminance.
+        return self._camera.capture_array("lores")[:height, :width]
+
+    def _next_image(self) -> tuple[np.ndarray, str] | None:
+        return read_with_retry(
+            self._grab, self._reopen, self._retry, self.description, self._sleep
+        ), ""
+
+    def close(self) -> None:
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            try:
+                camera.stop()
+            finally:
+                camera.close()
+
+
+def _camera_capture(device: int | str, size: tuple[int, int]) -> Callable[[], Capture]:
+    import cv2
+
+    # V4L2 directly on Linux: OpenCV's default probe order may pick GStreamer or fail on paths.
+    backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
+
+    def open_capture() -> Capture:
+        capture = cv2.VideoCapture(device, backend)
+        if capture.isOpened():
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+            capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # read the newest frame, not a stale queue
+        return capture
+
+    return open_capture
+
+
+def _file_capture(target: str) -> Callable[[], Capture]:
+    import cv2
+
+    return lambda: cv2.VideoCapture(target)
+
+
+def open_source(
+    spec: str,
+    camera_size: tuple[int, int] = DEFAULT_CAMERA_SIZE,
+    retry: RetryPolicy | None = None,
+) -> FrameSource:
+    """Open the source named by ``spec``.
+
+    ``spec`` is a camera index (``0``), a V4L2 device path (``/dev/video0``), a stream URL
+    (``rtsp://``, ``http://``...), a video file, an image file, a folder of images, or
+    ``picamera``. Raises ``SourceError`` with what was tried when it cannot be opened.
+    """
+    spec = spec.strip()
+    if spec == PICAMERA:
+        return PiCameraSource(camera_size, retry)
+    if spec.isdigit():
+        return CaptureSource(_camera_capture(int(spec), camera_size), f"camera {spec}", True, retry)
+    if spec.startswith("/dev/"):
+        if not Path(spec).exists():
+            raise SourceError(
+                f"camera device {spec} does not exist (ls /dev/video* lists the cameras)"
+            )
+        return CaptureSource(_camera_capture(spec, camera_size), f"camera {spec}", True, retry)
+    if "://" in spec:
+        return CaptureSource(_file_capture(spec), f"stream {spec}", True, retry)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return ImageFolderSource(path)
+    if path.is_file():
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            return SingleImageSource(path)
+        return CaptureSource(_file_capture(str(path)), f"video file {path}", False, retry)
+    raise SourceError(
+        f"source {spec!r} not found: expected a camera index such as 0, a /dev/video* device, "
+        "an rtsp:// or http:// stream URL, a video file, an image folder, or 'picamera'"
+    )
