@@ -48,6 +48,15 @@ def test_outputs_and_metrics_schema(quick_run):
     assert metrics["versions"]["keras"].startswith("3.")
     assert len(metrics["dataset"]["sha256"]) == 4
     assert metrics["wall_time_s"] > 0
+    assert [row["threshold"] for row in metrics["rejection"]] == [0.5, 0.7, 0.9]
+    for row in metrics["rejection"]:
+        assert set(row) == {
+            "threshold",
+            "digits_accepted",
+            "accuracy_of_accepted",
+            "non_digits_rejected",
+        }
+        assert all(0.0 <= value <= 1.0 for value in row.values())
 
 
 def test_saved_model_reproduces_reported_accuracy(quick_run, mnist):

@@ -93,6 +93,7 @@ def evaluate(model, data: MnistData) -> dict[str, Any]:
         "confusion_matrix": confusion_matrix(
             data.y_test, predicted, labels=list(range(10))
         ).tolist(),
+        "rejection": rejection_report(model, probabilities, data.y_test),
     }
 
 
