@@ -1,0 +1,326 @@
+"""Render MNIST digits as ink on paper-like canvases: synthetic photos for tests and demos.
+
+A canvas is a float32 array of gray levels 0..255, shape (H, W) or (H, W, 3) for BGR.
+Build one with ``paper``, draw with ``draw_digit`` / ``draw_ruled_line`` / ``add_specks``,
+degrade it with ``add_lighting`` / ``add_shadow`` / ``add_noise``, then ``finish`` it into
+the dtype under test. ``digit_on_paper`` and ``digit_page`` do the common compositions;
+``blank_frame`` and friends make frames that hold no digit at all.
+
+MNIST images are white digits on black with gray anti-aliased edges; a digit is drawn by
+treating its pixel values as ink coverage (alpha), so edges stay soft at any size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+Color = float | tuple[float, float, float]
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+PAPER = 235.0
+INK = 25.0
+
+
+def paper(height: int, width: int, level: Color = PAPER, channels: int = 1) -> np.ndarray:
+    """A uniform canvas: (H, W) gray when ``channels`` is 1, else (H, W, 3) BGR."""
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    canvas = np.empty(shape, np.float32)
+    canvas[...] = level
+    return canvas
+
+
+def ink_coverage(digit: np.ndarray, height: int | None = None, thickness: int = 0) -> np.ndarray:
+    """Ink coverage 0..1 of an MNIST digit (28x28 uint8), optionally resized and re-stroked.
+
+    ``height``: size of the 28x28 field in pixels (the digit itself is ~20/28 of it).
+    ``thickness``: pixels to add to (dilate) or, when negative, remove from (erode) each
+    side of every stroke, at the rendered size.
+    """
+    alpha = digit.astype(np.float32) / 255.0
+    if height is not None and height != digit.shape[0]:
+        interpolation = cv2.INTER_AREA if height < digit.shape[0] else cv2.INTER_CUBIC
+        alpha = np.clip(cv2.resize(alpha, (height, height), interpolation=interpolation), 0, 1)
+    if thickness:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(thickness) + 1,) * 2)
+        alpha = cv2.dilate(alpha, kernel) if thickness > 0 else cv2.erode(alpha, kernel)
+    return alpha
+
+
+def draw_digit(canvas: np.ndarray, coverage: np.ndarray, x: int, y: int, ink: Color = INK) -> None:
+    """Blend ``coverage`` (from ``ink_coverage``) into ``canvas`` with top-left corner (x, y).
+
+    Parts falling outside the canvas are clipped.
+    """
+    height, width = coverage.shape
+    top, left = max(0, y), max(0, x)
+    bottom, right = min(canvas.shape[0], y + height), min(canvas.shape[1], x + width)
+    if top >= bottom or left >= right:
+        return
+    alpha = coverage[top - y : bottom - y, left - x : right - x]
+    region = canvas[top:bottom, left:right]
+    if region.ndim == 3:
+        alpha = alpha[:, :, None]
+    region *= 1.0 - alpha
+    region += alpha * np.asarray(ink, np.float32)
+
+
+def ink_box(coverage: np.ndarray, x: int, y: int) -> Box:
+    """Bounding box (x, y, w, h) in canvas pixels of the ink drawn at (x, y)."""
+    rows = np.flatnonzero(coverage.max(axis=1) > 0.1)
+    cols = np.flatnonzero(coverage.max(axis=0) > 0.1)
+    return (
+        x + int(cols[0]),
+        y + int(rows[0]),
+        int(cols[-1] - cols[0] + 1),
+        int(rows[-1] - rows[0] + 1),
+    )
+
+
+def draw_ruled_line(
+    canvas: np.ndarray, y: float, thickness: int = 2, level: Color = 120.0, slope: float = 0.0
+) -> None:
+    """A ruled line across the whole canvas at height ``y`` (tilted by ``slope`` px per px)."""
+    width = canvas.shape[1]
+    start = (0, round(y))
+    end = (width - 1, round(y + slope * (width - 1)))
+    cv2.line(canvas, start, end, _color_tuple(level), thickness, lineType=cv2.LINE_AA)
+
+
+def add_specks(
+    canvas: np.ndarray,
+    count: int,
+    rng: np.random.Generator,
+    radius: tuple[int, int] = (1, 2),
+    level: Color = INK,
+) -> None:
+    """``count`` small round dots (dust, pen specks) at random places."""
+    height, width = canvas.shape[:2]
+    for _ in range(count):
+        center = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        cv2.circle(
+            canvas, center, int(rng.integers(radius[0], radius[1] + 1)), _color_tuple(level), -1
+        )
+
+
+def add_lighting(canvas: np.ndarray, strength: float, rng: np.random.Generator) -> None:
+    """Uneven light: a linear gradient in a random direction times a vignette.
+
+    The darkest spot receives ``1 - strength`` of the brightest spot's light; paper and ink
+    are both scaled, as a camera sees reflected light.
+    """
+    height, width = canvas.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * xx / width + np.sin(angle) * yy / height
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    radius = np.hypot(xx / width - rng.uniform(0.3, 0.7), yy / height - rng.uniform(0.3, 0.7))
+    light = 0.6 * ramp + 0.4 * (1.0 - np.clip(radius / 0.8, 0, 1))
+    light = 1.0 - strength * (1.0 - (light - light.min()) / max(float(np.ptp(light)), 1e-6))
+    _scale(canvas, light)
+
+
+def add_shadow(
+    canvas: np.ndarray, darkness: float, rng: np.random.Generator, softness: float = 3.0
+) -> None:
+    """A hard-edged shadow (a hand, a phone) over a random half-plane, ``darkness`` 0..1."""
+    height, width = canvas.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    distance = (xx - rng.uniform(0.2, 0.8) * width) * np.cos(angle) + (
+        yy - rng.uniform(0.2, 0.8) * height
+    ) * np.sin(angle)
+    inside = 1.0 / (1.0 + np.exp(-distance / softness))
+    _scale(canvas, 1.0 - darkness * inside)
+
+
+def add_noise(canvas: np.ndarray, sigma: float, rng: np.random.Generator) -> None:
+    """Gaussian sensor noise with standard deviation ``sigma`` gray levels."""
+    canvas += rng.normal(0.0, sigma, canvas.shape).astype(np.float32)
+
+
+def blur(canvas: np.ndarray, sigma: float) -> np.ndarray:
+    """Defocus: a Gaussian blur of ``sigma`` pixels."""
+    return cv2.GaussianBlur(canvas, (0, 0), sigma)
+
+
+def jpeg(canvas: np.ndarray, quality: int = 60) -> np.ndarray:
+    """Round-trip through JPEG at ``quality`` (blocking and ringing artefacts)."""
+    ok, data = cv2.imencode(".jpg", finish(canvas), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the canvas as JPEG")
+    flag = cv2.IMREAD_GRAYSCALE if canvas.ndim == 2 else cv2.IMREAD_COLOR
+    return cv2.imdecode(data, flag).astype(np.float32)
+
+
+def finish(canvas: np.ndarray, dtype: type | np.dtype = np.uint8) -> np.ndarray:
+    """Clip to 0..255 and convert: uint8, uint16 (0..65535) or float (0..1)."""
+    clipped = np.clip(canvas, 0.0, 255.0)
+    kind = np.dtype(dtype)
+    if kind == np.uint8:
+        return (clipped + 0.5).astype(np.uint8)
+    if kind == np.uint16:
+        return (clipped * (65535.0 / 255.0) + 0.5).astype(np.uint16)
+    if np.issubdtype(kind, np.floating):
+        return (clipped / 255.0).astype(kind)
+    raise ValueError(f"finish() makes uint8, uint16 or float images, not {kind}")
+
+
+def digit_on_paper(
+    digit: np.ndarray,
+    size: tuple[int, int] = (96, 96),
+    field: int = 56,
+    offset: tuple[int, int] = (0, 0),
+    thickness: int = 0,
+    paper_level: Color = PAPER,
+    ink: Color = INK,
+    channels: int = 1,
+) -> np.ndarray:
+    """One MNIST digit as ink on a (H, W) = ``size`` float32 canvas.
+
+    ``field``: the 28x28 field's size in pixels; ``offset``: shift of its centre from the
+    canvas centre. Degrade and ``finish`` the result as the test needs.
+    """
+    canvas = paper(*size, level=paper_level, channels=channels)
+    coverage = ink_coverage(digit, field, thickness)
+    x = (size[1] - field) // 2 + offset[0]
+    y = (size[0] - field) // 2 + offset[1]
+    draw_digit(canvas, coverage, x, y, ink)
+    return canvas
+
+
+@dataclass(frozen=True)
+class Page:
+    """A synthetic frame: the float32 canvas and, left to right, each digit's ink box and label."""
+
+    canvas: np.ndarray
+    boxes: list[Box]
+    labels: list[int]
+
+
+def digit_page(
+    digits: Sequence[np.ndarray],
+    labels: Sequence[int],
+    size: tuple[int, int] = (480, 640),
+    field: int = 90,
+    spacing: int = 0,
+    top: int | None = None,
+    thickness: int = 0,
+    paper_level: Color = PAPER,
+    ink: Color = INK,
+    channels: int = 1,
+) -> Page:
+    """A row of digits written on paper, centred horizontally.
+
+    Each digit's ``field`` x ``field`` square (MNIST's 28x28 frame, the ink filling ~70% of
+    it) follows the previous one after ``spacing`` px (negative: the squares overlap).
+    ``top``: the row's top edge; by default the row is centred vertically.
+    """
+    height, width = size
+    step = field + spacing
+    row_width = step * (len(digits) - 1) + field
+    x = (width - row_width) // 2
+    y = (height - field) // 2 if top is None else top
+    canvas = paper(height, width, level=paper_level, channels=channels)
+    boxes = []
+    for digit in digits:
+        coverage = ink_coverage(digit, field, thickness)
+        draw_digit(canvas, coverage, x, y, ink)
+        boxes.append(ink_box(coverage, x, y))
+        x += step
+    return Page(canvas=canvas, boxes=boxes, labels=[int(label) for label in labels])
+
+
+def blank_frame(
+    size: tuple[int, int] = (480, 640), rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Plain paper with mild sensor noise."""
+    rng = rng or np.random.default_rng(0)
+    canvas = paper(*size)
+    add_noise(canvas, 2.0, rng)
+    return canvas
+
+
+def gradient_frame(
+    size: tuple[int, int] = (480, 640), rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Paper under strongly uneven light."""
+    rng = rng or np.random.default_rng(0)
+    canvas = paper(*size)
+    add_lighting(canvas, 0.6, rng)
+    add_noise(canvas, 2.0, rng)
+    return canvas
+
+
+def noise_frame(
+    size: tuple[int, int] = (480, 640), rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Uniform random pixels 0..255 (a covered lens at high gain, static)."""
+    rng = rng or np.random.default_rng(0)
+    return rng.uniform(0, 255, size).astype(np.float32)
+
+
+def texture_frame(
+    size: tuple[int, int] = (480, 640), rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """A textured surface (a wooden table): noise smoothed at several scales plus grain."""
+    rng = rng or np.random.default_rng(0)
+    height, width = size
+    canvas = np.zeros(size, np.float32)
+    for scale, weight in ((4, 14.0), (16, 18.0), (64, 22.0)):
+        coarse = rng.normal(0, 1, (height // scale + 2, width // scale + 2)).astype(np.float32)
+        canvas += (
+            weight
+            * cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)[:height, :width]
+        )
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    canvas += 10.0 * np.sin(xx / 7.0 + 3.0 * np.sin(yy / 40.0))
+    return canvas + 140.0
+
+
+def table_frame(
+    size: tuple[int, int] = (480, 640), rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """A blank sheet of paper lying on a textured table, both under uneven light."""
+    rng = rng or np.random.default_rng(0)
+    height, width = size
+    canvas = texture_frame(size, rng) * 0.5
+    left, top = (
+        int(rng.integers(width // 16, width // 3)),
+        int(rng.integers(height // 16, height // 3)),
+    )
+    right, bottom = (
+        int(rng.integers(2 * width // 3, width - width // 32)),
+        int(rng.integers(2 * height // 3, height - height // 32)),
+    )
+    canvas[top:bottom, left:right] = PAPER
+    canvas = blur(canvas, 1.0)
+    add_lighting(canvas, 0.4, rng)
+    add_noise(canvas, 3.0, rng)
+    return canvas
+
+
+def ruled_frame(
+    size: tuple[int, int] = (480, 640),
+    spacing: int = 48,
+    slope: float = 0.01,
+    margin: int | None = 80,
+) -> np.ndarray:
+    """Empty ruled paper: horizontal lines every ``spacing`` px and an optional margin line."""
+    canvas = paper(*size)
+    for y in range(spacing // 2, size[0], spacing):
+        draw_ruled_line(canvas, y, thickness=2, level=150.0, slope=slope)
+    if margin is not None:
+        cv2.line(canvas, (margin, 0), (margin, size[0] - 1), 170.0, 2, lineType=cv2.LINE_AA)
+    return canvas
+
+
+def _color_tuple(level: Color) -> tuple[float, ...]:
+    return (float(level),) * 3 if np.isscalar(level) else tuple(float(v) for v in level)
+
+
+def _scale(canvas: np.ndarray, factor: np.ndarray) -> None:
+    canvas *= factor[:, :, None] if canvas.ndim == 3 else factor

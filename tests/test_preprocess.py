@@ -1,0 +1,274 @@
+"""runtime.preprocess: any image of one digit -> the 28x28 MNIST form.
+
+Fast tests compare the output with the MNIST digit that was drawn (no model needed); the
+slow test classifies 600 test digits per condition with the int8 model and compares with
+the same model's accuracy on the untouched digits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import drawing
+import numpy as np
+import pytest
+
+from runtime.errors import ImageError, NoDigitFoundError
+from runtime.preprocess import MNIST_BOX, MNIST_CENTER, preprocess, to_mnist
+
+FIDELITY_DIGITS = 200
+ACCURACY_DIGITS = 600
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two images' pixels."""
+    x = a.astype(np.float64).ravel() - a.mean()
+    y = b.astype(np.float64).ravel() - b.mean()
+    return float(x @ y / np.sqrt((x @ x) * (y @ y)))
+
+
+def _degraded(canvas: np.ndarray, *steps: Callable[[np.ndarray], None]) -> np.ndarray:
+    for step in steps:
+        step(canvas)
+    return drawing.finish(canvas)
+
+
+def _conditions(rng: np.random.Generator) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Ways of drawing an MNIST digit as a photo; each returns the image preprocess gets."""
+    paper = drawing.digit_on_paper
+    return {
+        "pasted": lambda d: drawing.finish(paper(d, (96, 96), 56)),
+        "small": lambda d: drawing.finish(paper(d, (60, 60), 20)),
+        "large": lambda d: drawing.finish(paper(d, (300, 260), 200)),
+        "shifted": lambda d: drawing.finish(
+            paper(
+                d, (128, 160), 56, offset=(int(rng.integers(-40, 41)), int(rng.integers(-25, 26)))
+            )
+        ),
+        "light_on_dark": lambda d: drawing.finish(paper(d, (96, 96), 56, paper_level=30, ink=220)),
+        "noisy": lambda d: _degraded(
+            paper(d, (96, 96), 56), lambda c: drawing.add_noise(c, 12, rng)
+        ),
+        "uneven_light": lambda d: _degraded(
+            paper(d, (120, 120), 56), lambda c: drawing.add_lighting(c, 0.6, rng)
+        ),
+        "shadow": lambda d: _degraded(
+            paper(d, (120, 120), 56), lambda c: drawing.add_shadow(c, 0.5, rng)
+        ),
+        "thick": lambda d: drawing.finish(paper(d, (120, 120), 80, thickness=2)),
+        "thin": lambda d: drawing.finish(paper(d, (160, 160), 120, thickness=-2)),
+        "bgr_blue_ink": lambda d: drawing.finish(
+            paper(d, (96, 96), 56, paper_level=(225, 235, 240), ink=(150, 40, 20), channels=3)
+        ),
+        "uint16": lambda d: drawing.finish(paper(d, (96, 96), 56), np.uint16),
+        "float32": lambda d: drawing.finish(paper(d, (96, 96), 56), np.float32),
+        "blur_jpeg": lambda d: drawing.finish(
+            drawing.jpeg(drawing.blur(paper(d, (96, 96), 56), 1.5), 50)
+        ),
+    }
+
+
+# Mean correlation of preprocess(drawn digit) with the MNIST original, measured ~0.03-0.05
+# above these floors (a shift by one pixel alone costs ~0.05).
+FIDELITY_FLOOR = {
+    "pasted": 0.88,
+    "small": 0.8,
+    "large": 0.88,
+    "shifted": 0.88,
+    "light_on_dark": 0.88,
+    "noisy": 0.8,
+    "uneven_light": 0.88,
+    "shadow": 0.88,
+    "thick": 0.78,
+    "thin": 0.85,
+    "bgr_blue_ink": 0.88,
+    "uint16": 0.88,
+    "float32": 0.88,
+    "blur_jpeg": 0.8,
+}
+
+
+@pytest.mark.parametrize("condition", sorted(FIDELITY_FLOOR))
+def test_output_resembles_the_mnist_digit_that_was_drawn(mnist, condition):
+    rng = np.random.default_rng(1)
+    draw = _conditions(rng)[condition]
+    digits = mnist.x_test[:FIDELITY_DIGITS]
+    scores = [correlation(preprocess(draw(digit)), digit) for digit in digits]
+    assert np.mean(scores) >= FIDELITY_FLOOR[condition], (condition, np.mean(scores))
+
+
+def test_mnist_digits_pass_through_nearly_unchanged(mnist):
+    digits = mnist.x_test[:FIDELITY_DIGITS]
+    scores = [correlation(preprocess(digit), digit) for digit in digits]
+    assert np.median(scores) > 0.99
+
+
+def test_output_follows_the_mnist_recipe(mnist):
+    image = drawing.finish(
+        drawing.digit_on_paper(mnist.x_test[0], (200, 300), 150, offset=(60, -20))
+    )
+    out = preprocess(image)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    _, _, w, h = cv2.boundingRect(out)
+    assert max(w, h) == MNIST_BOX
+    moments = cv2.moments(out)
+    assert abs(moments["m10"] / moments["m00"] - MNIST_CENTER) <= 0.5
+    assert abs(moments["m01"] / moments["m00"] - MNIST_CENTER) <= 0.5
+    assert out.max() == 255
+    soft = np.count_nonzero((out > 0) & (out < 200))
+    assert soft > 0.15 * np.count_nonzero(out)  # anti-aliased edges, not a hard binary image
+
+
+def test_polarity_does_not_matter(mnist):
+    for digit in mnist.x_test[:20]:
+        dark = drawing.finish(drawing.digit_on_paper(digit, (96, 96), 56))
+        assert correlation(preprocess(dark), preprocess(255 - dark)) > 0.98
+
+
+def test_forced_polarity_matches_detection(mnist):
+    image = drawing.finish(drawing.digit_on_paper(mnist.x_test[3], (96, 96), 56))
+    np.testing.assert_array_equal(preprocess(image), preprocess(image, polarity="dark_on_light"))
+    assert correlation(preprocess(image), preprocess(image, polarity="light_on_dark")) < 0.5
+
+
+def test_dtypes_and_layouts_give_the_same_digit(mnist):
+    canvas = drawing.digit_on_paper(mnist.x_test[7], (80, 90), 56)
+    reference = preprocess(drawing.finish(canvas))
+    bgr = np.repeat(canvas[:, :, None], 3, axis=2)
+    bgra = np.dstack([bgr, np.full(canvas.shape, 255.0, np.float32)])
+    variants = {
+        "uint16": drawing.finish(canvas, np.uint16),
+        "float32 0..1": drawing.finish(canvas, np.float32),
+        "float64 0..255": np.clip(canvas, 0, 255).astype(np.float64),
+        "float16": drawing.finish(canvas, np.float16),
+        "(H, W, 1)": drawing.finish(canvas)[:, :, None],
+        "BGR": drawing.finish(bgr),
+        "BGRA": drawing.finish(bgra),
+        "non-contiguous": np.asfortranarray(drawing.finish(canvas)),
+    }
+    for name, image in variants.items():
+        assert correlation(preprocess(image), reference) > 0.97, name
+
+
+def test_transparent_background_is_composited(mnist):
+    alpha = drawing.ink_coverage(mnist.x_test[5], 56)
+    bgra = np.zeros((*alpha.shape, 4), np.uint8)  # black ink, coverage in the alpha channel
+    bgra[:, :, 3] = np.round(alpha * 255).astype(np.uint8)
+    reference = preprocess(drawing.finish(drawing.digit_on_paper(mnist.x_test[5], (56, 56), 56)))
+    assert correlation(preprocess(bgra), reference) > 0.97
+
+
+def test_bool_mask_is_accepted(mnist):
+    mask = mnist.x_test[9] > 127
+    assert correlation(preprocess(mask), mnist.x_test[9]) > 0.9
+
+
+def test_digit_in_two_pieces_stays_whole(mnist):
+    digit = mnist.x_test[0].copy()  # a 7: cut its stem off the bar
+    digit[12:14, :] = 0
+    out = preprocess(drawing.finish(drawing.digit_on_paper(digit, (120, 120), 84)))
+    _, _, _, h = cv2.boundingRect(out)
+    assert h == MNIST_BOX  # both pieces kept: the digit still spans the full height
+
+
+def test_specks_are_dropped(mnist):
+    canvas = drawing.digit_on_paper(mnist.x_test[1], (160, 160), 80)
+    clean = preprocess(drawing.finish(canvas))
+    for x, y in ((10, 10), (150, 20), (20, 145), (140, 150)):
+        cv2.circle(canvas, (x, y), 2, 20.0, -1)
+    assert correlation(preprocess(drawing.finish(canvas)), clean) > 0.98
+
+
+def test_pens_far_off_mnist_width_are_restroked(mnist):
+    def ink_pixels(digit: np.ndarray, thickness: int, normalize: bool) -> int:
+        coverage = drawing.ink_coverage(digit, 160, thickness)
+        out = to_mnist((coverage * 255).astype(np.uint8), normalize_stroke=normalize)
+        return np.count_nonzero(out > 127)
+
+    digits = mnist.x_test[:20]
+    plain = np.mean([ink_pixels(d, 0, True) for d in digits])
+    for thickness in (-5, 10):  # a hairline pen, a marker
+        raw = np.mean([ink_pixels(d, thickness, False) for d in digits])
+        fixed = np.mean([ink_pixels(d, thickness, True) for d in digits])
+        assert abs(fixed - plain) < 0.5 * abs(raw - plain), (thickness, plain, raw, fixed)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((64, 64), 235, np.uint8),
+        np.zeros((40, 30), np.uint8),
+        np.full((50, 50, 3), 1.0, np.float32),
+        drawing.finish(drawing.blank_frame((120, 160))),
+        drawing.finish(drawing.gradient_frame((120, 160))),
+    ],
+    ids=["white", "black", "float-white-bgr", "paper-with-noise", "uneven-light"],
+)
+def test_image_without_ink_raises_no_digit_found(image):
+    with pytest.raises(NoDigitFoundError):
+        preprocess(image)
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((0, 10), np.uint8), "empty"),
+        (np.zeros((28,), np.uint8), "2-D"),
+        (np.zeros((2, 28, 28), np.uint8), "channels"),
+        (np.zeros((1, 2, 28, 28), np.uint8), "2-D"),
+        (np.full((28, 28), np.nan, np.float32), "NaN"),
+        (np.full((28, 28), np.inf), "NaN or infinite"),
+        (np.zeros((28, 28), np.int64), "dtype int64"),
+        (np.zeros((28, 28), np.complex64), "dtype complex64"),
+        (np.full((28, 28), 300.0), "0..1 or 0..255"),
+        (np.full((28, 28), -2.0), "0..1 or 0..255"),
+        (np.array([["a", "b"]]), "dtype"),
+    ],
+)
+def test_invalid_arrays_raise_image_error(image, message):
+    with pytest.raises(ImageError, match=message) as caught:
+        preprocess(image)
+    assert not isinstance(caught.value, NoDigitFoundError)
+
+
+def test_invalid_polarity_is_refused(mnist):
+    with pytest.raises(ValueError, match="polarity"):
+        preprocess(mnist.x_test[0], polarity="upside_down")
+
+
+def test_to_mnist_on_masks_and_gray_crops(mnist):
+    digit = mnist.x_test[4]
+    big = cv2.resize(digit, (90, 90), interpolation=cv2.INTER_CUBIC)
+    assert correlation(to_mnist(big), digit) > 0.9
+    assert correlation(to_mnist(big > 127), digit) > 0.85
+    assert correlation(to_mnist(big.astype(np.float32) / 255), to_mnist(big)) > 0.99
+    with pytest.raises(NoDigitFoundError):
+        to_mnist(np.zeros((30, 30), np.uint8))
+    with pytest.raises(ImageError, match="2-D"):
+        to_mnist(np.zeros((30, 30, 3), np.uint8))
+
+
+@pytest.mark.slow
+def test_preprocessed_photos_are_classified_like_the_originals(mnist, tflite_models):
+    """Accuracy on each drawn condition, relative to the same model on the untouched digits.
+
+    600 test digits per condition; every condition must keep at least 97% of the model's
+    own accuracy and all of them together at least 98%.
+    """
+    from runtime import DigitClassifier
+
+    classifier = DigitClassifier(tflite_models["int8"])
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(mnist.x_test), ACCURACY_DIGITS, replace=False)
+    digits, labels = mnist.x_test[picks], mnist.y_test[picks]
+    baseline = float(np.mean(classifier.predict_proba(digits).argmax(axis=1) == labels))
+
+    relative = {}
+    for name, draw in _conditions(np.random.default_rng(2)).items():
+        batch = np.stack([preprocess(draw(digit)) for digit in digits])
+        accuracy = float(np.mean(classifier.predict_proba(batch).argmax(axis=1) == labels))
+        relative[name] = accuracy / baseline
+    print(f"\nbaseline accuracy {baseline:.4f}; relative per condition:", relative)
+    assert min(relative.values()) >= 0.97, relative
+    assert np.mean(list(relative.values())) >= 0.98, relative
