@@ -24,8 +24,10 @@ None.
 Rejection. ``Prediction.accepted`` is ``confidence >= threshold``. The default
 :data:`DEFAULT_THRESHOLD` (0.7) rejects the ambiguous cases where a second digit keeps a real
 share of the probability, while a well-trained model keeps accepting almost all clean
-digits. It is a confidence cut, not an out-of-distribution detector: softmax is often
-confident on non-digits. Override per classifier with ``threshold=``.
+digits. Models from ``train``'s default recipe also learned to spread their probability over
+non-digits (outlier exposure, ``train/outliers.py``), so the same cut rejects most scribbles,
+letters and blobs; a model trained without it is often confident on them. Override per
+classifier with ``threshold=``.
 """
 
 from __future__ import annotations

@@ -8,9 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.errors import ImageError
+from runtime.errors import DigitKitError, ImageError
 
 _SUPPORTED_DTYPES = "bool, uint8, uint16 or float (0..1 or 0..255)"
+
+
+def require_opencv():
+    """Return the ``cv2`` module, or raise a clear error on an install without OpenCV."""
+    try:
+        import cv2
+    except ImportError as exc:
+        raise DigitKitError(
+            "image preprocessing needs OpenCV: pip install 'digit-kit[camera]' "
+            "(opencv-python-headless); classifying 28x28 MNIST-form arrays does not"
+        ) from exc
+    return cv2
 
 
 def as_gray_u8(image: np.ndarray) -> np.ndarray:
@@ -20,6 +32,7 @@ def as_gray_u8(image: np.ndarray) -> np.ndarray:
     (0..65535) or float (0..1, or 0..255 when any value exceeds 1). Transparent BGRA pixels
     are composited over a background that contrasts with the opaque ink.
     """
+    require_opencv()
     arr = validated_array(image)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]

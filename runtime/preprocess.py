@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from runtime.errors import ImageError, NoDigitFoundError
-from runtime.images import as_gray_u8, shrink, to_u8, validated_array
+from runtime.images import as_gray_u8, require_opencv, shrink, to_u8, validated_array
 from runtime.ink import Polarity, ink_map, ink_percentile, stroke_width
 
 MNIST_SIZE = 28
@@ -56,8 +56,7 @@ def preprocess(
     the paper by. Raises ``ImageError`` for an invalid array and ``NoDigitFoundError`` when
     the image holds no ink.
     """
-    import cv2
-
+    cv2 = require_opencv()
     gray, _ = shrink(as_gray_u8(image), MAX_WORK_SIDE)
     found = ink_map(gray, polarity=polarity, min_contrast=min_contrast)
     digit_mask = digit_components(found.mask)
@@ -120,6 +119,7 @@ def to_mnist(crop: np.ndarray, normalize_stroke: bool = True) -> np.ndarray:
 
 def ink_to_mnist(ink: np.ndarray, normalize_stroke: bool = True) -> np.ndarray:
     """``to_mnist`` for a crop already known to be 2-D uint8 (no validation)."""
+    require_opencv()
     import cv2
 
     ink = _crop_to_ink(ink)

@@ -200,8 +200,13 @@ def load_from_dir(directory: str | os.PathLike[str], verify: bool = True) -> Mni
 
 
 def _download_with_keras() -> MnistData:
-    from keras.utils import get_file
-
+    try:
+        from keras.utils import get_file
+    except ImportError as exc:
+        raise DatasetError(
+            f"no MNIST dataset found and Keras (needed to download it) is not installed: pass "
+            f"--data DIR or set {ENV_VAR}=DIR to a directory holding the four *-idx?-ubyte.gz files."
+        ) from exc
     try:
         path = get_file("mnist.npz", origin=KERAS_NPZ_URL, file_hash=KERAS_NPZ_SHA256)
     except Exception as exc:  # network errors surface from urllib under many types
