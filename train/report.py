@@ -150,7 +150,10 @@ def plot_training_curves(
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        for key, label in ((metric, "train (augmented)"), (f"val_{metric}", "validation")):
+        for key, label in (
+            (metric, "train (augmented; non-digit images count as misses)"),
+            (f"val_{metric}", "validation"),
+        ):
             if key in history:
                 ax.plot(range(1, len(history[key]) + 1), history[key], label=label)
         if best_epoch:
