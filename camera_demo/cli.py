@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camera_demo.frames import to_bgr8
+from camera_demo.frames import size_argument, to_bgr8
 from camera_demo.output import JsonlWriter, RunSummary, frame_record, save_snapshot
 from camera_demo.overlay import draw_overlay, draw_status
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
@@ -69,18 +69,6 @@ def _roi(text: str) -> tuple[int, int, int, int]:
         return parse_roi(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected WIDTHxHEIGHT such as 640x480, got {text!r}"
-        ) from None
-    if width < 1 or height < 1:
-        raise argparse.ArgumentTypeError(f"frame size must be positive, got {text!r}")
-    return width, height
 
 
 def _count(minimum: int):
@@ -183,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--camera-size",
-        type=_size,
+        type=size_argument(),
         metavar="WxH",
         default=(640, 480),
         help="camera capture size (default 640x480)",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from camera_demo.frames import size_argument
 from runtime.atomic import atomic_path, write_json
 from runtime.errors import DigitKitError
 
@@ -298,18 +299,6 @@ def load_truth(path: str | Path) -> list[FrameTruth]:
     ]
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected WIDTHxHEIGHT such as 640x480, got {text!r}"
-        ) from None
-    if width < 64 or height < 64:
-        raise argparse.ArgumentTypeError(f"frame size {text} is too small (at least 64x64)")
-    return width, height
-
-
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -340,7 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--fps", type=float, default=15.0, help="frame rate stored in the video (default 15)"
     )
     parser.add_argument(
-        "--size", type=_size, default=DEFAULT_SIZE, help="frame size WxH (default 640x480)"
+        "--size",
+        type=size_argument(64),
+        default=DEFAULT_SIZE,
+        help="frame size WxH (default 640x480)",
     )
     return parser
 
