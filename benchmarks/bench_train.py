@@ -68,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{recipe}: test accuracy {metrics['test_accuracy']:.4f}", file=sys.stderr)
     print(f"\nMachine: {describe_machine()}\n")
     print(
-        "| recipe | epochs | best epoch | test accuracy | test errors | training time | whole run |"
+        "| recipe | epochs | best epoch | test accuracy | test errors | training time | whole run "
+        "| at confidence >= 0.7: digits accepted / non-digits rejected |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for recipe, m in rows:
         best = m["best_epoch"] if m["best_epoch"] is not None else "-"
         print(
