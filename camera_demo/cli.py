@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from camera_demo.frames import size_argument, to_bgr8
+from camera_demo.frames import to_bgr8
 from camera_demo.output import JsonlWriter, RunSummary, frame_record, save_snapshot
 from camera_demo.overlay import draw_overlay, draw_status
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
@@ -33,6 +33,7 @@ from camera_demo.window import (
     Window,
     display_missing_reason,
 )
+from runtime.cli_args import float_in_range, frame_size, int_at_least
 from runtime.errors import DigitKitError, ImageError
 
 PROG = "digit-camera"
@@ -71,29 +72,6 @@ def _roi(text: str) -> tuple[int, int, int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in 0..1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must lie within 0..1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     from runtime.backends import BACKEND_NAMES
@@ -125,11 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a JSON record only when the number read changes (for long unattended runs)",
     )
     parser.add_argument(
-        "--max-frames", type=_count(1), metavar="N", help="stop after this many frames"
+        "--max-frames", type=int_at_least(1), metavar="N", help="stop after this many frames"
     )
     parser.add_argument(
         "--threads",
-        type=_count(1),
+        type=int_at_least(1),
         default=1,
         metavar="N",
         help="threads for inference and OpenCV (default 1)",
@@ -150,14 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--smooth",
-        type=_count(1),
+        type=int_at_least(1),
         metavar="N",
         default=5,
         help="average each digit over this many frames (1 = off; default 5)",
     )
     parser.add_argument(
         "--min-confidence",
-        type=_fraction,
+        type=float_in_range(0.0, 1.0),
         metavar="P",
         default=0.5,
         help="drop digits below this confidence (default 0.5)",
@@ -171,14 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--camera-size",
-        type=size_argument(),
+        type=frame_size(),
         metavar="WxH",
         default=(640, 480),
         help="camera capture size (default 640x480)",
     )
     parser.add_argument(
         "--retries",
-        type=_count(0),
+        type=int_at_least(0),
         metavar="N",
         default=5,
         help="camera read retries before giving up (default 5)",

@@ -7,9 +7,6 @@ Deeper frames are stretched to their own min..max so a 10/12-bit sensor's data s
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
-
 import numpy as np
 
 from runtime.errors import ImageError
@@ -62,22 +59,3 @@ def to_bgr8(frame: np.ndarray) -> np.ndarray:
     if array.shape[2] == 4:
         return cv2.cvtColor(array, cv2.COLOR_BGRA2BGR)
     return array.copy()
-
-
-def size_argument(minimum: int = 1) -> Callable[[str], tuple[int, int]]:
-    """An argparse type for ``WIDTHxHEIGHT`` frame sizes, each side at least ``minimum``."""
-
-    def parse(text: str) -> tuple[int, int]:
-        try:
-            width, height = (int(v) for v in text.lower().split("x"))
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected WIDTHxHEIGHT such as 640x480, got {text!r}"
-            ) from None
-        if width < minimum or height < minimum:
-            raise argparse.ArgumentTypeError(
-                f"frame size {text} is too small (at least {minimum}x{minimum})"
-            )
-        return width, height
-
-    return parse

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from camera_demo.frames import size_argument
 from runtime.atomic import atomic_path, write_json
+from runtime.cli_args import frame_size, int_at_least
 from runtime.errors import DigitKitError
 
 Box = tuple[int, int, int, int]
@@ -299,13 +299,6 @@ def load_truth(path: str | Path) -> list[FrameTruth]:
     ]
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m camera_demo.synth",
@@ -313,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("output", type=Path, help="video file to write (.mp4 or .avi)")
     parser.add_argument(
-        "--frames", type=_positive, default=300, help="number of frames (default 300)"
+        "--frames", type=int_at_least(1), default=300, help="number of frames (default 300)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
@@ -323,14 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="MNIST directory (default: $DIGIT_KIT_MNIST_DIR, else Keras' cache)",
     )
     parser.add_argument(
-        "--hold", type=_positive, default=12, help="frames per arrangement (default 12)"
+        "--hold", type=int_at_least(1), default=12, help="frames per arrangement (default 12)"
     )
     parser.add_argument(
         "--fps", type=float, default=15.0, help="frame rate stored in the video (default 15)"
     )
     parser.add_argument(
         "--size",
-        type=size_argument(64),
+        type=frame_size(64),
         default=DEFAULT_SIZE,
         help="frame size WxH (default 640x480)",
     )

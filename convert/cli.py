@@ -25,6 +25,7 @@ from convert.parity import (
     GateThresholds,
 )
 from convert.representative import DEFAULT_SEED, DEFAULT_SIZE
+from runtime.cli_args import float_in_range, int_at_least
 from runtime.errors import DigitKitError
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -38,20 +39,6 @@ def _formats(text: str) -> list[str]:
         return normalize_formats(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def _percent(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 100.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,19 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-accuracy-drop",
-        type=_percent,
+        type=float_in_range(0.0, 100.0),
         default=DEFAULT_MAX_ACCURACY_DROP,
         help="largest accepted accuracy loss vs Keras, in percentage points (default: %(default)s)",
     )
     parser.add_argument(
         "--min-agreement",
-        type=_percent,
+        type=float_in_range(0.0, 100.0),
         default=DEFAULT_MIN_AGREEMENT,
         help="smallest accepted top-1 agreement with Keras, in percent (default: %(default)s)",
     )
     parser.add_argument(
         "--representative-size",
-        type=_positive_int,
+        type=int_at_least(1),
         default=DEFAULT_SIZE,
         help="training images (stratified by class) calibrating int8 (default: %(default)s)",
     )

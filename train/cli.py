@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from runtime.cli_args import int_at_least
 from runtime.errors import DigitKitError
 from train.recipes import RECIPES
 
@@ -31,24 +32,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="default",
         help="seed = the original notebook; default = augmentation, schedule, checkpoint",
     )
-    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    positive = int_at_least(1)
     parser.add_argument(
-        "--batch-size", type=int, default=None, help="override the recipe's batch size"
+        "--epochs", type=positive, default=None, help="override the recipe's epochs"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive, default=None, help="override the recipe's batch size"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
     parser.add_argument(
         "--train-limit",
-        type=int,
+        type=positive,
         default=None,
         help="train on the first N training images only (quick experiments)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "train_limit"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be a positive integer")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
