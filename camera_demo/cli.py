@@ -33,8 +33,9 @@ from camera_demo.window import (
     Window,
     display_missing_reason,
 )
-from runtime.cli_args import float_in_range, frame_size, int_at_least
+from runtime.cli_common import float_in_range, frame_size, int_at_least
 from runtime.errors import DigitKitError, ImageError
+from runtime.images import quiet_opencv_logs
 
 PROG = "digit-camera"
 EXIT_ERROR = 1
@@ -285,8 +286,7 @@ def run(args: argparse.Namespace) -> int:
     from runtime.classifier import DigitClassifier
 
     cv2.setNumThreads(args.threads)  # the thread budget covers OpenCV's stages too
-    # OpenCV's own warnings ("can't open camera by index") repeat our clearer messages.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    quiet_opencv_logs()
     classifier = DigitClassifier(args.model, backend=args.backend, num_threads=args.threads)
     pipeline = FramePipeline(classifier, args.roi, args.smooth, args.min_confidence)
     summary = RunSummary()

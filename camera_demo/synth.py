@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from runtime.atomic import atomic_path, write_json
-from runtime.cli_args import frame_size, int_at_least
+from runtime.cli_common import frame_size, int_at_least
 from runtime.errors import DigitKitError
 
 Box = tuple[int, int, int, int]

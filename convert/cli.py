@@ -25,7 +25,7 @@ from convert.parity import (
     GateThresholds,
 )
 from convert.representative import DEFAULT_SEED, DEFAULT_SIZE
-from runtime.cli_args import float_in_range, int_at_least
+from runtime.cli_common import float_in_range, int_at_least
 from runtime.errors import DigitKitError
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2

@@ -11,6 +11,8 @@ import numpy as np
 from runtime.errors import DigitKitError, ImageError
 
 _SUPPORTED_DTYPES = "bool, uint8, uint16 or float (0..1 or 0..255)"
+# cv::utils::logging::LOG_LEVEL_ERROR; OpenCV before 4.13 exposes the level only as a number.
+_OPENCV_LOG_LEVEL_ERROR = 2
 
 
 def require_opencv():
@@ -23,6 +25,20 @@ def require_opencv():
             "(opencv-python-headless); classifying 28x28 MNIST-form arrays does not"
         ) from exc
     return cv2
+
+
+def quiet_opencv_logs() -> None:
+    """Show only OpenCV's errors (its warnings repeat the kit's clearer messages), on every version.
+
+    OpenCV 4.13 moved the call to ``cv2.utils.logging.setLogLevel`` and dropped
+    ``cv2.setLogLevel``; 4.6-4.12 (Debian Bookworm ships 4.6) have only the latter.
+    """
+    cv2 = require_opencv()
+    logging_module = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_module is not None and hasattr(logging_module, "setLogLevel"):
+        logging_module.setLogLevel(logging_module.LOG_LEVEL_ERROR)
+    elif hasattr(cv2, "setLogLevel"):
+        cv2.setLogLevel(_OPENCV_LOG_LEVEL_ERROR)
 
 
 def as_gray_u8(image: np.ndarray) -> np.ndarray:

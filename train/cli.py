@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from runtime.cli_args import int_at_least
+from runtime.cli_common import int_at_least
 from runtime.errors import DigitKitError
 from train.recipes import RECIPES
 

@@ -1,0 +1,102 @@
+"""The one convention of the kit's console scripts, and their shared argparse value types.
+
+Every command (``digit-train``, ``digit-convert``, ``digit-classify``, ``digit-camera``,
+``digit-sample-video``) exits with:
+
+====  =================================================================================
+code  meaning
+====  =================================================================================
+0     success
+1     a check failed (the parity gate rejected a format)
+2     bad input or usage: unknown flag, missing or malformed file, bad model, bad image
+130   interrupted (Ctrl-C / SIGINT)
+====  =================================================================================
+
+Errors are one line on stderr, ``<prog>: error: <message>`` (argparse's own usage errors
+have the same form), and ``--help`` shows every option's default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults and keeps the description's own line breaks."""
+
+
+def make_parser(prog: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:
+    """An ``ArgumentParser`` following the convention: the console script's name, defaults shown."""
+    return argparse.ArgumentParser(
+        prog=prog, description=description, epilog=epilog, formatter_class=_HelpFormatter
+    )
+
+
+def print_error(prog: str, message: object) -> None:
+    """Print ``<prog>: error: <first line of message>`` on stderr."""
+    text = str(message).strip()
+    first_line = text.splitlines()[0] if text else "unknown error"
+    print(f"{prog}: error: {first_line}", file=sys.stderr, flush=True)
+
+
+def print_note(prog: str, message: str) -> None:
+    """Print a progress or status line ``<prog>: <message>`` on stderr."""
+    print(f"{prog}: {message}", file=sys.stderr, flush=True)
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type for integers no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def float_in_range(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type for numbers within ``low..high`` (inclusive)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a number in {low:g}..{high:g}, got {text!r}"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must lie within {low:g}..{high:g}, got {value:g}")
+        return value
+
+    return parse
+
+
+def frame_size(minimum: int = 1) -> Callable[[str], tuple[int, int]]:
+    """An argparse type for ``WIDTHxHEIGHT`` frame sizes, each side at least ``minimum``."""
+
+    def parse(text: str) -> tuple[int, int]:
+        try:
+            width, height = (int(v) for v in text.lower().split("x"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected WIDTHxHEIGHT such as 640x480, got {text!r}"
+            ) from None
+        if width < minimum or height < minimum:
+            raise argparse.ArgumentTypeError(
+                f"frame size {text} is too small (at least {minimum}x{minimum})"
+            )
+        return width, height
+
+    return parse
