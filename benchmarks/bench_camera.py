@@ -55,11 +55,11 @@ def decode_times_ms(frames: list[np.ndarray], fps: float) -> list[float]:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    from camera_demo.frames import to_bgr8
     from camera_demo.overlay import draw_overlay
     from camera_demo.pipeline import FramePipeline
     from camera_demo.synth import render_frames
     from runtime.classifier import DigitClassifier
+    from runtime.images import as_bgr_u8
     from train.data import load_mnist
 
     cv2.setNumThreads(args.threads)
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     for index, frame in enumerate(frames[WARMUP_FRAMES:]):
         reading = pipeline.process(frame, index)
         drawn = clock()
-        draw_overlay(to_bgr8(frame), reading, fps=0.0)
+        draw_overlay(as_bgr_u8(frame), reading, fps=0.0)
         overlay_ms = (clock() - drawn) * 1e3
         for stage, ms in {**reading.timings_ms, "overlay": overlay_ms}.items():
             stages.setdefault(stage, []).append(ms)

@@ -1,10 +1,10 @@
 """Which int8 input/output tensor types are fastest end to end in ai-edge-litert?
 
-Converts one .keras model to full-integer int8 with every input type (uint8, int8, float32)
-and output type (float32, uint8, int8), then times, at batch 1 and batch 256 on one thread:
-the NumPy encoding of raw uint8 pixels for the input, the LiteRT set_tensor + invoke +
-get_tensor, and the NumPy decoding of the output to float probabilities. This decides
-``convert.export.DEFAULT_INT8_INPUT`` / ``DEFAULT_INT8_OUTPUT``.
+Converts one .keras model (up to its logits, as ``convert`` does) to full-integer int8 with
+every input type (uint8, int8, float32) and output type (float32, uint8, int8), then times the
+device runtime end to end on one thread, from raw uint8 pixels to float probabilities:
+``DigitClassifier.predict`` per image (batch 1) and ``predict_proba`` on batches of 256. This
+decides ``convert.export.DEFAULT_INT8_INPUT`` / ``DEFAULT_INT8_OUTPUT``.
 
     python benchmarks/bench_convert_int8_io.py MODEL.keras [--data MNIST_DIR] [--rounds 7]
 """
@@ -25,33 +25,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from convert.export import INT8_INPUT_TYPES, INT8_OUTPUT_TYPES, export_tflite
-from convert.litert_io import LiteRTRunner
 from convert.representative import representative_images
-from convert.source import load_keras_model
+from convert.source import load_keras_model, logits_model
+from runtime.classifier import DigitClassifier
 from train.data import load_mnist
 
 BATCH_SIZES = (1, 256)
 Variant = tuple[str, str, int]  # input type, output type, batch size
 
 
-def time_one_pass(runner: LiteRTRunner, batches: list[np.ndarray]) -> dict[str, float]:
-    """Microseconds per image spent encoding, invoking and decoding over ``batches``."""
-    spent = dict.fromkeys(("encode", "invoke", "decode"), 0.0)
+def time_one_pass(classifier: DigitClassifier, batches: list[np.ndarray]) -> float:
+    """Microseconds per image from uint8 pixels to probabilities over ``batches``."""
+    start = time.perf_counter()
     for batch in batches:
-        t0 = time.perf_counter()
-        encoded = runner.encode(batch)
-        t1 = time.perf_counter()
-        raw = runner.invoke_encoded(encoded)
-        t2 = time.perf_counter()
-        runner.decode(raw)
-        t3 = time.perf_counter()
-        spent["encode"] += t1 - t0
-        spent["invoke"] += t2 - t1
-        spent["decode"] += t3 - t2
-    images = len(batches) * len(batches[0])
-    timings = {part: seconds * 1e6 / images for part, seconds in spent.items()}
-    timings["total"] = sum(timings.values())
-    return timings
+        if len(batch) == 1:
+            classifier.predict(batch[0])
+        else:
+            classifier.predict_proba(batch)
+    return (time.perf_counter() - start) * 1e6 / (len(batches) * len(batches[0]))
 
 
 def main() -> int:
@@ -63,41 +54,36 @@ def main() -> int:
     args = parser.parse_args()
 
     mnist = load_mnist(args.data)
-    model = load_keras_model(args.model)
+    model = logits_model(load_keras_model(args.model))
     calibration = representative_images(mnist.x_train, mnist.y_train)
     pixels = mnist.x_test[: args.images]
-    runners: dict[Variant, LiteRTRunner] = {}
+    classifiers: dict[tuple[str, str], DigitClassifier] = {}
     for input_type, output_type in itertools.product(INT8_INPUT_TYPES, INT8_OUTPUT_TYPES):
         model_bytes = export_tflite(model, "int8", calibration, input_type, output_type)
-        for batch_size in BATCH_SIZES:
-            runners[input_type, output_type, batch_size] = LiteRTRunner(
-                model_bytes, batch_size, num_threads=1
-            )
+        classifiers[input_type, output_type] = DigitClassifier(model_bytes, backend="litert")
     batches = {
         b: [pixels[i : i + b] for i in range(0, len(pixels) - b + 1, b)] for b in BATCH_SIZES
     }
-    for (_, _, batch_size), runner in runners.items():  # warm-up
-        time_one_pass(runner, batches[batch_size][:10])
-    samples: dict[Variant, list[dict[str, float]]] = {variant: [] for variant in runners}
+    for classifier in classifiers.values():  # warm-up, and the batch interpreter's allocation
+        for batch_size in BATCH_SIZES:
+            time_one_pass(classifier, batches[batch_size][:10])
+    samples: dict[Variant, list[float]] = {
+        (*types, b): [] for types in classifiers for b in BATCH_SIZES
+    }
     # Round-robin over the variants, so load from other processes hits them all alike.
     for _ in range(args.rounds):
-        for variant, runner in runners.items():
-            samples[variant].append(time_one_pass(runner, batches[variant[2]]))
+        for variant in samples:
+            samples[variant].append(time_one_pass(classifiers[variant[:2]], batches[variant[2]]))
 
-    parts = ("encode", "invoke", "decode", "total")
-    print(f"{'input':<8} {'output':<8} {'batch':>5} " + " ".join(f"{p + '_us':>9}" for p in parts))
-    totals: dict[Variant, float] = {}
+    print(f"{'input':<8} {'output':<8} {'batch':>5} {'us/image':>9}")
+    totals = {variant: statistics.median(runs) for variant, runs in samples.items()}
 
     def table_order(v: Variant) -> tuple[int, int, int]:
         return v[2], INT8_INPUT_TYPES.index(v[0]), INT8_OUTPUT_TYPES.index(v[1])
 
-    for variant in sorted(samples, key=table_order):
-        runs = samples[variant]
-        median = {part: statistics.median(run[part] for run in runs) for part in parts}
-        totals[variant] = median["total"]
+    for variant in sorted(totals, key=table_order):
         input_type, output_type, batch_size = variant
-        cells = " ".join(f"{median[part]:>9.2f}" for part in parts)
-        print(f"{input_type:<8} {output_type:<8} {batch_size:>5} {cells}")
+        print(f"{input_type:<8} {output_type:<8} {batch_size:>5} {totals[variant]:>9.2f}")
     for batch_size in BATCH_SIZES:
         ranked = sorted((total, v[0], v[1]) for v, total in totals.items() if v[2] == batch_size)
         print(

@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_find_digits [--data DIR] [--repeats 200]
 
-Frames are drawn by ``tests/drawing.py`` from MNIST test digits: 640x480 BGR camera-like
+Frames are drawn by ``camera_demo/paper.py`` from MNIST test digits: 640x480 BGR camera-like
 frames (blank paper, a textured table, random noise, ruled paper, pages with 2 and 6
 digits, ruled lines, specks and uneven light) and a 1280x720 page. Each is searched
 ``--repeats`` times after a warm-up; the table gives wall-clock milliseconds per call
@@ -43,7 +43,7 @@ def time_calls(call: Callable[[], object], repeats: int) -> tuple[float, float, 
 
 def frames(images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Named test frames (BGR uint8) for ``find_digits``."""
-    from tests import drawing
+    from camera_demo import paper as drawing
 
     rng = np.random.default_rng(0)
 
@@ -83,9 +83,9 @@ def frames(images: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
+    from camera_demo import paper as drawing
     from runtime.preprocess import preprocess
     from runtime.segment import find_digits
-    from tests import drawing
     from train.data import load_mnist
 
     cv2.setNumThreads(1)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from camera_demo.frames import to_bgr8
 from camera_demo.output import JsonlWriter, RunSummary, frame_record, save_snapshot
 from camera_demo.overlay import draw_overlay, draw_status
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
@@ -35,10 +34,10 @@ from camera_demo.window import (
 )
 from runtime.cli_common import float_in_range, frame_size, int_at_least
 from runtime.errors import DigitKitError, ImageError
-from runtime.images import quiet_opencv_logs
+from runtime.images import as_bgr_u8, quiet_opencv_logs
 
 PROG = "digit-camera"
-EXIT_ERROR = 1
+EXIT_ERROR = 2  # runtime.cli_common.EXIT_BAD_INPUT
 EXIT_INTERRUPTED = 130
 log = logging.getLogger("camera_demo")
 
@@ -233,7 +232,7 @@ def _process(
     view = None
     if session.window is not None:
         drawn = clock()
-        view = draw_overlay(to_bgr8(frame.image), reading, fps)
+        view = draw_overlay(as_bgr_u8(frame.image), reading, fps)
         timings["overlay"] = (clock() - drawn) * 1e3
     timings["total"] = (clock() - started) * 1e3
     return reading, timings, view

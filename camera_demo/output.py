@@ -20,6 +20,7 @@ import numpy as np
 from camera_demo.pipeline import FrameReading
 from runtime.atomic import write_bytes
 from runtime.errors import DigitKitError
+from runtime.images import as_bgr_u8, require_opencv
 
 MS_DECIMALS = 3
 
@@ -76,14 +77,11 @@ def save_snapshot(
 
     Returns the path of the frame image; the view goes beside it with ``-overlay`` appended.
     """
-    import cv2
-
-    from camera_demo.frames import to_bgr8
-
+    cv2 = require_opencv()
     stem = f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{index:06d}"
     target = Path(folder) / f"{stem}.png"
     # A frame that is already gray or 16-bit is kept as it is: PNG stores both losslessly.
-    raw = frame if frame.dtype in (np.uint8, np.uint16) and frame.ndim in (2, 3) else to_bgr8(frame)
+    raw = frame if frame.dtype in (np.uint8, np.uint16) and frame.ndim in (2, 3) else as_bgr_u8(frame)
     for image, path in ((raw, target), (view, target.with_name(f"{stem}-overlay.png"))):
         if image is None:
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from camera_demo.pipeline import FrameReading
+from runtime.images import require_opencv
 
 CONFIDENT = 0.9
 GREEN = (60, 200, 60)
@@ -18,7 +19,7 @@ def _label(
     view: np.ndarray, text: str, origin: tuple[int, int], scale: float, color: tuple
 ) -> None:
     """Text on a filled box so it stays readable on any background; ``origin`` is its bottom-left."""
-    import cv2
+    cv2 = require_opencv()
 
     thickness = max(1, round(scale * 2))
     (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
@@ -38,7 +39,7 @@ def draw_overlay(
 
     Boxes are green at confidence >= 0.9 and amber below. Text scales with the frame height.
     """
-    import cv2
+    cv2 = require_opencv()
 
     height = view.shape[0]
     scale = max(0.35, height / 960)
@@ -56,7 +57,7 @@ def draw_overlay(
 
 def draw_status(view: np.ndarray, text: str) -> np.ndarray:
     """Write ``text`` (FPS, PAUSED) in the top-right corner of ``view`` and return it."""
-    import cv2
+    cv2 = require_opencv()
 
     scale = max(0.35, view.shape[0] / 960)
     (width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, round(scale * 2)))

@@ -9,11 +9,9 @@ from typing import Protocol
 
 import numpy as np
 
-from camera_demo.frames import to_gray8
 from camera_demo.smoothing import Box, TemporalSmoother
 from runtime.errors import NoDigitFoundError
-
-MNIST_SIDE = 28
+from runtime.images import as_gray_u8
 
 
 class ProbabilityModel(Protocol):
@@ -114,7 +112,7 @@ class FramePipeline:
 
         clock = time.perf_counter
         t0 = clock()
-        gray = to_gray8(image)
+        gray = as_gray_u8(image, "frame")
         t1 = clock()
         regions = self._roi_regions(gray) if self.rois else self._found_regions(gray)
         t2 = clock()

@@ -11,6 +11,7 @@ from types import TracebackType
 import numpy as np
 
 from runtime.errors import DigitKitError
+from runtime.images import require_opencv
 
 KEY_ESC = 27
 KEY_SPACE = 32
@@ -45,7 +46,7 @@ class Window:
     """A named OpenCV window; ``show`` displays a frame and returns the key pressed (or -1)."""
 
     def __init__(self, title: str = "digit camera") -> None:
-        import cv2
+        cv2 = require_opencv()
 
         self.title = title
         try:
@@ -57,14 +58,14 @@ class Window:
             ) from exc
 
     def show(self, view: np.ndarray, wait_ms: int = 1) -> int:
-        import cv2
+        cv2 = require_opencv()
 
         cv2.imshow(self.title, view)
         key = cv2.waitKey(wait_ms)
         return NO_KEY if key < 0 else key & 0xFF
 
     def close(self) -> None:
-        import cv2
+        cv2 = require_opencv()
 
         try:
             cv2.destroyWindow(self.title)

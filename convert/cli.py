@@ -1,14 +1,14 @@
 """``digit-convert MODEL.keras --out DIR --formats LIST``: convert, gate, write parity.json.
 
-Exit status: 0 every format passed, 1 a format failed the parity gate (its file is in
-``DIR/rejected``), 2 bad input (missing or non-Keras model, missing dataset, bad flags).
+Exit codes follow ``runtime.cli_common``: 0 every format passed, 1 a format failed the parity
+gate (its file is in ``DIR/rejected``), 2 bad input (missing or non-Keras model, missing
+dataset, bad flags), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 
 from convert.export import (
@@ -25,10 +25,19 @@ from convert.parity import (
     GateThresholds,
 )
 from convert.representative import DEFAULT_SEED, DEFAULT_SIZE
-from runtime.cli_common import float_in_range, int_at_least
+from runtime.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_CHECK_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    float_in_range,
+    int_at_least,
+    make_parser,
+    print_error,
+    print_note,
+)
 from runtime.errors import DigitKitError
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 PROG = "digit-convert"
 
 
@@ -43,9 +52,8 @@ def _formats(text: str) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Convert a trained .keras digit model to TFLite; gate each file on parity.",
+    parser = make_parser(
+        PROG, "Convert a trained .keras digit model to TFLite; gate each file on parity."
     )
     parser.add_argument("model", help="the trained model (.keras)")
     parser.add_argument(
@@ -54,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--formats",
         type=_formats,
-        default=list(FORMATS),
-        help=f"comma list from {', '.join(FORMATS)}, or all (default: all)",
+        default="all",
+        help=f"comma list from {', '.join(FORMATS)}, or all",
     )
     parser.add_argument(
         "--data",
@@ -66,19 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-accuracy-drop",
         type=float_in_range(0.0, 100.0),
         default=DEFAULT_MAX_ACCURACY_DROP,
-        help="largest accepted accuracy loss vs Keras, in percentage points (default: %(default)s)",
+        help="largest accepted accuracy loss vs Keras, in percentage points ",
     )
     parser.add_argument(
         "--min-agreement",
         type=float_in_range(0.0, 100.0),
         default=DEFAULT_MIN_AGREEMENT,
-        help="smallest accepted top-1 agreement with Keras, in percent (default: %(default)s)",
+        help="smallest accepted top-1 agreement with Keras, in percent ",
     )
     parser.add_argument(
         "--representative-size",
         type=int_at_least(1),
         default=DEFAULT_SIZE,
-        help="training images (stratified by class) calibrating int8 (default: %(default)s)",
+        help="training images (stratified by class) calibrating int8 ",
     )
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="seed of the representative sample"
@@ -87,19 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--int8-input",
         choices=INT8_INPUT_TYPES,
         default=DEFAULT_INT8_INPUT,
-        help="int8 model input type; uint8 takes raw 0..255 pixels (default: %(default)s)",
+        help="int8 model input type; uint8 takes raw 0..255 pixels ",
     )
     parser.add_argument(
         "--int8-output",
         choices=INT8_OUTPUT_TYPES,
         default=DEFAULT_INT8_OUTPUT,
-        help="int8 model output type (default: %(default)s)",
+        help="int8 model output type ",
     )
     parser.add_argument(
         "--timing-images",
         type=int,
         default=DEFAULT_TIMING_IMAGES,
-        help="test images timed at batch 1 per format, 0 to skip (default: %(default)s)",
+        help="test images timed at batch 1 per format, 0 to skip ",
     )
     return parser
 
@@ -122,18 +130,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             int8_input=args.int8_input,
             int8_output=args.int8_output,
             timing_images=args.timing_images,
-            progress=lambda message: print(f"{PROG}: {message}", file=sys.stderr, flush=True),
+            progress=lambda message: print_note(PROG, message),
         )
+    except KeyboardInterrupt:
+        print_error(PROG, "interrupted; files already published are complete, none is partial")
+        return EXIT_INTERRUPTED
     except (DigitKitError, ValueError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print_error(PROG, exc)
         return EXIT_BAD_INPUT
     print(report.format_table())
     print(f"parity report: {os.path.join(args.out, PARITY_FILE)}")
     if not report.passed:
-        print(
-            f"{PROG}: parity gate failed for {', '.join(report.failed_formats)}; "
+        print_error(
+            PROG,
+            f"parity gate failed for {', '.join(report.failed_formats)}; "
             f"those files are in {os.path.join(args.out, REJECTED_DIR)}, not published",
-            file=sys.stderr,
         )
-        return EXIT_GATE_FAILED
+        return EXIT_CHECK_FAILED
     return EXIT_OK

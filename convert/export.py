@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 
-from convert.litert_io import LiteRTRunner
 from convert.representative import calibration_batches
 from runtime.errors import DigitKitError
 
@@ -78,15 +77,18 @@ def export_tflite(
 
 def check_int8_io(model_bytes: bytes, int8_input: str, int8_output: str) -> None:
     """``ConversionError`` unless the I/O types are as asked and a uint8 input takes raw pixels."""
-    runner = LiteRTRunner(model_bytes)
-    if (runner.input.dtype, runner.output.dtype) != (int8_input, int8_output):
+    from convert.parity import gate_classifier
+
+    classifier = gate_classifier(model_bytes)
+    given, wanted = classifier.input_spec, classifier.output_spec
+    if (given.dtype.name, wanted.dtype.name) != (int8_input, int8_output):
         raise ConversionError(
-            f"the converter produced input {runner.input.dtype} / output {runner.output.dtype}, "
+            f"the converter produced input {given.dtype} / output {wanted.dtype}, "
             f"requested {int8_input} / {int8_output}"
         )
-    if int8_input == "uint8" and not runner.input.raw_pixels:
+    if int8_input == "uint8" and not given.raw_pixels:
         raise ConversionError(
-            f"the uint8 input has scale {runner.input.scale} and zero point "
-            f"{runner.input.zero_point}, not 1/255 and 0, so devices could not feed raw 0..255 "
-            "pixels; the representative images must span the full pixel range (black and white)"
+            f"the uint8 input has scale {given.scale} and zero point {given.zero_point}, not "
+            "1/255 and 0, so devices could not feed raw 0..255 pixels; the representative "
+            "images must span the full pixel range (black and white)"
         )

@@ -10,18 +10,28 @@ from typing import Any
 
 import numpy as np
 
+from convert import flatbuffer_io
 from runtime.errors import ModelFormatError
-from runtime.metadata import METADATA_NAME, ModelMetadata, load_flatbuffer, weights_digest
+from runtime.metadata import METADATA_NAME, ModelMetadata, weights_digest
+from runtime.model_file import check_flatbuffer, output_kind
 
 
 def build_metadata(
-    model: bytes, fmt: str, source_model_sha256: str, parity: dict[str, Any]
+    model: bytes,
+    fmt: str,
+    source_model_sha256: str,
+    parity: dict[str, Any],
+    threshold: float | None = None,
 ) -> ModelMetadata:
-    """The metadata for ``model`` bytes, bound to their weights by ``weights_sha256``."""
+    """The metadata for ``model`` bytes, bound to their weights by ``weights_sha256``; whether
+    the output holds logits or probabilities is read from the graph."""
+    output = output_kind(check_flatbuffer(model))
     return ModelMetadata(
         format=fmt,
         source_model_sha256=source_model_sha256,
         weights_sha256=weights_digest(model),
+        output=output,
+        threshold=threshold,
         parity=parity,
     )
 
@@ -33,15 +43,13 @@ def _entry_name(entry) -> str:
 
 def embed_metadata(model: bytes, metadata: ModelMetadata) -> bytes:
     """Return ``model`` with ``metadata`` embedded (replacing an earlier kit entry, if any)."""
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    load_flatbuffer(model)
+    check_flatbuffer(model)
     if metadata.weights_sha256 != weights_digest(model):
         raise ModelFormatError(
             "the metadata's weights_sha256 does not describe this model's weights"
         )
-    tree = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    schema = flatbuffer_io.schema()
+    tree = flatbuffer_io.unpack(model)
     payload = np.frombuffer(metadata.to_json().encode("utf-8"), dtype=np.uint8)
     tree.metadata = tree.metadata or []
     existing = [entry for entry in tree.metadata if _entry_name(entry) == METADATA_NAME]
@@ -55,7 +63,8 @@ def embed_metadata(model: bytes, metadata: ModelMetadata) -> bytes:
         entry.name = METADATA_NAME
         entry.buffer = len(tree.buffers) - 1
         tree.metadata.append(entry)
-    embedded = bytes(flatbuffer_utils.convert_object_to_bytearray(tree))
+    embedded = flatbuffer_io.pack(tree)
+    check_flatbuffer(embedded)
     if weights_digest(embedded) != metadata.weights_sha256:
         raise ModelFormatError(
             "embedding metadata changed the model's weights; refusing to write it"

@@ -1,25 +1,29 @@
 """Parity of a TFLite file with its Keras model on the MNIST test set, and the gate that accepts it.
 
 Accuracy and agreement are in percent; ``accuracy_delta`` is TFLite minus Keras in percentage
-points. The TFLite side runs in ai-edge-litert (one thread), fed the way a device feeds it.
+points. The TFLite side runs through ``runtime.DigitClassifier`` on the LiteRT backend (one
+thread): the very code a device runs, from uint8 pixels to probabilities.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from convert.litert_io import LiteRTRunner, TensorEncoding, mean_latency_ms, read_model_bytes
+from runtime.backends import TensorSpec
+from runtime.classifier import DigitClassifier
 
 DEFAULT_MAX_ACCURACY_DROP = 0.2
 DEFAULT_MIN_AGREEMENT = 99.5
 DEFAULT_TIMING_IMAGES = 2000
-PARITY_BATCH_SIZE = 500
 KERAS_BATCH_SIZE = 1024
+GATE_BACKEND = "litert"
+_TIMING_WARMUP = 20
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,9 @@ class FormatParity:
     max_abs_prob_diff: float | None  # None when the file produced NaN or infinite scores
     size_bytes: int
     mean_ms_per_image: float | None
-    input: TensorEncoding
-    output: TensorEncoding
+    input: TensorSpec
+    output: TensorSpec
+    output_kind: str = "probabilities"
     failures: tuple[str, ...] = ()
     path: Path | None = None
 
@@ -93,6 +98,7 @@ class FormatParity:
             "failures": list(self.failures),
             "input": self.input.to_dict(),
             "output": self.output.to_dict(),
+            "output_kind": self.output_kind,
             "raw_pixel_input": self.input.raw_pixels,
         }
 
@@ -135,6 +141,21 @@ def gate_failures(
     return tuple(failures)
 
 
+def gate_classifier(model: bytes | os.PathLike[str] | str) -> DigitClassifier:
+    """The device runtime on the gate's backend, one thread, for ``model`` (path or bytes)."""
+    return DigitClassifier(model, backend=GATE_BACKEND, num_threads=1, verify_metadata=False)
+
+
+def mean_latency_ms(classifier: DigitClassifier, pixels: np.ndarray) -> float:
+    """Mean milliseconds of ``classifier.predict`` per uint8 28x28 image (batch 1)."""
+    for image in pixels[:_TIMING_WARMUP]:
+        classifier.predict(image)
+    start = time.perf_counter()
+    for image in pixels:
+        classifier.predict(image)
+    return (time.perf_counter() - start) * 1000.0 / max(len(pixels), 1)
+
+
 def check_parity(
     model: bytes | os.PathLike[str] | str,
     reference: KerasReference,
@@ -144,14 +165,13 @@ def check_parity(
 ) -> FormatParity:
     """Evaluate a TFLite model (bytes or path) against ``reference`` and apply the gate.
 
-    Raises ``ModelFormatError`` when ``model`` is not a TFLite model LiteRT can run.
+    Raises ``ModelFormatError`` when ``model`` is not a TFLite model the runtime can run.
     """
     from sklearn.metrics import accuracy_score
 
     thresholds = thresholds or GateThresholds()
-    model_bytes = read_model_bytes(model)
-    runner = LiteRTRunner(model_bytes, batch_size=PARITY_BATCH_SIZE, num_threads=1)
-    probabilities = runner.predict(reference.images)
+    classifier = gate_classifier(model)
+    probabilities = classifier.predict_proba(reference.images)
     finite = bool(np.isfinite(probabilities).all())
     predictions = probabilities.argmax(axis=1)
     accuracy = 100.0 * float(accuracy_score(reference.labels, predictions))
@@ -159,20 +179,22 @@ def check_parity(
     max_diff = float(np.abs(probabilities - reference.probabilities).max()) if finite else None
     timing = None
     if timing_images > 0:
-        timing = mean_latency_ms(model_bytes, reference.images[:timing_images])
+        timing = mean_latency_ms(classifier, reference.images[:timing_images])
     keras_accuracy = reference.accuracy
+    is_bytes = isinstance(model, bytes | bytearray | memoryview)
     return FormatParity(
         format=fmt,
         accuracy=accuracy,
         accuracy_delta=accuracy - keras_accuracy,
         agreement=agreement,
         max_abs_prob_diff=max_diff,
-        size_bytes=len(model_bytes),
+        size_bytes=len(model) if is_bytes else Path(model).stat().st_size,
         mean_ms_per_image=timing,
-        input=runner.input,
-        output=runner.output,
+        input=classifier.input_spec,
+        output=classifier.output_spec,
+        output_kind=classifier.output_kind,
         failures=gate_failures(accuracy, keras_accuracy, agreement, finite, thresholds),
-        path=None if isinstance(model, bytes | bytearray | memoryview) else Path(model),
+        path=None if is_bytes else Path(model),
     )
 
 
@@ -207,7 +229,7 @@ class ParityReport:
                 "accuracy_delta": "percentage points (TFLite minus Keras)",
                 "agreement": "percent of test images with Keras' top-1 class",
                 "max_abs_prob_diff": "largest |p_tflite - p_keras| over all images and classes",
-                "mean_ms_per_image": "ms, batch 1, 1 thread, uint8 pixels to probabilities",
+                "mean_ms_per_image": "ms, DigitClassifier.predict on LiteRT, 1 thread, uint8 pixels to probabilities",
             },
             "thresholds": self.thresholds.to_dict(),
             "representative": self.representative,

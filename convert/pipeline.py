@@ -1,8 +1,12 @@
 """Convert a ``.keras`` file to each requested TFLite format, gate it on parity, publish or reject.
 
-Each file is written under a hidden candidate name, checked, given its metadata, and only then
-renamed to ``model_<fmt>.tflite`` (passed) or moved to ``rejected/model_<fmt>.tflite.rejected``
+Each file is checked in memory through the device runtime, given its metadata, and only then
+written (atomically) to ``model_<fmt>.tflite`` (passed) or ``rejected/model_<fmt>.tflite.rejected``
 (failed), so a file that failed the gate never sits where a device would pick it up.
+
+The exported network is the Keras model up to its logits (``convert.source.logits_model``):
+the runtime applies the softmax in float32, so an int8 file's confidences keep their
+resolution near 1 instead of coming in steps of 1/256.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from convert.export import (
     ConversionError,
     export_tflite,
 )
-from convert.litert_io import LiteRTRunner
 from convert.metadata import build_metadata, embed_metadata
 from convert.parity import (
     DEFAULT_TIMING_IMAGES,
@@ -31,10 +34,11 @@ from convert.parity import (
     KerasReference,
     ParityReport,
     check_parity,
+    gate_classifier,
     keras_reference,
 )
 from convert.representative import DEFAULT_SEED, DEFAULT_SIZE, stratified_sample
-from convert.source import load_keras_model
+from convert.source import load_keras_model, logits_model
 from runtime.atomic import write_bytes, write_json
 from runtime.metadata import ModelMetadata, read_metadata
 from train.data import MnistData, load_mnist, sha256_of
@@ -73,10 +77,10 @@ def verify_embedded(
     embedded: bytes, original: bytes, metadata: ModelMetadata, images: np.ndarray
 ) -> None:
     """Check the embedded file reads its metadata back and computes what ``original`` did."""
-    if read_metadata(embedded, verify=True) != metadata:
+    if gate_classifier(embedded).metadata != metadata or read_metadata(embedded) != metadata:
         raise ConversionError("the embedded metadata does not read back unchanged")
-    before = LiteRTRunner(original, batch_size=len(images)).predict(images)
-    after = LiteRTRunner(embedded, batch_size=len(images)).predict(images)
+    before = gate_classifier(original).predict_proba(images)
+    after = gate_classifier(embedded).predict_proba(images)
     if not np.array_equal(before, after, equal_nan=True):
         raise ConversionError("embedding metadata changed the model's outputs")
 
@@ -93,29 +97,21 @@ def publish_or_reject(
 ) -> FormatParity:
     """Gate ``raw`` bytes; move the file, with metadata, to its accepted or rejected path."""
     final, rejected = accepted_path(out_dir, fmt), rejected_path(out_dir, fmt)
-    candidate = out_dir / f".model_{fmt}.tflite.candidate"
-    try:
-        write_bytes(candidate, raw)
-        result = check_parity(
-            candidate, reference, thresholds, fmt=fmt, timing_images=timing_images
-        )
-        parity = {
-            "keras_accuracy": round(reference.accuracy, 4),
-            "test_images": len(reference.labels),
-            "thresholds": thresholds.to_dict(),
-            **result.figures(),
-            **extra_parity,
-        }
-        metadata = build_metadata(raw, fmt, source_sha256, parity)
-        embedded = embed_metadata(raw, metadata)
-        verify_embedded(embedded, raw, metadata, reference.images[:VERIFY_IMAGES])
-        write_bytes(candidate, embedded)
-        destination, stale = (final, rejected) if result.passed else (rejected, final)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(candidate, destination)
-        stale.unlink(missing_ok=True)
-    finally:
-        candidate.unlink(missing_ok=True)
+    result = check_parity(raw, reference, thresholds, fmt=fmt, timing_images=timing_images)
+    parity = {
+        "keras_accuracy": round(reference.accuracy, 4),
+        "test_images": len(reference.labels),
+        "thresholds": thresholds.to_dict(),
+        **result.figures(),
+        **extra_parity,
+    }
+    metadata = build_metadata(raw, fmt, source_sha256, parity)
+    embedded = embed_metadata(raw, metadata)
+    verify_embedded(embedded, raw, metadata, reference.images[:VERIFY_IMAGES])
+    destination, stale = (final, rejected) if result.passed else (rejected, final)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(destination, embedded)
+    stale.unlink(missing_ok=True)
     return dataclasses.replace(result, path=destination, size_bytes=len(embedded))
 
 
@@ -146,6 +142,7 @@ def convert_model(
     say = progress or (lambda message: None)
     out = Path(out_dir)
     model = load_keras_model(keras_path)
+    exported = logits_model(model)
     source_sha256 = sha256_of(Path(keras_path))
     mnist = _load_data(data)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,13 +172,13 @@ def convert_model(
     )
     for fmt in formats:
         say(f"converting {fmt}")
-        raw = export_tflite(model, fmt, representative_images, int8_input, int8_output)
+        raw = export_tflite(exported, fmt, representative_images, int8_input, int8_output)
         extra = (
             {"representative": {k: representative[k] for k in ("size", "seed")}}
             if fmt == "int8"
             else {}
         )
-        say(f"checking parity of {fmt} with ai-edge-litert")
+        say(f"checking parity of {fmt} through the device runtime (LiteRT)")
         report.formats[fmt] = publish_or_reject(
             raw, fmt, out, reference, thresholds, source_sha256, extra, timing_images
         )

@@ -72,3 +72,27 @@ def load_keras_model(path: str | os.PathLike[str]):
             f"{EXPECTED_INPUT_SHAPE} images -> {EXPECTED_OUTPUT_SHAPE} class scores"
         )
     return model
+
+
+def logits_model(model):
+    """The same network ending at its last layer's logits: a softmax head is swapped for a
+    linear one with the same weights. The runtime applies the softmax in float32, so an int8
+    file does not quantize the probabilities to steps of 1/256. A model that already ends in
+    a linear layer is returned as it is."""
+    import keras
+
+    head = model.layers[-1]
+    activation = head.get_config().get("activation")
+    if activation in ("linear", None):
+        return model
+    if activation != "softmax":
+        raise ModelFormatError(
+            f"the model's last layer {head.name!r} applies {activation!r}; the kit converts "
+            "models ending in softmax (or in raw logits)"
+        )
+    config = head.get_config()
+    config["activation"] = "linear"
+    linear = type(head).from_config(config)
+    outputs = linear(head.input)
+    linear.set_weights(head.get_weights())
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_logits")

@@ -10,8 +10,7 @@ image preprocessing is used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from runtime.lazy import lazy_exports
 
 _EXPORTS = {
     "DigitClassifier": "runtime.classifier",
@@ -24,6 +23,7 @@ _EXPORTS = {
     "NumberReading": "runtime.segment",
     "ModelMetadata": "runtime.metadata",
     "read_metadata": "runtime.metadata",
+    "load_model": "runtime.model_file",
     "DigitKitError": "runtime.errors",
     "ModelFormatError": "runtime.errors",
     "MetadataMismatchError": "runtime.errors",
@@ -36,14 +36,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

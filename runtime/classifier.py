@@ -1,19 +1,22 @@
 """Classify handwritten digits with a ``.tflite`` file written by ``convert``.
 
-    clf = DigitClassifier("model_int8.tflite")      # backend="auto", num_threads=1
+    clf = DigitClassifier("model_int8.tflite")      # or the file's bytes; backend="auto"
     clf.predict(mnist_28x28_uint8).digit             # one image -> Prediction
     clf.predict(photo)                               # any other image: runtime.preprocess first
     clf.predict_batch(images)                        # list of Predictions, one vectorized run
     clf.predict_proba(batch_n_28_28)                 # (N, 10) float32, the fast array path
 
-Inputs. A 28x28 array is taken as already in MNIST form: white digit on black, either uint8
-0..255 or float 0..1. Any other 2-D (grayscale) or 3-D (color) image goes through
-``runtime.preprocess.preprocess`` (imported on first use, it needs OpenCV).
+Inputs. A 28x28 array is taken as already in MNIST form: white digit on black, with pixel
+values as ``runtime.images`` defines them (uint8 0..255, float 0..1, ...). Any other 2-D
+(grayscale) or 3-D (color) image goes through ``runtime.preprocess.preprocess`` (imported
+on first use, it needs OpenCV).
 
 Quantization is read from the model's input and output tensors, so one code path serves
 float32, float16, dynamic-range and full-int8 files (uint8, int8 or float32 input; float or
 quantized output): pixels are mapped to the input type by a 256-entry table computed at load
-time, quantized outputs are dequantized with the output's scale and zero point.
+time (``runtime.quantization``), quantized outputs are dequantized with the output's scale and
+zero point. Models whose output is logits (the kit's own, see ``convert``) get a float32
+softmax here, so confidences keep their resolution near 1 even when the network runs in int8.
 
 Metadata. The ``digit_kit`` metadata ``convert`` embeds is read and, by default, verified
 against the weights (a mismatch raises ``MetadataMismatchError``). A file without metadata
@@ -21,13 +24,13 @@ against the weights (a mismatch raises ``MetadataMismatchError``). A file withou
 are ``pixel/255`` white on black, which is what every kit model uses; ``clf.metadata`` is then
 None.
 
-Rejection. ``Prediction.accepted`` is ``confidence >= threshold``. The default
-:data:`DEFAULT_THRESHOLD` (0.7) rejects the ambiguous cases where a second digit keeps a real
-share of the probability, while a well-trained model keeps accepting almost all clean
-digits. Models from ``train``'s default recipe also learned to spread their probability over
-non-digits (outlier exposure, ``train/outliers.py``), so the same cut rejects most scribbles,
-letters and blobs; a model trained without it is often confident on them. Override per
-classifier with ``threshold=``.
+Acceptance, the one rule of the kit (the runtime, ``digit-classify``, ``read_number`` and the
+camera demo all use :meth:`DigitClassifier.accepts`): a prediction is a digit when its
+confidence is at least ``threshold``. The threshold is the model's own (chosen when it was
+converted, on held-out digits and non-digits, and stored in its metadata), else
+:data:`DEFAULT_THRESHOLD`; ``threshold=`` overrides it. Models from ``train``'s default
+recipe learned to spread their probability over non-digits (outlier exposure), so the same
+cut rejects scribbles, letters and the non-digit ink a page holds.
 """
 
 from __future__ import annotations
@@ -35,18 +38,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from runtime.backends import Backend, TensorSpec, create_backend
 from runtime.errors import ImageError, ModelFormatError
-from runtime.metadata import DEFAULT_LABELS, ModelMetadata, load_flatbuffer, read_metadata
+from runtime.images import (
+    MNIST_PIXELS,
+    MNIST_SHAPE,
+    is_mnist_batch,
+    mnist_batch_u8,
+    to_u8,
+    validated_array,
+)
+from runtime.metadata import DEFAULT_LABELS, ModelMetadata
+from runtime.model_file import load_model
+from runtime.quantization import dequantize, quantize
 
 DEFAULT_THRESHOLD = 0.7
-MNIST_SHAPE = (28, 28)
-MNIST_PIXELS = 28 * 28
 NUM_CLASSES = 10
 _ACCEPTED_INPUT_SHAPES = ((1, *MNIST_SHAPE), (1, MNIST_PIXELS))
 _UINT8 = np.dtype(np.uint8)
@@ -58,8 +68,7 @@ class Prediction:
     """One classified image.
 
     ``probabilities`` is a tuple of 10 Python floats (index = digit), so a ``Prediction`` is
-    immutable, hashable and JSON-ready; use ``predict_proba`` for arrays. For quantized
-    outputs the values are the dequantized model outputs (multiples of the output scale).
+    immutable, hashable and JSON-ready; use ``predict_proba`` for arrays.
     """
 
     digit: int
@@ -73,43 +82,45 @@ class DigitClassifier:
 
     def __init__(
         self,
-        model_path: str | os.PathLike[str],
+        model: str | os.PathLike[str] | bytes,
         backend: str = "auto",
         num_threads: int = 1,
         threshold: float | None = None,
         verify_metadata: bool = True,
     ) -> None:
-        """Load ``model_path`` with ``backend`` ("auto", "litert", "tflite_runtime",
-        "tensorflow" or "numpy").
+        """Load ``model`` (a ``.tflite`` path or its bytes) with ``backend`` ("auto", "litert",
+        "tflite_runtime", "tensorflow" or "numpy").
 
-        Raises ``ModelFormatError`` (not a TFLite file, wrong signature, bad metadata),
-        ``MetadataMismatchError`` and ``BackendUnavailableError``.
+        Raises ``ModelFormatError`` (missing, not a TFLite file, damaged, wrong signature, bad
+        metadata), ``MetadataMismatchError`` and ``BackendUnavailableError``.
         """
         if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
             raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
-        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        self.model_path = Path(model_path)
-        source = str(self.model_path)
-        model = _read_model_file(self.model_path)
-        load_flatbuffer(model, source)
-        self.metadata: ModelMetadata | None = read_metadata(model, verify=verify_metadata)
+        loaded = load_model(model, verify_metadata=verify_metadata)
+        source = loaded.source
+        self.model_path = None if isinstance(model, bytes | bytearray | memoryview) else model
+        self.metadata: ModelMetadata | None = loaded.metadata
         labels = _check_metadata(self.metadata, source)
+        model_threshold = self.metadata.threshold if self.metadata is not None else None
+        self.model_threshold: float = (
+            DEFAULT_THRESHOLD if model_threshold is None else float(model_threshold)
+        )
+        self.threshold = self.model_threshold if threshold is None else threshold
         self._backend: Backend = create_backend(
-            backend, model, num_threads=num_threads, source=source
+            backend, loaded.data, num_threads=num_threads, source=source
         )
         self.backend_name: str = self._backend.name
         self.input_spec: TensorSpec = self._backend.input_spec
         self.output_spec: TensorSpec = self._backend.output_spec
+        self.output_kind = loaded.output_kind
         _check_signature(self.input_spec, self.output_spec, source)
         self._digits = tuple(int(label) for label in labels)
         self._one_shape = self.input_spec.shape
         self._sample_shape = self.input_spec.shape[1:]
         self._pixel_table = _pixel_table(self.input_spec)
-        self._pixels_are_input = np.array_equal(self._pixel_table, np.arange(256)) and (
-            self.input_spec.dtype == np.uint8
+        self._pixels_are_input = self.input_spec.dtype == np.uint8 and np.array_equal(
+            self._pixel_table, np.arange(256)
         )
-        self._output_scale = np.float32(self.output_spec.scale)
-        self._output_zero = np.float32(self.output_spec.zero_point)
 
     @property
     def threshold(self) -> float:
@@ -120,10 +131,14 @@ class DigitClassifier:
     def threshold(self, value: float) -> None:
         self._threshold = _check_threshold(value)
 
+    def accepts(self, confidence: float) -> bool:
+        """The kit's acceptance rule: is a prediction this confident a digit?"""
+        return confidence >= self._threshold
+
     def __repr__(self) -> str:
         return (
-            f"DigitClassifier({str(self.model_path)!r}, backend={self.backend_name!r}, "
-            f"threshold={self.threshold})"
+            f"DigitClassifier({str(self.model_path or 'model bytes')!r}, "
+            f"backend={self.backend_name!r}, threshold={self.threshold})"
         )
 
     def predict(self, image: Any) -> Prediction:
@@ -136,12 +151,9 @@ class DigitClassifier:
             pixels = image  # the camera/MNIST fast path: nothing to validate
         else:
             pixels = _mnist_form(image)
-        if pixels.dtype is _UINT8 and self._pixels_are_input:
-            sample = pixels
-        else:
-            sample = self._model_input(pixels)
+        sample = pixels if self._pixels_are_input else self._pixel_table[pixels]
         raw = self._backend.run_one(sample.reshape(self._one_shape))
-        return self._prediction(raw[0])
+        return self._prediction(self._probabilities(raw)[0])
 
     def predict_batch(self, images: Iterable[Any]) -> list[Prediction]:
         """Classify many images in one vectorized run; returns one ``Prediction`` per image.
@@ -149,7 +161,7 @@ class DigitClassifier:
         ``images`` is an ``(N, 28, 28)`` / ``(N, 784)`` MNIST-form array or any iterable of
         images as :meth:`predict` takes them (photos are preprocessed one by one first).
         """
-        if isinstance(images, np.ndarray) and _is_mnist_batch(images):
+        if isinstance(images, np.ndarray) and is_mnist_batch(images):
             probabilities = self.predict_proba(images)
         else:
             try:
@@ -158,52 +170,49 @@ class DigitClassifier:
                 raise ImageError(
                     f"predict_batch takes an array or an iterable of images, not {type(images).__name__}"
                 ) from None
-            samples = []
+            pixels = []
             for index, image in enumerate(iterator):
                 try:
-                    samples.append(self._model_input(_mnist_form(image)))
+                    pixels.append(_mnist_form(image))
                 except ImageError as exc:
                     raise type(exc)(f"image {index}: {exc}") from exc
-            if not samples:
+            if not pixels:
                 return []
-            probabilities = self._dequantize(self._backend.run_batch(np.stack(samples)))
-        return [self._prediction_from_probabilities(row) for row in probabilities]
+            probabilities = self.predict_proba(np.stack(pixels))
+        return [self._prediction(row) for row in probabilities]
 
     def predict_proba(self, batch: Any) -> np.ndarray:
         """Class probabilities ``(N, 10)`` float32 for an ``(N, 28, 28)`` or ``(N, 784)`` batch
-        of MNIST-form images (uint8 0..255 or float 0..1). The fast path for many digits."""
-        pixels = _mnist_batch(batch)
+        of MNIST-form images. The fast path for many digits."""
+        pixels = mnist_batch_u8(batch)
         if len(pixels) == 0:
             return np.zeros((0, NUM_CLASSES), dtype=np.float32)
-        samples = self._model_input(pixels.reshape(len(pixels), *self._sample_shape))
-        return self._dequantize(self._backend.run_batch(samples))
+        samples = pixels.reshape(len(pixels), *self._sample_shape)
+        if not self._pixels_are_input:
+            samples = self._pixel_table[samples]
+        return self._probabilities(self._backend.run_batch(samples))
 
-    def _model_input(self, pixels: np.ndarray) -> np.ndarray:
-        """MNIST-form pixels (uint8 or float 0..1, any leading shape) in the model's input type."""
-        if pixels.dtype == np.uint8:
-            return pixels if self._pixels_are_input else self._pixel_table[pixels]
-        spec = self.input_spec
-        if not spec.quantized:
-            return pixels.astype(np.float32, copy=False)
-        info = np.iinfo(spec.dtype)
-        levels = np.floor(pixels / np.float32(spec.scale) + np.float32(0.5)) + spec.zero_point
-        return np.clip(levels, info.min, info.max).astype(spec.dtype)
+    def _probabilities(self, raw: np.ndarray) -> np.ndarray:
+        spec = self.output_spec
+        values = dequantize(raw, spec.scale, spec.zero_point) if spec.quantized else raw
+        values = np.asarray(values, np.float32)
+        return softmax(values) if self.output_kind == "logits" else values
 
-    def _dequantize(self, raw: np.ndarray) -> np.ndarray:
-        if self._output_scale:
-            return (raw.astype(np.float32) - self._output_zero) * self._output_scale
-        return raw.astype(np.float32, copy=False)
-
-    def _prediction(self, raw_row: np.ndarray) -> Prediction:
-        return self._prediction_from_probabilities(self._dequantize(raw_row))
-
-    def _prediction_from_probabilities(self, probabilities: np.ndarray) -> Prediction:
+    def _prediction(self, probabilities: np.ndarray) -> Prediction:
         values = probabilities.tolist()  # ten Python floats: cheaper than NumPy scalars here
         index = values.index(max(values))
         confidence = values[index]
         return Prediction(
             self._digits[index], confidence, tuple(values), confidence >= self._threshold
         )
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``(N, classes)`` float32 logits, computed stably in float32."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=-1, keepdims=True)
+    return shifted
 
 
 def _check_threshold(threshold: Any) -> float:
@@ -214,21 +223,6 @@ def _check_threshold(threshold: Any) -> float:
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
     return value
-
-
-def _read_model_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ModelFormatError(f"model file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise ModelFormatError(
-            f"model path {str(path)!r} is a directory, not a .tflite file"
-        ) from None
-    except OSError as exc:
-        raise ModelFormatError(
-            f"cannot read model file {str(path)!r}: {exc.strerror or exc}"
-        ) from exc
 
 
 def _check_metadata(metadata: ModelMetadata | None, source: str) -> tuple[str, ...]:
@@ -262,7 +256,7 @@ def _check_signature(input_spec: TensorSpec, output_spec: TensorSpec, source: st
     if output_spec.shape != (1, NUM_CLASSES):
         raise ModelFormatError(
             f"{source}: model output shape is {list(output_spec.shape)}; a digit model gives "
-            f"[1, {NUM_CLASSES}] class probabilities"
+            f"[1, {NUM_CLASSES}] class scores"
         )
     for role, spec in (("input", input_spec), ("output", output_spec)):
         if spec.dtype not in _MODEL_DTYPES:
@@ -280,78 +274,14 @@ def _pixel_table(spec: TensorSpec) -> np.ndarray:
     reals = np.arange(256, dtype=np.float32) / np.float32(255)
     if not spec.quantized:
         return reals
-    info = np.iinfo(spec.dtype)
-    levels = np.floor(reals.astype(np.float64) / spec.scale + 0.5) + spec.zero_point
-    return np.clip(levels, info.min, info.max).astype(spec.dtype)
-
-
-def _numeric_array(image: Any, what: str) -> np.ndarray:
-    """``image`` as a real-valued numeric array, or ``ImageError``."""
-    if isinstance(image, (str, bytes, os.PathLike)):
-        raise ImageError(f"{what} must be a pixel array, not a path; read files with cv2.imread")
-    try:
-        array = np.asarray(image)
-    except (ValueError, TypeError) as exc:
-        raise ImageError(f"{what} is not an array of pixels: {exc}") from exc
-    if array.dtype.kind not in "uif":
-        raise ImageError(
-            f"{what} has dtype {array.dtype}; expected uint8 0..255 or float 0..1 pixels"
-        )
-    if array.size == 0:
-        raise ImageError(f"{what} is empty (shape {array.shape})")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ImageError(f"{what} contains NaN or infinite values")
-    return array
-
-
-def _pixels(array: np.ndarray, what: str) -> np.ndarray:
-    """Validated MNIST-form pixels: uint8 as is, other integers 0..255 to uint8, floats 0..1."""
-    if array.dtype == np.uint8:
-        return array
-    low, high = array.min(), array.max()
-    if array.dtype.kind in "ui":
-        if low < 0 or high > 255:
-            raise ImageError(f"{what} has integer values {low}..{high}; expected 0..255")
-        return array.astype(np.uint8)
-    if low < 0 or high > 1:
-        raise ImageError(
-            f"{what} has float values {low:g}..{high:g}; float pixels must be in 0..1 "
-            "(divide 0..255 images by 255 or pass uint8)"
-        )
-    return array.astype(np.float32, copy=False)
+    return quantize(reals, spec.scale, spec.zero_point, spec.dtype)
 
 
 def _mnist_form(image: Any) -> np.ndarray:
-    """One image as 28x28 MNIST-form pixels (uint8 or float32 0..1), preprocessing photos."""
-    array = _numeric_array(image, "image")
+    """One image as 28x28 uint8 MNIST-form pixels, preprocessing anything that is not 28x28."""
+    array = validated_array(image)
     if array.shape == MNIST_SHAPE:
-        return _pixels(array, "image")
-    if array.ndim not in (2, 3):
-        raise ImageError(
-            f"image has shape {array.shape}; expected one 2-D grayscale or 3-D color image "
-            "(use predict_batch for a stack)"
-        )
+        return to_u8(array)
     from runtime.preprocess import preprocess
 
-    return _pixels(_numeric_array(preprocess(array), "preprocessed image"), "preprocessed image")
-
-
-def _is_mnist_batch(array: np.ndarray) -> bool:
-    return (array.ndim == 3 and array.shape[1:] == MNIST_SHAPE) or (
-        array.ndim == 2 and array.shape[1] == MNIST_PIXELS
-    )
-
-
-def _mnist_batch(batch: Any) -> np.ndarray:
-    """A batch as ``(N, 28, 28)`` / ``(N, 784)`` MNIST-form pixels, or ``ImageError``."""
-    if isinstance(batch, np.ndarray) and batch.dtype == np.uint8 and _is_mnist_batch(batch):
-        return batch
-    if isinstance(batch, np.ndarray) and batch.size == 0 and _is_mnist_batch(batch):
-        return batch.astype(np.uint8)
-    array = _numeric_array(batch, "batch")
-    if not _is_mnist_batch(array):
-        raise ImageError(
-            f"batch has shape {array.shape}; predict_proba takes MNIST-form (N, 28, 28) or "
-            "(N, 784) arrays (use predict_batch for photos)"
-        )
-    return _pixels(array, "batch")
+    return preprocess(array)

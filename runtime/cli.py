@@ -4,33 +4,39 @@
 
 Images are read as grayscale with OpenCV. A 28x28 file is taken as MNIST form (white on
 black); anything else is a photo or scan and goes through ``runtime.preprocess``.
-Exit codes: 0 all images classified, 2 bad arguments, model or image (one line each on stderr).
+Exit codes follow ``runtime.cli_common``: 0 all images read, 2 bad arguments, model or image
+(one line each on stderr), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from runtime.backends import BACKEND_NAMES
-from runtime.classifier import DEFAULT_THRESHOLD, DigitClassifier
+from runtime.classifier import DigitClassifier
+from runtime.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    float_in_range,
+    int_at_least,
+    make_parser,
+    print_error,
+)
 from runtime.errors import DigitKitError, ImageError
+from runtime.images import require_opencv
 
-EXIT_OK = 0
-EXIT_ERROR = 2
 PROG = "digit-classify"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Classify handwritten digits in image files with a TFLite model."
-    )
+    parser = make_parser(PROG, "Read handwritten digits in image files with a TFLite model.")
     parser.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, ...)")
     parser.add_argument("--model", required=True, type=Path, help="a .tflite file from convert")
     parser.add_argument(
@@ -38,11 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=float_in_range(0.0, 1.0),
         default=None,
-        help=f"minimum confidence to accept (default {DEFAULT_THRESHOLD:g})",
+        help="minimum confidence to accept a digit (default: the model's own threshold)",
     )
-    parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    parser.add_argument("--threads", type=int_at_least(1), default=1, help="interpreter threads")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "--no-verify", action="store_true", help="do not check the metadata against the weights"
@@ -54,12 +60,7 @@ def read_image(path: Path) -> np.ndarray:
     """Read an image file as a 2-D uint8 grayscale array; ``ImageError`` if it cannot be read."""
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
-    try:
-        import cv2
-    except ImportError as exc:
-        raise DigitKitError(
-            "reading image files needs OpenCV: pip install 'digit-kit[camera]'"
-        ) from exc
+    cv2 = require_opencv()
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise ImageError(f"{path}: not an image file OpenCV can decode")
@@ -70,6 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print_error(PROG, "interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
         classifier = DigitClassifier(
             args.model,
             backend=args.backend,
@@ -78,8 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             verify_metadata=not args.no_verify,
         )
     except (DigitKitError, ValueError) as exc:
-        _error(str(exc))
-        return EXIT_ERROR
+        print_error(PROG, exc)
+        return EXIT_BAD_INPUT
     results = []
     failed = False
     for path in args.images:
@@ -89,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             failed = True
             message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
             results.append({"image": str(path), "error": message})
-            _error(message)
+            print_error(PROG, message)
             continue
         results.append(
             {
@@ -111,9 +120,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             "results": results,
         }
         print(json.dumps(document, indent=2))
-    return EXIT_ERROR if failed else EXIT_OK
-
-
-def _error(message: str) -> None:
-    first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    print(f"{PROG}: error: {first_line}", file=sys.stderr)
+    return EXIT_BAD_INPUT if failed else EXIT_OK

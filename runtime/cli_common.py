@@ -28,8 +28,19 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the description's own line breaks."""
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Appends each option's default to its help (unless the help already says it, or there is
+    none to show) and keeps the description's own line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        shown = action.option_strings and not (
+            default is None or default is False or default == argparse.SUPPRESS
+        )
+        if shown and "(default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def make_parser(prog: str, description: str, epilog: str | None = None) -> argparse.ArgumentParser:

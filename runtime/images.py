@@ -1,28 +1,59 @@
-"""Validate image arrays and bring them to 8-bit grayscale at a working resolution.
+"""The one place that validates image arrays and converts them to 8 bits.
 
-Every image entry point of the kit goes through ``as_gray_u8``, so a bad array gets a clear
-``ImageError`` rather than a traceback from NumPy or OpenCV.
+Every image entry point of the kit (``DigitClassifier``, ``preprocess``, ``find_digits``,
+``read_number``, the camera demo's frames) goes through this module, so every input gets
+the same policy and a bad array gets a clear ``ImageError`` instead of a traceback from
+NumPy or OpenCV:
+
+===================  ==========================================================================
+input                policy
+===================  ==========================================================================
+shape                (H, W) gray, (H, W, 1), (H, W, 3) BGR or (H, W, 4) BGRA; empty: error
+uint8                as it is
+bool                 False 0, True 255
+uint16               scaled from its bit depth: the smallest of 8, 10, 12, 14 or 16 bits that
+                     holds the image's largest value (a 10/12-bit sensor in a 16-bit
+                     container is not left nearly black)
+other integer types  values must lie in 0..255 (taken as 8-bit), else error
+float                0..1 when the largest value is at most 1, else 0..255; NaN, infinity or
+                     values outside that range: error
+anything else        error (complex, object, strings, paths)
+===================  ==========================================================================
+
+Rounding is to the nearest level. The 28x28 MNIST-form path (``mnist_u8`` / ``mnist_batch_u8``)
+needs only NumPy, so ``import runtime`` classifies arrays on a device without OpenCV.
 """
 
 from __future__ import annotations
+
+import os
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from runtime.errors import DigitKitError, ImageError
 
-_SUPPORTED_DTYPES = "bool, uint8, uint16 or float (0..1 or 0..255)"
+MNIST_SHAPE = (28, 28)
+MNIST_PIXELS = 28 * 28
+_SUPPORTED = "bool, uint8, uint16, integers 0..255, or float 0..1 / 0..255"
+# Float values this far outside 0..1 / 0..255 are rounding noise (e.g. from a resize), not data.
+_FLOAT_SLACK = 1e-3
+_BIT_DEPTHS = (8, 10, 12, 14, 16)
 # cv::utils::logging::LOG_LEVEL_ERROR; OpenCV before 4.13 exposes the level only as a number.
 _OPENCV_LOG_LEVEL_ERROR = 2
 
 
-def require_opencv():
+def require_opencv() -> ModuleType:
     """Return the ``cv2`` module, or raise a clear error on an install without OpenCV."""
     try:
         import cv2
     except ImportError as exc:
+        from runtime import install_hints
+
         raise DigitKitError(
-            "image preprocessing needs OpenCV: pip install 'digit-kit[camera]' "
-            "(opencv-python-headless); classifying 28x28 MNIST-form arrays does not"
+            f"this needs OpenCV, which is not installed: {install_hints.opencv()}; "
+            "classifying 28x28 MNIST-form arrays does not need it"
         ) from exc
     return cv2
 
@@ -41,78 +72,135 @@ def quiet_opencv_logs() -> None:
         cv2.setLogLevel(_OPENCV_LOG_LEVEL_ERROR)
 
 
-def as_gray_u8(image: np.ndarray) -> np.ndarray:
-    """Validate ``image`` and return it as a C-contiguous uint8 grayscale (H, W) array.
+def validated_array(image: Any, what: str = "image") -> np.ndarray:
+    """``image`` as an ndarray of a supported shape and dtype with finite values, else ``ImageError``."""
+    if isinstance(image, str | bytes | os.PathLike):
+        raise ImageError(
+            f"{what} must be a pixel array, not a path or bytes; read files with cv2.imread"
+        )
+    if not isinstance(image, np.ndarray):
+        try:
+            image = np.asarray(image)
+        except (TypeError, ValueError) as exc:
+            raise ImageError(f"{what} is not a rectangular array of pixels") from exc
+    if image.size == 0:
+        raise ImageError(f"{what} is empty (shape {image.shape})")
+    if image.ndim not in (2, 3):
+        raise ImageError(
+            f"{what} must be 2-D grayscale (H, W) or 3-D color (H, W, C); got shape {image.shape}"
+        )
+    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
+        raise ImageError(
+            f"a color {what} must have 1, 3 (BGR) or 4 (BGRA) channels; got shape {image.shape}"
+        )
+    if image.dtype.kind not in "buif":
+        raise ImageError(f"{what} has unsupported dtype {image.dtype}: use {_SUPPORTED}")
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise ImageError(f"{what} contains NaN or infinite values")
+    return image
 
-    Accepts (H, W), (H, W, 1), BGR (H, W, 3) or BGRA (H, W, 4); dtype bool, uint8, uint16
-    (0..65535) or float (0..1, or 0..255 when any value exceeds 1). Transparent BGRA pixels
-    are composited over a background that contrasts with the opaque ink.
+
+def to_u8(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """A validated array as uint8 by the module's policy, channels kept."""
+    kind = image.dtype
+    if kind == np.uint8:
+        return image
+    if kind == np.bool_:
+        return image.astype(np.uint8) * np.uint8(255)
+    high = image.max()
+    if kind == np.uint16:
+        depth = next(bits for bits in _BIT_DEPTHS if high < 2**bits)
+        if depth == 8:
+            return image.astype(np.uint8)
+        return _rounded_u8(image, 255.0 / (2**depth - 1))
+    low = image.min()
+    if kind.kind in "ui":
+        if low < 0 or high > 255:
+            raise ImageError(
+                f"{what} has {kind} values {low}..{high}; integer images other than uint16 "
+                "must hold 0..255 (8-bit) values"
+            )
+        return image.astype(np.uint8)
+    if low < -_FLOAT_SLACK or high > 255.0 + _FLOAT_SLACK:
+        raise ImageError(
+            f"{what} has float values {float(low):g}..{float(high):g}; float images must lie in "
+            "0..1 or 0..255"
+        )
+    return _rounded_u8(image, 255.0 if high <= 1.0 else 1.0)
+
+
+def _rounded_u8(values: np.ndarray, scale: float) -> np.ndarray:
+    scaled = values.astype(np.float32) * np.float32(scale)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def as_gray_u8(image: Any, what: str = "image") -> np.ndarray:
+    """``image`` as a C-contiguous 2-D uint8 grayscale array (the module's policy).
+
+    BGR(A) is converted with OpenCV's luma weights; transparent BGRA pixels are composited
+    over a background that contrasts with the opaque ink.
     """
-    require_opencv()
-    arr = validated_array(image)
+    arr = validated_array(image, what)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    u8 = to_u8(arr)
+    u8 = to_u8(arr, what)
     if u8.ndim == 2:
         return np.ascontiguousarray(u8)
-    import cv2
-
+    cv2 = require_opencv()
     if u8.shape[2] == 4:
         return _composite_alpha(u8)
     return cv2.cvtColor(np.ascontiguousarray(u8), cv2.COLOR_BGR2GRAY)
 
 
-def validated_array(image: object) -> np.ndarray:
-    """``image`` as an ndarray of a supported shape and dtype, else ``ImageError``."""
-    if not isinstance(image, np.ndarray):
-        try:
-            image = np.asarray(image)
-        except (TypeError, ValueError) as exc:
-            raise ImageError(f"the image is not an array: {exc}") from exc
-    if image.size == 0:
-        raise ImageError(f"the image is empty (shape {image.shape})")
-    if image.ndim not in (2, 3):
-        raise ImageError(
-            f"the image must be 2-D grayscale (H, W) or 3-D color (H, W, C); got shape {image.shape}"
-        )
-    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
-        raise ImageError(
-            f"a color image must have 1, 3 (BGR) or 4 (BGRA) channels; got shape {image.shape}"
-        )
-    kind = image.dtype
-    if not (kind == np.bool_ or kind in (np.uint8, np.uint16) or np.issubdtype(kind, np.floating)):
-        raise ImageError(
-            f"unsupported image dtype {kind}: use {_SUPPORTED_DTYPES} "
-            "(for integer arrays holding 0..255 values, call image.astype(np.uint8))"
-        )
-    return image
+def as_bgr_u8(image: Any, what: str = "image") -> np.ndarray:
+    """A new uint8 BGR copy of ``image`` (the module's policy), to draw on or save."""
+    cv2 = require_opencv()
+    arr = validated_array(image, what)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    u8 = np.ascontiguousarray(to_u8(arr, what))
+    if u8.ndim == 2:
+        return cv2.cvtColor(u8, cv2.COLOR_GRAY2BGR)
+    if u8.shape[2] == 4:
+        return cv2.cvtColor(u8, cv2.COLOR_BGRA2BGR)
+    return u8.copy()
 
 
-def to_u8(arr: np.ndarray) -> np.ndarray:
-    """A validated array as uint8 (uint16 and 0..1 floats rescaled), channels kept."""
-    import cv2
+def is_mnist_batch(array: np.ndarray) -> bool:
+    """Is ``array`` shaped like a batch of MNIST-form images, ``(N, 28, 28)`` or ``(N, 784)``?"""
+    return (array.ndim == 3 and array.shape[1:] == MNIST_SHAPE) or (
+        array.ndim == 2 and array.shape[1] == MNIST_PIXELS
+    )
 
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.dtype == np.bool_:
-        return arr.astype(np.uint8) * 255
-    if arr.dtype == np.uint16:
-        return cv2.convertScaleAbs(arr, alpha=255.0 / 65535.0)
-    values = arr.astype(np.float32, copy=False)
-    if not np.isfinite(values).all():
-        raise ImageError("the image contains NaN or infinite values")
-    low, high = float(values.min()), float(values.max())
-    if low < -1e-3 or high > 255.0 + 1e-3:
+
+def mnist_batch_u8(batch: Any, what: str = "batch") -> np.ndarray:
+    """A batch of MNIST-form images as uint8 ``(N, 28, 28)`` / ``(N, 784)`` (NumPy only).
+
+    Pixel values follow the module's policy (floats 0..1 or 0..255, integers 0..255, ...).
+    """
+    if isinstance(batch, np.ndarray) and batch.dtype == np.uint8 and is_mnist_batch(batch):
+        return batch
+    if isinstance(batch, str | bytes | os.PathLike):
+        raise ImageError(f"{what} must be a pixel array, not a path or bytes")
+    try:
+        array = np.asarray(batch)
+    except (TypeError, ValueError) as exc:
+        raise ImageError(f"{what} is not a rectangular array of pixels") from exc
+    if not is_mnist_batch(array):
         raise ImageError(
-            f"float image values must lie in 0..1 or 0..255; got the range {low:g}..{high:g}"
+            f"{what} has shape {array.shape}; MNIST-form batches are (N, 28, 28) or (N, 784)"
         )
-    scale = 255.0 if high <= 1.0 else 1.0
-    return cv2.convertScaleAbs(np.ascontiguousarray(values), alpha=scale)
+    if array.size == 0:
+        return np.zeros(array.shape, np.uint8)
+    if array.dtype.kind not in "buif":
+        raise ImageError(f"{what} has unsupported dtype {array.dtype}: use {_SUPPORTED}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ImageError(f"{what} contains NaN or infinite values")
+    return to_u8(array, what)
 
 
 def _composite_alpha(bgra: np.ndarray) -> np.ndarray:
-    import cv2
-
+    cv2 = require_opencv()
     gray = cv2.cvtColor(np.ascontiguousarray(bgra), cv2.COLOR_BGRA2GRAY)
     alpha = bgra[:, :, 3].astype(np.float32) / 255.0
     if alpha.min() == 1.0:
@@ -132,8 +220,7 @@ def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
     Integer steps keep OpenCV's INTER_AREA on its fast path (a plain block average, ~20x
     faster than a fractional one); the last ``step - 1`` rows/columns may be dropped.
     """
-    import cv2
-
+    cv2 = require_opencv()
     height, width = gray.shape
     step = -(-max(height, width) // max_side)
     if step <= 1:

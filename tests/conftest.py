@@ -60,3 +60,15 @@ def tflite_models(tmp_path_factory, small_keras_model, mnist_path) -> dict[str, 
     report = convert_model(small_keras_model, out, data=mnist_path, timing_images=200)
     assert report.passed, report.format_table()
     return {fmt: result.path for fmt, result in report.formats.items()}
+
+
+@pytest.fixture(scope="session")
+def built_model(tmp_path_factory) -> Path:
+    """A small int8 model with the kit's metadata, built in milliseconds without training (random
+    weights): for plumbing tests that do not judge what is read."""
+    import tflite_builder as tb
+
+    path = tmp_path_factory.mktemp("built") / "built_int8.tflite"
+    model = tb.int8_mlp(tb.FloatMlp.random(seed=3, hidden=32), softmax=False)
+    path.write_bytes(tb.with_metadata(model, format="int8"))
+    return path

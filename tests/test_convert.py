@@ -7,14 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from convert.cli import EXIT_GATE_FAILED, EXIT_OK, main
+from convert.cli import main
 from convert.export import ConversionError, export_tflite
-from convert.litert_io import LiteRTRunner
 from convert.metadata import build_metadata, embed_metadata
-from convert.parity import check_parity, keras_reference
+from convert.parity import check_parity, gate_classifier, keras_reference
 from convert.pipeline import PARITY_FILE, accepted_path, rejected_path
 from convert.representative import representative_images
-from convert.source import load_keras_model
+from convert.source import load_keras_model, logits_model
+from runtime.classifier import DigitClassifier
+from runtime.cli_common import EXIT_CHECK_FAILED, EXIT_OK
 from runtime.errors import MetadataMismatchError, ModelFormatError
 from runtime.metadata import METADATA_NAME, read_metadata, weights_digest
 from train.data import sha256_of
@@ -96,13 +97,47 @@ def test_accepted_files_carry_verified_metadata(tflite_models, small_keras_model
 
 
 def test_int8_takes_raw_uint8_pixels_and_says_so(tflite_models):
-    runner = LiteRTRunner(tflite_models["int8"])
-    assert runner.input.dtype == "uint8"
-    assert runner.input.raw_pixels  # scale 1/255, zero point 0
-    parity = read_metadata(tflite_models["int8"].read_bytes()).parity
+    classifier = DigitClassifier(tflite_models["int8"], backend="litert")
+    assert classifier.input_spec.dtype == np.uint8
+    assert classifier.input_spec.raw_pixels  # scale 1/255, zero point 0
+    parity = classifier.metadata.parity
     assert parity["raw_pixel_input"] is True
-    assert parity["input"] == runner.input.to_dict()
+    assert parity["input"] == classifier.input_spec.to_dict()
     assert parity["representative"] == {"size": 1000, "seed": 0}
+
+
+def test_files_output_logits_and_confidences_keep_their_resolution(tflite_models, mnist):
+    """The softmax runs in float32 in the runtime: int8 confidences are not steps of 1/256."""
+    for fmt, path in tflite_models.items():
+        classifier = DigitClassifier(path, backend="litert")
+        assert classifier.output_kind == "logits" == classifier.metadata.output, fmt
+        confidences = classifier.predict_proba(mnist.x_test[:2000]).max(axis=1)
+        confident = confidences[confidences > 0.99]
+        assert len(np.unique(confident)) > 100, fmt
+        assert confident.max() > 0.999, fmt
+
+
+def test_gate_numbers_are_the_runtime_s_numbers(tflite_models, reference):
+    """The gate's accuracy is what DigitClassifier gives on the test set, on every backend."""
+    from sklearn.metrics import accuracy_score
+
+    for fmt, path in tflite_models.items():
+        recorded = read_metadata(path.read_bytes()).parity["accuracy"]
+        for backend in ("litert", "numpy"):
+            predicted = DigitClassifier(path, backend=backend).predict_proba(reference.images)
+            accuracy = 100 * accuracy_score(reference.labels, predicted.argmax(axis=1))
+            assert accuracy == pytest.approx(recorded, abs=0.011), (fmt, backend)
+
+
+def test_logits_model_keeps_the_weights_and_the_ranking(keras_model, mnist):
+    logits = logits_model(keras_model)
+    images = mnist.x_test[:256].astype(np.float32) / 255
+    probabilities = keras_model.predict(images, verbose=0)
+    scores = logits.predict(images, verbose=0)
+    assert logits.count_params() == keras_model.count_params()
+    np.testing.assert_array_equal(scores.argmax(axis=1), probabilities.argmax(axis=1))
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(exp / exp.sum(axis=1, keepdims=True), probabilities, atol=1e-5)
 
 
 def test_metadata_round_trip_and_reembedding(tflite_models, reference):
@@ -121,8 +156,8 @@ def test_metadata_round_trip_and_reembedding(tflite_models, reference):
     assert names.count(METADATA_NAME) == 1
     images = reference.images[:32]
     np.testing.assert_array_equal(
-        LiteRTRunner(embedded, batch_size=32).predict(images),
-        LiteRTRunner(original, batch_size=32).predict(images),
+        gate_classifier(embedded).predict_proba(images),
+        gate_classifier(original).predict_proba(images),
     )
 
 
@@ -143,7 +178,9 @@ def test_tampered_weights_are_caught(tflite_models, reference):
 
 
 def test_unbaked_weights_fail_the_gate(keras_model, reference):
-    result = check_parity(unbaked_float32(keras_model), reference, fmt="float32", timing_images=0)
+    result = check_parity(
+        unbaked_float32(logits_model(keras_model)), reference, fmt="float32", timing_images=0
+    )
     assert not result.passed
     assert any("agreement with Keras" in failure for failure in result.failures), result.failures
 
@@ -155,7 +192,7 @@ def test_cli_rejects_a_broken_conversion(
     stale = accepted_path(out, "float32")
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"an older accepted file")
-    broken = unbaked_float32(keras_model)
+    broken = unbaked_float32(logits_model(keras_model))
     monkeypatch.setattr("convert.pipeline.export_tflite", lambda *args, **kwargs: broken)
 
     argv = [
@@ -172,11 +209,11 @@ def test_cli_rejects_a_broken_conversion(
     code = main([str(arg) for arg in argv])
     captured = capsys.readouterr()
 
-    assert code == EXIT_GATE_FAILED
+    assert code == EXIT_CHECK_FAILED
     assert "parity gate failed for float32" in captured.err
     assert "FAIL: " in captured.out and "Traceback" not in captured.err
     assert not stale.exists()
-    assert not list(out.glob("*.tflite")) and not list(out.glob(".*candidate*"))
+    assert not list(out.glob("*.tflite")) and not list(out.glob(".*"))
     rejected = rejected_path(out, "float32")
     metadata = read_metadata(rejected.read_bytes())
     assert metadata.parity["passed"] is False and metadata.parity["failures"]
@@ -210,8 +247,8 @@ def test_cli_converts_int8_with_other_io_types_and_replaces_a_rejected_file(
     assert code == EXIT_OK, captured.err
     assert "int8" in captured.out and "PASS" in captured.out
     assert not stale_rejection.exists()
-    runner = LiteRTRunner(accepted_path(out, "int8"))
-    assert (runner.input.dtype, runner.output.dtype) == ("int8", "int8")
+    classifier = DigitClassifier(accepted_path(out, "int8"), backend="litert")
+    assert (classifier.input_spec.dtype, classifier.output_spec.dtype) == (np.int8, np.int8)
     report = json.loads((out / PARITY_FILE).read_text())
     assert report["representative"]["size"] == 300 and report["representative"]["seed"] == 5
     assert sum(report["representative"]["class_counts"].values()) == 300
@@ -223,4 +260,4 @@ def test_uint8_input_must_map_raw_pixels(keras_model, mnist):
         representative_images(mnist.x_train, mnist.y_train, size=100) // 2
     )  # never brighter than 127
     with pytest.raises(ConversionError, match="not 1/255 and 0"):
-        export_tflite(keras_model, "int8", representative=dim, int8_input="uint8")
+        export_tflite(logits_model(keras_model), "int8", representative=dim, int8_input="uint8")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import cv2
-import drawing
 import numpy as np
 import pytest
 
+from camera_demo import paper as drawing
 from runtime.errors import ImageError, NoDigitFoundError
 from runtime.preprocess import MNIST_BOX, MNIST_CENTER, preprocess, to_mnist
 
@@ -208,28 +208,6 @@ def test_pens_far_off_mnist_width_are_restroked(mnist):
 def test_image_without_ink_raises_no_digit_found(image):
     with pytest.raises(NoDigitFoundError):
         preprocess(image)
-
-
-@pytest.mark.parametrize(
-    ("image", "message"),
-    [
-        (np.zeros((0, 10), np.uint8), "empty"),
-        (np.zeros((28,), np.uint8), "2-D"),
-        (np.zeros((2, 28, 28), np.uint8), "channels"),
-        (np.zeros((1, 2, 28, 28), np.uint8), "2-D"),
-        (np.full((28, 28), np.nan, np.float32), "NaN"),
-        (np.full((28, 28), np.inf), "NaN or infinite"),
-        (np.zeros((28, 28), np.int64), "dtype int64"),
-        (np.zeros((28, 28), np.complex64), "dtype complex64"),
-        (np.full((28, 28), 300.0), "0..1 or 0..255"),
-        (np.full((28, 28), -2.0), "0..1 or 0..255"),
-        (np.array([["a", "b"]]), "dtype"),
-    ],
-)
-def test_invalid_arrays_raise_image_error(image, message):
-    with pytest.raises(ImageError, match=message) as caught:
-        preprocess(image)
-    assert not isinstance(caught.value, NoDigitFoundError)
 
 
 def test_invalid_polarity_is_refused(mnist):

@@ -1,4 +1,5 @@
-"""Build small TFLite flatbuffers in tests, without TensorFlow, with the LiteRT schema's object API.
+"""Build small TFLite flatbuffers in tests, without TensorFlow, with the kit's one model writer
+(``convert.flatbuffer_io``) and its metadata embedding (``convert.metadata``).
 
 The runtime's fast tests need models with known structure (float, float16 weights,
 dynamic-range, full int8 with every I/O type, wrong signatures, unsupported operators)
@@ -11,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import flatbuffers
 import numpy as np
-from ai_edge_litert import schema_py_generated as schema
+
+from convert import flatbuffer_io
+from convert.metadata import build_metadata, embed_metadata
+
+schema = flatbuffer_io.schema()
 
 _TYPES = {
     np.dtype(np.float32): schema.TensorType.FLOAT32,
@@ -104,9 +108,7 @@ class GraphBuilder:
             opcode.builtinCode = code
             opcode.deprecatedBuiltinCode = min(code, 127)
             model.operatorCodes.append(opcode)
-        builder = flatbuffers.Builder(1024)
-        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-        return bytes(builder.Output())
+        return flatbuffer_io.pack(model)
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,12 @@ def float_mlp(
     input_shape: tuple[int, ...] = (1, 28, 28),
     weight_type: str = "float32",
     extra_op: str | None = None,
+    softmax: bool = True,
 ) -> bytes:
     """A float model; ``weight_type`` "float16" (DEQUANTIZE'd constants) or "dynamic" (int8
     weights per channel, hybrid FULLY_CONNECTED with asymmetric input quantization).
-    ``extra_op`` appends a unary operator (e.g. "TANH") before the softmax."""
+    ``extra_op`` appends a unary operator (e.g. "TANH") before the softmax; without
+    ``softmax`` the model outputs logits, as the kit's converter writes it."""
     graph = GraphBuilder()
     image = graph.tensor("image", input_shape, np.float32, dynamic_batch=True)
     source = (
@@ -183,6 +187,8 @@ def float_mlp(
         out = graph.tensor("extra", (1, len(weights.w2)), np.float32, dynamic_batch=True)
         graph.op(extra_op, [source], [out])
         source = out
+    if not softmax:
+        return graph.build([image], [source])
     probabilities = graph.tensor(
         "probabilities", (1, len(weights.w2)), np.float32, dynamic_batch=True
     )
@@ -212,9 +218,12 @@ def int8_mlp(
     input_type: str = "uint8",
     output_type: str = "float32",
     per_channel: bool = True,
+    softmax: bool = True,
 ) -> bytes:
     """A full-integer model as the converter writes it: int8 activations and weights, int32
-    biases, int8 softmax (scale 1/256), QUANTIZE/DEQUANTIZE at the edges for other I/O types."""
+    biases, int8 softmax (scale 1/256), QUANTIZE/DEQUANTIZE at the edges for other I/O types.
+    Without ``softmax`` the output is the int8 logits (dequantized for a float32 output), as
+    the kit's converter writes its models."""
     calibration = random_images(256).astype(np.float32) / 255
     graph = GraphBuilder()
     pixel_scale = 1 / 255
@@ -276,16 +285,21 @@ def int8_mlp(
         graph.op("FULLY_CONNECTED", [source, kernel, bias], [out], fusedActivationFunction=relu)
         source, in_scale = out, out_scale
     classes = len(weights.w2)
-    probabilities = graph.tensor(
-        "softmax", (1, classes), np.int8, scale=1 / 256, zero_point=-128, dynamic_batch=True
-    )
-    graph.op("SOFTMAX", [source], [probabilities], beta=1.0)
+    if softmax:
+        probabilities = graph.tensor(
+            "softmax", (1, classes), np.int8, scale=1 / 256, zero_point=-128, dynamic_batch=True
+        )
+        graph.op("SOFTMAX", [source], [probabilities], beta=1.0)
+    else:
+        probabilities = source
+    logit_scale, logit_zero = layers[-1][3], layers[-1][4]
+    scale, zero = (1 / 256, 0) if softmax else (logit_scale, logit_zero + 128)
     if output_type == "float32":
         output = graph.tensor("probabilities", (1, classes), np.float32, dynamic_batch=True)
         graph.op("DEQUANTIZE", [probabilities], [output])
     elif output_type == "uint8":
         output = graph.tensor(
-            "probabilities", (1, classes), np.uint8, scale=1 / 256, zero_point=0, dynamic_batch=True
+            "probabilities", (1, classes), np.uint8, scale=scale, zero_point=zero, dynamic_batch=True
         )
         graph.op("QUANTIZE", [probabilities], [output])
     else:
@@ -300,26 +314,12 @@ def _range_quantization(values: np.ndarray) -> tuple[float, int]:
 
 
 def with_metadata(model: bytes, **fields) -> bytes:
-    """``model`` with the kit's metadata embedded, bound to its weights (``fields`` override)."""
-    from runtime.metadata import METADATA_NAME, ModelMetadata, weights_digest
+    """``model`` with the kit's metadata embedded by ``convert``, bound to its weights;
+    ``fields`` override metadata fields (format, labels, polarity, threshold, ...)."""
+    import dataclasses
 
-    values = {
-        "format": "float32",
-        "source_model_sha256": "0" * 64,
-        "weights_sha256": weights_digest(model),
-    }
-    values.update(fields)
-    tree = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(ModelMetadata(**values).to_json().encode(), np.uint8)
-    tree.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(tree.buffers) - 1
-    tree.metadata = [*(tree.metadata or []), entry]
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    metadata = build_metadata(model, fields.pop("format", "float32"), "0" * 64, {})
+    return embed_metadata(model, dataclasses.replace(metadata, **fields))
 
 
 def tamper_weights(model: bytes) -> bytes:

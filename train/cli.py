@@ -1,4 +1,8 @@
-"""``python -m train``: fit the MLP with a recipe and write the model and its evaluation report."""
+"""``digit-train`` / ``python -m train``: fit the MLP with a recipe and write the model and its report.
+
+Exit codes follow ``runtime.cli_common``: 0 trained, 2 bad input (missing or corrupt MNIST, an
+existing run in ``--out`` without ``--overwrite``), 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,27 @@ import os
 import sys
 from pathlib import Path
 
-from runtime.cli_common import int_at_least
+from runtime.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    int_at_least,
+    make_parser,
+    print_error,
+)
 from runtime.errors import DigitKitError
 from train.recipes import RECIPES
 
+PROG = "digit-train"
+# The files of a finished or partial run: --out holding any of them is an earlier run.
+RUN_FILES = ("model.keras", "metrics.json", "confusion_matrix.png", "training_curves.png")
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The command line of ``python -m train``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m train",
-        description="Train the 669,706-parameter MNIST MLP and write model.keras, metrics.json and plots.",
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``digit-train``."""
+    parser = make_parser(
+        PROG,
+        "Train the 669,706-parameter MNIST MLP and write model.keras, metrics.json and plots.",
     )
     parser.add_argument(
         "--data",
@@ -25,12 +40,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="directory with the four MNIST idx files (.gz or raw) or mnist.npz "
         "(default: $DIGIT_KIT_MNIST_DIR, else Keras' cache, downloading if needed)",
     )
-    parser.add_argument("--out", type=Path, default=Path("artifacts"), help="output directory")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("artifacts"),
+        help="output directory; an earlier run there is kept unless --overwrite is given",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier run in --out"
+    )
     parser.add_argument(
         "--recipe",
         choices=sorted(RECIPES),
         default="default",
-        help="seed = the original notebook; default = augmentation, schedule, checkpoint",
+        help="seed = the original notebook; default = the kit's recipe (see README)",
     )
     positive = int_at_least(1)
     parser.add_argument(
@@ -39,7 +62,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-size", type=positive, default=None, help="override the recipe's batch size"
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="random seed: the same seed gives the same model on the same CPU family and "
+        "library versions",
+    )
     parser.add_argument(
         "--train-limit",
         type=positive,
@@ -47,22 +76,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="train on the first N training images only (quick experiments)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    return parser
+
+
+def earlier_run(out: Path) -> list[str]:
+    """The run files already in ``out``."""
+    return [name for name in RUN_FILES if (out / name).exists()]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
+    existing = earlier_run(args.out)
+    if existing and not args.overwrite:
+        print_error(
+            PROG,
+            f"{args.out} already holds a run ({', '.join(existing)}); pass --overwrite to "
+            "replace it or choose another --out",
+        )
+        return EXIT_BAD_INPUT
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide oneDNN/absl start-up noise
+    try:
+        return _train(args)
+    except KeyboardInterrupt:
+        print_error(PROG, "interrupted; no run was written")
+        return EXIT_INTERRUPTED
+    except DigitKitError as exc:
+        print_error(PROG, exc)
+        return EXIT_BAD_INPUT
+
+
+def _train(args: argparse.Namespace) -> int:
     from train.data import load_mnist
+
+    data = load_mnist(args.data)  # before TensorFlow's import: a bad --data fails at once
     from train.fit import fit
     from train.report import write_report
 
-    try:
-        data = load_mnist(args.data)
-    except DigitKitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     recipe = RECIPES[args.recipe].with_overrides(epochs=args.epochs, batch_size=args.batch_size)
     verbose = 0 if args.quiet else ("auto" if sys.stdout.isatty() else 2)
     print(
@@ -71,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     result = fit(data, recipe, seed=args.seed, verbose=verbose, train_limit=args.train_limit)
     metrics = write_report(result, data, args.out)
     print(
-        f"test accuracy {metrics['test_accuracy']:.4f} ({metrics['test_errors']} errors) "
-        f"in {metrics['wall_time_s']:.0f} s; wrote {args.out}/model.keras, metrics.json, "
-        "confusion_matrix.png, training_curves.png"
+        f"kept: {result.selected_weights}; test accuracy {metrics['test_accuracy']:.4f} "
+        f"({metrics['test_errors']} errors) in {metrics['wall_time_s']:.0f} s; wrote "
+        f"{args.out}/model.keras, metrics.json, confusion_matrix.png, training_curves.png"
     )
-    return 0
+    return EXIT_OK

@@ -24,5 +24,9 @@ def build_model(dropout: float = 0.0, name: str = "mnist_mlp") -> keras.Model:
             x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
     outputs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs, name=name)
-    assert model.count_params() == EXPECTED_PARAMS, model.count_params()
+    if model.count_params() != EXPECTED_PARAMS:
+        raise RuntimeError(
+            f"the network has {model.count_params():,} parameters, not the {EXPECTED_PARAMS:,} "
+            "the devices run: the architecture was changed"
+        )
     return model

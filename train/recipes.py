@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from train.augment import AugmentConfig
@@ -30,7 +30,6 @@ class Recipe:
     outlier_fraction: float = 0.0
     # average the weights of this last fraction of epochs; kept if validation prefers it
     average_last_fraction: float = 0.0
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, epochs: int | None = None, batch_size: int | None = None) -> Recipe:
         """A copy with the CLI's overrides applied."""

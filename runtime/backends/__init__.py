@@ -1,6 +1,6 @@
 """Inference backends: one small adapter per way of executing a ``.tflite`` file.
 
-Every backend takes the model bytes and exposes the same narrow interface (:class:`Backend`):
+Every backend takes the model bytes, already checked by ``runtime.model_file``, and exposes the same narrow interface (:class:`Backend`):
 the model's single input and output :class:`TensorSpec` and two calls that take already
 converted model input (right dtype, right shape) and return the raw model output.
 Conversion of pixels and dequantization of outputs live in ``runtime.classifier``.
@@ -50,6 +50,19 @@ class TensorSpec:
     def quantized(self) -> bool:
         """True when the tensor holds integers that map to reals by ``scale * (q - zero_point)``."""
         return self.scale != 0.0
+
+    @property
+    def raw_pixels(self) -> bool:
+        """True when the tensor takes raw 0..255 pixels as they are (uint8, scale 1/255, zp 0)."""
+        return (
+            self.dtype == np.uint8
+            and np.float32(self.scale) == np.float32(1.0 / 255.0)
+            and self.zero_point == 0
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """dtype name, scale and zero point, JSON-ready."""
+        return {"dtype": self.dtype.name, "scale": self.scale, "zero_point": self.zero_point}
 
 
 class Backend(Protocol):
@@ -120,10 +133,10 @@ def create_backend(name: str, model: bytes, num_threads: int = 1, source: str = 
 def _create(name: str, model: bytes, num_threads: int, source: str) -> Backend:
     module = _module(name)
     if not _installed(module.REQUIRED_MODULE):
-        raise BackendUnavailableError(f"backend {name!r} is not installed ({module.INSTALL_HINT})")
+        raise BackendUnavailableError(f"backend {name!r} is not installed ({module.install_hint()})")
     try:
         return module.create(model, num_threads=num_threads, source=source)
     except ImportError as exc:
         raise BackendUnavailableError(
-            f"backend {name!r} failed to import: {exc} ({module.INSTALL_HINT})"
+            f"backend {name!r} failed to import: {exc} ({module.install_hint()})"
         ) from exc

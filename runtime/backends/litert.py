@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from runtime import install_hints
 from runtime.backends.interpreter import InterpreterBackend
 
+install_hint = install_hints.litert
 REQUIRED_MODULE = "ai_edge_litert"
-INSTALL_HINT = "pip install ai-edge-litert"
 
 
 def create(model: bytes, num_threads: int = 1, source: str = "model") -> InterpreterBackend:

@@ -20,10 +20,15 @@ import numpy as np
 from runtime.backends import TensorSpec
 from runtime.backends.numpy_ops import BUILDERS, OpContext, Step, Tensor, Values
 from runtime.errors import ModelFormatError, UnsupportedOpError
-from runtime.metadata import buffer_bytes, load_flatbuffer
+from runtime.metadata import buffer_bytes, parse
 
 REQUIRED_MODULE = "tflite"
-INSTALL_HINT = "pip install tflite flatbuffers"
+
+
+def install_hint() -> str:
+    """How to get this backend's library."""
+    return "pip install tflite flatbuffers"
+
 
 # Rows per internal pass of run_batch: bounds the activations held for a huge batch.
 BATCH_CHUNK = 4096
@@ -44,7 +49,7 @@ class NumpyBackend:
         import tflite
 
         self._source = source
-        parsed = load_flatbuffer(model, source)
+        parsed = parse(model)  # checked by runtime.model_file before any backend sees it
         try:
             graph = parsed.Subgraphs(0)
             tensors = [
@@ -79,7 +84,12 @@ class NumpyBackend:
                 )
             op_inputs = [int(i) for i in _vector(op.InputsAsNumpy())]
             op_outputs = [int(i) for i in _vector(op.OutputsAsNumpy())]
-            step = builder(OpContext(name, op, tensors, op_inputs, op_outputs, self._template))
+            try:
+                step = builder(OpContext(name, op, tensors, op_inputs, op_outputs, self._template))
+            except (IndexError, ValueError, TypeError, KeyError) as exc:
+                raise ModelFormatError(
+                    f"{source}: operator #{index} ({name}) is malformed: {exc}"
+                ) from exc
             used = [i for i in op_inputs if i >= 0]
             if used and all(self._template[i] is not None for i in used):
                 self._run([(name, step)], self._template)  # constant folding

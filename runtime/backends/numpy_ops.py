@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.backends.quantized_math import IntegerMatmul, QuantizedRescale, round_half_away
+from runtime.backends.quantized_math import IntegerMatmul, QuantizedRescale
 from runtime.errors import UnsupportedOpError
+from runtime.quantization import quantize, round_half_away
 
 Values = list[np.ndarray | None]
 Step = Callable[[Values], None]
@@ -91,10 +92,7 @@ def _clamp(values: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def _quantize_floats(values: np.ndarray, tensor: Tensor) -> np.ndarray:
     """Affine-quantize reals into ``tensor``'s integer type, as TFLite's reference QUANTIZE."""
-    low, high = _dtype_range(tensor.dtype)
-    quantized = round_half_away(values.astype(np.float32) / np.float32(tensor.scales[0]))
-    quantized += tensor.zero_points[0]
-    return _clamp(quantized, low, high).astype(tensor.dtype)
+    return quantize(values, tensor.scales[0], int(tensor.zero_points[0]), tensor.dtype)
 
 
 def _dequantize(values: np.ndarray, tensor: Tensor) -> np.ndarray:

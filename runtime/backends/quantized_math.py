@@ -10,20 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from runtime.quantization import round_half_away
+
 _INT8_PRODUCT_BOUND = 128 * 128
 _FLOAT32_EXACT_INTEGERS = 2**24
 _SPARSE_MIN_WEIGHTS = 2**16
-
-
-def round_half_away(values: np.ndarray) -> np.ndarray:
-    """Round to the nearest integer, ties away from zero (C's ``round``; NumPy rounds to even)."""
-    values = np.asarray(values)
-    if values.dtype.itemsize <= 4:
-        # |x| + 0.5 is exact in float64 for float32 inputs, so floor gives C's answer.
-        wide = values.astype(np.float64)
-        return np.copysign(np.floor(np.abs(wide) + 0.5), wide)
-    whole = np.trunc(values)
-    return whole + np.where(np.abs(values - whole) >= 0.5, np.sign(values), 0)
 
 
 def exact_matmul_dtype(depth: int) -> np.dtype:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import warnings
 
+from runtime import install_hints
 from runtime.backends.interpreter import InterpreterBackend
 
+install_hint = install_hints.tensorflow
 REQUIRED_MODULE = "tensorflow"
-INSTALL_HINT = "pip install tensorflow-cpu (desktop only; devices use ai-edge-litert)"
 
 
 def create(model: bytes, num_threads: int = 1, source: str = "model") -> InterpreterBackend:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from runtime.backends.interpreter import InterpreterBackend
 
 REQUIRED_MODULE = "tflite_runtime"
-INSTALL_HINT = "pip install tflite-runtime (needs numpy<2; prefer ai-edge-litert)"
+
+
+def install_hint() -> str:
+    """How to get this backend's library."""
+    return "pip install tflite-runtime (needs numpy<2; prefer ai-edge-litert)"
+
 
 
 def create(model: bytes, num_threads: int = 1, source: str = "model") -> InterpreterBackend:

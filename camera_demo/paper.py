@@ -1,10 +1,16 @@
-"""Render MNIST digits as ink on paper-like canvases: synthetic photos for tests and demos.
+"""The kit's one renderer of MNIST digits written on paper, as a camera sees them.
 
-A canvas is a float32 array of gray levels 0..255, shape (H, W) or (H, W, 3) for BGR.
-Build one with ``paper``, draw with ``draw_digit`` / ``draw_ruled_line`` / ``add_specks``,
-degrade it with ``add_lighting`` / ``add_shadow`` / ``add_noise``, then ``finish`` it into
-the dtype under test. ``digit_on_paper`` and ``digit_page`` do the common compositions;
-``blank_frame`` and friends make frames that hold no digit at all.
+Used by the sample video (``camera_demo.synth``), the tests, the benchmarks of the kit's own
+pipeline and the training of the non-digit judge. (The reading benchmark in
+``benchmarks/corpora`` deliberately draws its pages with code of its own, so that the kit is
+never measured on the renderer it was developed against.)
+
+A canvas is a float32 array of gray levels 0..255, shape (H, W) or (H, W, 3) for BGR. Build
+one with ``paper`` or ``textured_paper``, draw with ``draw_ink`` / ``draw_ruled_line`` /
+``add_specks``, degrade it with ``add_lighting`` / ``add_shadow`` / ``add_noise`` / ``blur`` /
+``jpeg``, then ``finish`` it into the dtype wanted. ``digit_on_paper``, ``digit_page`` and
+``written_row`` are the common compositions, ``camera_view`` a hand-held camera's frame of a
+page, and ``blank_frame`` and friends make frames that hold no digit at all.
 
 MNIST images are white digits on black with gray anti-aliased edges; a digit is drawn by
 treating its pixel values as ink coverage (alpha), so edges stay soft at any size.
@@ -12,17 +18,22 @@ treating its pixel values as ink coverage (alpha), so edges stay soft at any siz
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from runtime.images import require_opencv
 
 Color = float | tuple[float, float, float]
 Box = tuple[int, int, int, int]  # x, y, w, h
 
 PAPER = 235.0
 INK = 25.0
+# Coverage above which a pixel counts toward a digit's ink box.
+BOX_COVERAGE = 0.25
+MNIST_INK_SPAN = 20.0  # MNIST digits are scaled to fit 20x20 pixels inside the 28x28 image
 
 
 def paper(height: int, width: int, level: Color = PAPER, channels: int = 1) -> np.ndarray:
@@ -33,28 +44,63 @@ def paper(height: int, width: int, level: Color = PAPER, channels: int = 1) -> n
     return canvas
 
 
-def ink_coverage(digit: np.ndarray, height: int | None = None, thickness: int = 0) -> np.ndarray:
-    """Ink coverage 0..1 of an MNIST digit (28x28 uint8), optionally resized and re-stroked.
+def textured_paper(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """A BGR sheet as a camera sees it: a tinted brightness with a lighting gradient and
+    vignette, coarse fibre texture and fine grain. ``size`` is (width, height)."""
+    cv2 = require_opencv()
+    width, height = size
+    yy, xx = np.mgrid[-1.0 : 1.0 : complex(height), -1.0 : 1.0 : complex(width)].astype(np.float32)
+    angle = rng.uniform(0, 2 * math.pi)
+    gradient = (math.cos(angle) * xx + math.sin(angle) * yy) * rng.uniform(8, 35)
+    vignette = -(xx**2 + yy**2) * rng.uniform(0, 25)
+    coarse = rng.normal(0, 1, (height // 16 + 2, width // 16 + 2)).astype(np.float32)
+    texture = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC) * rng.uniform(2, 6)
+    grain = cv2.GaussianBlur(rng.normal(0, 2.0, (height, width)).astype(np.float32), (0, 0), 0.8)
+    gray = rng.uniform(175, 235) + gradient + vignette + texture + grain
+    tint = np.array([rng.uniform(0.88, 1.0), rng.uniform(0.95, 1.0), 1.0], dtype=np.float32)
+    return gray[:, :, None] * tint
+
+
+def pen_color(rng: np.random.Generator) -> np.ndarray:
+    """A BGR ink: graphite or black pen, or blue pen."""
+    darkness = rng.uniform(10, 70)
+    if rng.random() < 0.5:
+        return np.full(3, darkness, dtype=np.float32)
+    return np.array([darkness + 70, darkness + 20, darkness], dtype=np.float32)
+
+
+def ink_coverage(
+    digit: np.ndarray, height: float | None = None, thickness: int = 0, angle: float = 0.0
+) -> np.ndarray:
+    """Ink coverage 0..1 of an MNIST digit (28x28 uint8), resized, re-stroked and turned.
 
     ``height``: size of the 28x28 field in pixels (the digit itself is ~20/28 of it).
-    ``thickness``: pixels to add to (dilate) or, when negative, remove from (erode) each
-    side of every stroke, at the rendered size.
+    ``thickness``: pixels to add to (dilate) or, when negative, remove from (erode) each side
+    of every stroke, at the rendered size. ``angle``: rotation in degrees (counter-clockwise);
+    a turned digit is cropped to its ink box.
     """
+    cv2 = require_opencv()
     alpha = digit.astype(np.float32) / 255.0
-    if height is not None and height != digit.shape[0]:
-        interpolation = cv2.INTER_AREA if height < digit.shape[0] else cv2.INTER_CUBIC
-        alpha = np.clip(cv2.resize(alpha, (height, height), interpolation=interpolation), 0, 1)
+    side = round(height) if height is not None else digit.shape[0]
+    if angle:
+        scale = (height or digit.shape[0]) / digit.shape[0]
+        span = math.ceil(digit.shape[0] * scale * 1.5) + 2
+        matrix = cv2.getRotationMatrix2D((14.0, 14.0), angle, scale)
+        matrix[:, 2] += (span / 2 - 14.0, span / 2 - 14.0)
+        alpha = cv2.warpAffine(alpha, matrix, (span, span), flags=cv2.INTER_LINEAR)
+        ys, xs = np.nonzero(alpha > BOX_COVERAGE)
+        alpha = alpha[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    elif side != digit.shape[0]:
+        interpolation = cv2.INTER_AREA if side < digit.shape[0] else cv2.INTER_CUBIC
+        alpha = np.clip(cv2.resize(alpha, (side, side), interpolation=interpolation), 0, 1)
     if thickness:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(thickness) + 1,) * 2)
         alpha = cv2.dilate(alpha, kernel) if thickness > 0 else cv2.erode(alpha, kernel)
     return alpha
 
 
-def draw_digit(canvas: np.ndarray, coverage: np.ndarray, x: int, y: int, ink: Color = INK) -> None:
-    """Blend ``coverage`` (from ``ink_coverage``) into ``canvas`` with top-left corner (x, y).
-
-    Parts falling outside the canvas are clipped.
-    """
+def draw_ink(canvas: np.ndarray, coverage: np.ndarray, x: int, y: int, ink: Color = INK) -> None:
+    """Blend ``coverage`` into ``canvas`` with its top-left corner at (x, y), clipped."""
     height, width = coverage.shape
     top, left = max(0, y), max(0, x)
     bottom, right = min(canvas.shape[0], y + height), min(canvas.shape[1], x + width)
@@ -68,10 +114,10 @@ def draw_digit(canvas: np.ndarray, coverage: np.ndarray, x: int, y: int, ink: Co
     region += alpha * np.asarray(ink, np.float32)
 
 
-def ink_box(coverage: np.ndarray, x: int, y: int) -> Box:
-    """Bounding box (x, y, w, h) in canvas pixels of the ink drawn at (x, y)."""
-    rows = np.flatnonzero(coverage.max(axis=1) > 0.1)
-    cols = np.flatnonzero(coverage.max(axis=0) > 0.1)
+def ink_box(coverage: np.ndarray, x: int, y: int, level: float = 0.1) -> Box:
+    """Bounding box (x, y, w, h) in canvas pixels of the ink (coverage > ``level``) drawn at (x, y)."""
+    rows = np.flatnonzero(coverage.max(axis=1) > level)
+    cols = np.flatnonzero(coverage.max(axis=0) > level)
     return (
         x + int(cols[0]),
         y + int(rows[0]),
@@ -84,6 +130,7 @@ def draw_ruled_line(
     canvas: np.ndarray, y: float, thickness: int = 2, level: Color = 120.0, slope: float = 0.0
 ) -> None:
     """A ruled line across the whole canvas at height ``y`` (tilted by ``slope`` px per px)."""
+    cv2 = require_opencv()
     width = canvas.shape[1]
     start = (0, round(y))
     end = (width - 1, round(y + slope * (width - 1)))
@@ -98,6 +145,7 @@ def add_specks(
     level: Color = INK,
 ) -> None:
     """``count`` small round dots (dust, pen specks) at random places."""
+    cv2 = require_opencv()
     height, width = canvas.shape[:2]
     for _ in range(count):
         center = (int(rng.integers(0, width)), int(rng.integers(0, height)))
@@ -144,11 +192,12 @@ def add_noise(canvas: np.ndarray, sigma: float, rng: np.random.Generator) -> Non
 
 def blur(canvas: np.ndarray, sigma: float) -> np.ndarray:
     """Defocus: a Gaussian blur of ``sigma`` pixels."""
-    return cv2.GaussianBlur(canvas, (0, 0), sigma)
+    return require_opencv().GaussianBlur(canvas, (0, 0), sigma)
 
 
 def jpeg(canvas: np.ndarray, quality: int = 60) -> np.ndarray:
     """Round-trip through JPEG at ``quality`` (blocking and ringing artefacts)."""
+    cv2 = require_opencv()
     ok, data = cv2.imencode(".jpg", finish(canvas), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("OpenCV could not encode the canvas as JPEG")
@@ -182,13 +231,13 @@ def digit_on_paper(
     """One MNIST digit as ink on a (H, W) = ``size`` float32 canvas.
 
     ``field``: the 28x28 field's size in pixels; ``offset``: shift of its centre from the
-    canvas centre. Degrade and ``finish`` the result as the test needs.
+    canvas centre. Degrade and ``finish`` the result as needed.
     """
     canvas = paper(*size, level=paper_level, channels=channels)
     coverage = ink_coverage(digit, field, thickness)
     x = (size[1] - field) // 2 + offset[0]
     y = (size[0] - field) // 2 + offset[1]
-    draw_digit(canvas, coverage, x, y, ink)
+    draw_ink(canvas, coverage, x, y, ink)
     return canvas
 
 
@@ -213,7 +262,7 @@ def digit_page(
     ink: Color = INK,
     channels: int = 1,
 ) -> Page:
-    """A row of digits written on paper, centred horizontally.
+    """A row of digits written on plain paper, centred horizontally.
 
     Each digit's ``field`` x ``field`` square (MNIST's 28x28 frame, the ink filling ~70% of
     it) follows the previous one after ``spacing`` px (negative: the squares overlap).
@@ -228,10 +277,126 @@ def digit_page(
     boxes = []
     for digit in digits:
         coverage = ink_coverage(digit, field, thickness)
-        draw_digit(canvas, coverage, x, y, ink)
+        draw_ink(canvas, coverage, x, y, ink)
         boxes.append(ink_box(coverage, x, y))
         x += step
     return Page(canvas=canvas, boxes=boxes, labels=[int(label) for label in labels])
+
+
+@dataclass(frozen=True)
+class WrittenRow:
+    """Digits written in a row on a textured sheet, before the camera: the BGR canvas, each
+    digit's label, ink box and source index, and the camera's blur and noise for this sheet."""
+
+    canvas: np.ndarray
+    labels: tuple[int, ...]
+    boxes: tuple[Box, ...]
+    indices: tuple[int, ...]
+    blur_sigma: float
+    noise_sigma: float
+
+
+def written_row(
+    rng: np.random.Generator,
+    images: np.ndarray,
+    labels: np.ndarray,
+    size: tuple[int, int] = (640, 480),
+    indices: Sequence[int] | None = None,
+    max_digits: int = 4,
+    margin: float = 22.0,
+    max_rotation: float = 10.0,
+) -> WrittenRow:
+    """Write MNIST digits in a row at a random place, height and slant on a fresh sheet.
+
+    ``size`` is (width, height); ``indices`` picks the digits (left to right), by default
+    1..``max_digits`` random ones; ``margin`` (px) keeps them off the frame's edges.
+    """
+    width, height = size
+    if indices is None:
+        count = int(rng.integers(1, max_digits + 1))
+        indices = [int(i) for i in rng.integers(0, len(images), count)]
+    count = len(indices)
+    row_height = rng.uniform(45, 110) * min(1.0, height / 480, width / 640)
+    usable = width - 2 * margin
+    while True:
+        patches = [
+            ink_coverage(
+                images[i],
+                28 * row_height / MNIST_INK_SPAN * rng.uniform(0.9, 1.1),
+                angle=rng.uniform(-max_rotation, max_rotation),
+            )
+            for i in indices
+        ]
+        gaps = [int(rng.uniform(0.2, 0.6) * row_height) for _ in range(count - 1)]
+        total = sum(p.shape[1] for p in patches) + sum(gaps)
+        if total <= usable:
+            break
+        row_height *= 0.85
+    tallest = max(p.shape[0] for p in patches)
+    jitter = 0.15 * row_height
+    low = margin + tallest / 2 + jitter
+    high = height - low
+    centre_y = rng.uniform(low, high) if high > low else height / 2
+    x = int(rng.uniform(margin, width - margin - total + 1))
+
+    alpha = np.zeros((height, width), dtype=np.float32)
+    boxes = []
+    for slot, patch in enumerate(patches):
+        ph, pw = patch.shape
+        y = int(np.clip(centre_y - ph / 2 + rng.uniform(-jitter, jitter), 0, height - ph))
+        alpha[y : y + ph, x : x + pw] = np.maximum(alpha[y : y + ph, x : x + pw], patch)
+        boxes.append((x, y, pw, ph))
+        x += pw + (gaps[slot] if slot < len(gaps) else 0)
+    alpha = (alpha * rng.uniform(0.8, 1.0))[:, :, None]
+    canvas = textured_paper(rng, size) * (1 - alpha) + pen_color(rng) * alpha
+    return WrittenRow(
+        canvas,
+        tuple(int(labels[i]) for i in indices),
+        tuple(boxes),
+        tuple(int(i) for i in indices),
+        blur_sigma=rng.uniform(0.5, 1.2),
+        noise_sigma=rng.uniform(2, 6),
+    )
+
+
+def camera_view(
+    row: WrittenRow,
+    rng: np.random.Generator,
+    shake_px: float = 2.0,
+    shake_deg: float = 0.8,
+    shake_zoom: float = 0.02,
+) -> tuple[np.ndarray, tuple[Box, ...]]:
+    """One uint8 BGR camera frame of ``row`` and the digits' boxes in it: a hand-held camera's
+    small shift, turn and zoom (sub-pixel, so every frame samples the ink anew), lighting
+    flicker, lens blur and sensor noise."""
+    cv2 = require_opencv()
+    height, width = row.canvas.shape[:2]
+    matrix = cv2.getRotationMatrix2D(
+        (width / 2, height / 2),
+        rng.uniform(-shake_deg, shake_deg),
+        1 + rng.uniform(-shake_zoom, shake_zoom),
+    )
+    matrix[:, 2] += rng.uniform(-shake_px, shake_px, 2)
+    view = cv2.warpAffine(
+        row.canvas, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+    view *= 1 + rng.normal(0, 0.02)
+    view = cv2.GaussianBlur(view, (0, 0), row.blur_sigma)
+    view += rng.normal(0, row.noise_sigma, view.shape).astype(np.float32)
+    boxes = tuple(_moved_box(box, matrix, (width, height)) for box in row.boxes)
+    return finish(view), boxes
+
+
+def _moved_box(box: Box, matrix: np.ndarray, size: tuple[int, int]) -> Box:
+    """The bounding box of ``box``'s corners moved by the 2x3 affine ``matrix``, inside the frame."""
+    x, y, w, h = box
+    corners = np.array([[x, y, 1], [x + w, y, 1], [x, y + h, 1], [x + w, y + h, 1]], np.float64)
+    moved = corners @ matrix.T
+    x0, y0 = np.floor(moved.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(moved.max(axis=0)).astype(int)
+    x0, y0 = max(0, int(x0)), max(0, int(y0))
+    x1, y1 = min(size[0], int(x1)), min(size[1], int(y1))
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def blank_frame(
@@ -267,6 +432,7 @@ def texture_frame(
     size: tuple[int, int] = (480, 640), rng: np.random.Generator | None = None
 ) -> np.ndarray:
     """A textured surface (a wooden table): noise smoothed at several scales plus grain."""
+    cv2 = require_opencv()
     rng = rng or np.random.default_rng(0)
     height, width = size
     canvas = np.zeros(size, np.float32)
@@ -310,6 +476,7 @@ def ruled_frame(
     margin: int | None = 80,
 ) -> np.ndarray:
     """Empty ruled paper: horizontal lines every ``spacing`` px and an optional margin line."""
+    cv2 = require_opencv()
     canvas = paper(*size)
     for y in range(spacing // 2, size[0], spacing):
         draw_ruled_line(canvas, y, thickness=2, level=150.0, slope=slope)

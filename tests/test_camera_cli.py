@@ -1,0 +1,147 @@
+"""digit-camera: the command line, its errors, stops, display fallback and keys."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from camera_fakes import FakeCapture, FakeWindow, ListSource
+
+from camera_demo import cli, synth
+from camera_demo.sources import (
+    CaptureSource,
+)
+
+VIDEO_FRAMES = 360
+VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, mnist) -> tuple[Path, list[synth.FrameTruth]]:
+    path = tmp_path_factory.mktemp("video") / "sample.mp4"
+    truth_path = synth.write_video(
+        path, mnist.x_test, mnist.y_test, 24, seed=11, hold=VIDEO_HOLD
+    )
+    return path, synth.load_truth(truth_path)
+
+
+def test_cli_reports_a_dead_camera_and_exits_non_zero(built_model, monkeypatch, capsys):
+    def dead_camera(spec, camera_size, retry):
+        return CaptureSource(
+            lambda: FakeCapture([]), f"camera {spec}", True, retry, sleep=lambda s: None
+        )
+
+    monkeypatch.setattr(cli, "open_source", dead_camera)
+    code = cli.main(["--model", str(built_model), "--source", "0", "--headless", "--retries", "2"])
+    assert code == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "retry 1/2" in err and "retry 2/2" in err
+    assert "error: camera 0 stopped delivering frames" in err
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("no/such/video.mp4", "source 'no/such/video.mp4' not found"),
+        ("/dev/video97", "camera device /dev/video97 does not exist"),
+    ],
+)
+def test_cli_missing_source_is_a_clear_error(built_model, source, message, capsys):
+    assert cli.main(["--model", str(built_model), "--source", source, "--headless"]) == cli.EXIT_ERROR
+    assert message in capsys.readouterr().err
+
+
+def test_cli_missing_model_is_a_clear_error(tmp_path, capsys):
+    missing = tmp_path / "missing.tflite"
+    assert (
+        cli.main(["--model", str(missing), "--source", str(tmp_path), "--headless"])
+        == cli.EXIT_ERROR
+    )
+    err = capsys.readouterr().err
+    assert "error:" in err and "missing.tflite" in err
+    assert "Traceback" not in err
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--model", "m.tflite", "--roi", "1,2,three,4"])
+    assert exit_info.value.code == 2
+    assert "x,y,w,h" in capsys.readouterr().err
+
+
+def test_ctrl_c_releases_the_source_and_exits_130(built_model, monkeypatch, capsys):
+    source = ListSource([np.full((48, 64), 220, np.uint8)] * 5, interrupt_at=2)
+    monkeypatch.setattr(cli, "open_source", lambda *args: source)
+    code = cli.main(["--model", str(built_model), "--source", "0", "--headless"])
+    assert code == cli.EXIT_INTERRUPTED
+    assert source.closed
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 2
+    assert "interrupted: 2 frames" in err
+
+
+def test_no_display_falls_back_to_headless(built_model, video, monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    code = cli.main(["--model", str(built_model), "--source", str(video[0]), "--max-frames", "2"])
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert "no display available" in err and "running headless" in err
+    assert len(out.splitlines()) == 2
+
+
+def test_opencv_without_gui_falls_back_to_headless(built_model, video, monkeypatch, capsys):
+    def no_gui(*args, **kwargs):
+        raise cv2.error("The function is not implemented. Rebuild the library with GTK+ support")
+
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(cv2, "namedWindow", no_gui)
+    code = cli.main(["--model", str(built_model), "--source", str(video[0]), "--max-frames", "2"])
+    assert code == 0
+    out, err = capsys.readouterr()
+    assert "OpenCV cannot open a window" in err and "running headless" in err
+    assert len(out.splitlines()) == 2
+
+
+def test_window_keys_snapshot_pause_and_quit(built_model, video, monkeypatch, tmp_path, capsys):
+    window = FakeWindow([-1, ord("s"), ord(" "), -1, ord(" "), -1, ord("q")])
+    monkeypatch.setattr(cli, "_open_window", lambda headless: window)
+    snapshots = tmp_path / "snaps"
+    code = cli.main(
+        ["--model", str(built_model), "--source", str(video[0]), "--snapshot-dir", str(snapshots)]
+    )
+    assert code == 0
+    assert window.closed
+    # 7 key polls: frames 0, 1 (s), 2 (space), one paused poll, space again, frames 3, 4 (q).
+    assert len(window.shown) == 7
+    assert np.array_equal(window.shown[3], window.shown[4])  # paused: the same view again
+    saved = sorted(snapshots.iterdir())
+    assert len(saved) == 2
+    assert saved[0].name.endswith("-000001-overlay.png") and saved[1].name.endswith("-000001.png")
+    assert all(cv2.imread(str(p)).shape == (480, 640, 3) for p in saved)
+    err = capsys.readouterr().err
+    assert "snapshot saved" in err and "quit: 5 frames" in err
+
+
+def test_sigterm_stops_cleanly(built_model, monkeypatch, capsys):
+    import os
+    import signal
+
+    class TerminatedSource(ListSource):
+        def _next_image(self):
+            if self._count == 1:
+                os.kill(os.getpid(), signal.SIGTERM)  # as `systemctl stop` does
+            return super()._next_image()
+
+    source = TerminatedSource([np.full((48, 64), 220, np.uint8)] * 5)
+    monkeypatch.setattr(cli, "open_source", lambda *args: source)
+    assert cli.main(["--model", str(built_model), "--source", "0", "--headless"]) == 0
+    assert source.closed
+    assert "stopped by SIGTERM: 1 frames" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is not cli._raise_stop  # handler restored
+
+

@@ -1,0 +1,199 @@
+"""The camera demo reading real digits with a trained model (slow: the model is trained)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from camera_fakes import page_frame, read_jsonl, score
+
+from camera_demo import cli, synth
+from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
+from camera_demo.smoothing import box_iou
+from camera_demo.sources import (
+    open_source,
+)
+
+VIDEO_FRAMES = 360
+VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory, mnist) -> tuple[Path, list[synth.FrameTruth]]:
+    path = tmp_path_factory.mktemp("video") / "sample.mp4"
+    truth_path = synth.write_video(
+        path, mnist.x_test, mnist.y_test, VIDEO_FRAMES, seed=11, hold=VIDEO_HOLD
+    )
+    return path, synth.load_truth(truth_path)
+
+
+@pytest.fixture(scope="module")
+def model(tflite_models) -> Path:
+    """The int8 model the device runs. Building it trains and converts, so its users are slow."""
+    return Path(tflite_models["int8"])
+
+
+@pytest.mark.slow
+def test_reads_synthetic_video_headless(video, model, tmp_path, capsys):
+    path, truths = video
+    jsonl = tmp_path / "readings.jsonl"
+    code = cli.main(
+        ["--model", str(model), "--source", str(path), "--headless", "--jsonl", str(jsonl)]
+    )
+    assert code == 0
+    records = read_jsonl(jsonl)
+    digit_accuracy, number_accuracy = score(records, truths)
+    assert digit_accuracy >= 0.95, f"per-digit accuracy {digit_accuracy:.3f}"
+    assert number_accuracy >= 0.90, f"exact number strings {number_accuracy:.3f}"
+
+    for record in records:
+        assert set(record["ms"]) >= {"read", "find", "classify", "smooth", "total"}
+        assert all(value >= 0 for value in record["ms"].values())
+        assert all(0.0 <= d["confidence"] <= 1.0 for d in record["digits"])
+    err = capsys.readouterr().err
+    assert f"end of video file {path}: {VIDEO_FRAMES} frames" in err
+    assert "most common numbers" in err
+
+
+def label_flips(records: list[dict], truths: list[synth.FrameTruth]) -> int:
+    """How often a digit held still on the page changes its label from one frame to the next."""
+    flips = 0
+    previous: dict[tuple[int, int], int | None] = {}
+    for record, truth in zip(records, truths, strict=True):
+        page = truth.frame // VIDEO_HOLD
+        for slot, digit in enumerate(truth.digits):
+            label = next(
+                (
+                    r["digit"]
+                    for r in record["digits"]
+                    if box_iou(tuple(r["box"]), digit.box) >= 0.5
+                ),
+                None,
+            )
+            key = (page, slot)
+            flips += key in previous and previous[key] != label
+            previous[key] = label
+    return flips
+
+
+@pytest.mark.slow
+def test_smoothing_adds_no_flicker_on_video(video, model):
+    """Smoothing must never add flicker or cost accuracy on a real video. (How much flicker it
+    removes depends on how many borderline digits the model has; the smoother's own tests
+    check the removal itself.)"""
+    from runtime.classifier import DigitClassifier
+
+    path, truths = video
+    classifier = DigitClassifier(model)
+    flips, accuracy = {}, {}
+    for window in (1, 5):
+        pipeline = FramePipeline(classifier, smoothing=window)
+        with open_source(str(path)) as source:
+            records = [_as_record(f.index, pipeline.process(f.image, f.index)) for f in source]
+        flips[window] = label_flips(records, truths)
+        accuracy[window] = score(records, truths)[0]
+    assert flips[5] <= flips[1]
+    assert accuracy[5] >= accuracy[1] - 0.01
+
+
+def _as_record(index: int, reading: FrameReading) -> dict:
+    digits = [d.to_json() for d in reading.digits]
+    return {"frame": index, "digits": digits, "number": reading.number}
+
+
+@pytest.mark.slow
+def test_max_frames_and_stdout_output(video, model, capsys):
+    path, _ = video
+    code = cli.main(
+        ["--model", str(model), "--source", str(path), "--headless", "--max-frames", "3"]
+    )
+    assert code == 0
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["frame"] for r in records] == [0, 1, 2]
+    assert "stopped after --max-frames 3" in err
+
+
+@pytest.mark.slow
+def test_pipeline_reads_frames_of_any_size_and_channels(model, mnist):
+    from runtime.classifier import DigitClassifier
+
+    pipeline = FramePipeline(DigitClassifier(model), smoothing=1)
+    view, truth = page_frame(mnist, [3, 2, 1])  # MNIST test digits 0, 1, 2
+    variants = {
+        "bgr": view,
+        "bgra": cv2.cvtColor(view, cv2.COLOR_BGR2BGRA),
+        "gray": cv2.cvtColor(view, cv2.COLOR_BGR2GRAY),
+        "gray16": cv2.cvtColor(view, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257,
+        "gray-1ch": cv2.cvtColor(view, cv2.COLOR_BGR2GRAY)[:, :, None],
+    }
+    for name, frame in variants.items():
+        assert pipeline.process(frame, 0).number == truth.number, name
+    big = cv2.resize(view, (1920, 1440), interpolation=cv2.INTER_LINEAR)
+    assert pipeline.process(big, 0).number == truth.number
+    for tiny in (np.zeros((1, 1), np.uint8), np.full((7, 3, 3), 255, np.uint8)):
+        assert pipeline.process(tiny, 0).digits == ()
+
+
+@pytest.mark.slow
+def test_fixed_roi_reads_one_digit_per_box(model, mnist):
+    from runtime.classifier import DigitClassifier
+
+    view, truth = page_frame(mnist, [3, 2], seed=4)
+    rois = []
+    for digit in truth.digits:
+        x, y, w, h = digit.box
+        rois.append((max(0, x - 8), max(0, y - 8), w + 16, h + 16))
+    rois.append((630, 470, 50, 50))  # partly outside the frame and blank: no digit
+    pipeline = FramePipeline(DigitClassifier(model), rois=rois, smoothing=1)
+    reading = pipeline.process(view, 0)
+    assert reading.number == truth.number
+    assert [d.box for d in reading.digits] == rois[:2]
+    assert parse_roi("1,2,3,4") == (1, 2, 3, 4)
+    with pytest.raises(ValueError, match="x,y,w,h"):
+        parse_roi("1,2,3")
+
+
+@pytest.mark.slow
+def test_image_folder_source_reports_and_skips_unreadable_files(tmp_path, mnist, model, capsys):
+    view, truth = page_frame(mnist, [3, 2, 1], seed=2)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    gray = cv2.cvtColor(view, cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(folder / "frame10.png"), cv2.cvtColor(view, cv2.COLOR_BGR2BGRA))
+    cv2.imwrite(str(folder / "frame2.png"), gray.astype(np.uint16) * 257)  # 16-bit gray
+    cv2.imwrite(str(folder / "frame1.jpg"), view)
+    (folder / "frame3.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    (folder / "notes.txt").write_text("not an image")
+    jsonl = tmp_path / "out.jsonl"
+
+    code = cli.main(
+        ["--model", str(model), "--source", str(folder), "--headless", "--jsonl", str(jsonl)]
+    )
+    assert code == 0
+    records = read_jsonl(jsonl)
+    assert [r["file"] for r in records] == ["frame1.jpg", "frame2.png", "frame10.png"]
+    assert [r["number"] for r in records] == [truth.number] * 3
+    err = capsys.readouterr().err
+    assert "skipping" in err and "frame3.png" in err
+    assert "1 unreadable file skipped" in err
+
+
+@pytest.mark.slow
+def test_changes_only_writes_a_record_when_the_number_changes(video, model, tmp_path):
+    path, _ = video
+    every, changes = tmp_path / "every.jsonl", tmp_path / "changes.jsonl"
+    args = ["--model", str(model), "--source", str(path), "--headless", "--max-frames", "40"]
+    assert cli.main([*args, "--jsonl", str(every)]) == 0
+    assert cli.main([*args, "--jsonl", str(changes), "--changes-only"]) == 0
+    all_records = read_jsonl(every)
+    expected = [
+        r["frame"]
+        for previous, r in zip([None, *all_records], all_records, strict=False)
+        if previous is None or r["number"] != previous["number"]
+    ]
+    assert [r["frame"] for r in read_jsonl(changes)] == expected
+    assert 1 < len(expected) < 40

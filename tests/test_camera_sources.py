@@ -1,0 +1,75 @@
+"""camera_demo.sources: cameras, files, folders, picamera2, retries."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from camera_fakes import FakeCapture
+
+from camera_demo.sources import (
+    CaptureSource,
+    ImageFolderSource,
+    RetryPolicy,
+    SourceError,
+    open_source,
+)
+
+VIDEO_FRAMES = 360
+VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
+
+def test_folder_without_images_is_an_error(tmp_path):
+    (tmp_path / "readme.txt").write_text("nothing here")
+    with pytest.raises(SourceError, match="holds no image files"):
+        ImageFolderSource(tmp_path)
+
+
+def test_failing_camera_retries_with_backoff_then_raises():
+    sleeps: list[float] = []
+    opened: list[FakeCapture] = []
+
+    def open_capture() -> FakeCapture:
+        opened.append(FakeCapture([]))
+        return opened[-1]
+
+    policy = RetryPolicy(attempts=4, first_delay=0.05, factor=2.0, max_delay=0.3)
+    source = CaptureSource(open_capture, "camera 0", live=True, retry=policy, sleep=sleeps.append)
+    with pytest.raises(SourceError, match="camera 0 stopped delivering frames: 5 reads failed"):
+        source.read()
+    assert sleeps == [0.05, 0.1, 0.2, 0.3]
+    assert len(opened) > 1 and all(c.released for c in opened[:-1])  # reopened the device
+    source.close()
+    assert opened[-1].released
+
+
+def test_camera_recovers_when_a_retry_succeeds():
+    frame = np.zeros((4, 4, 3), np.uint8)
+    capture = FakeCapture([(False, None), (True, frame), (True, frame)])
+    sleeps: list[float] = []
+    with CaptureSource(lambda: capture, "camera 1", True, RetryPolicy(), sleeps.append) as source:
+        first, second = source.read(), source.read()
+    assert (first.index, second.index) == (0, 1)
+    assert sleeps == [0.1]
+    assert capture.released
+
+
+def test_camera_that_cannot_open_is_a_clear_error():
+    capture = FakeCapture([], opened=False)
+    with pytest.raises(SourceError, match="cannot open camera 0: check that it is connected"):
+        CaptureSource(lambda: capture, "camera 0", live=True)
+    assert capture.released
+
+
+def test_video_file_ends_without_retrying():
+    capture = FakeCapture([(True, np.zeros((2, 2), np.uint8))])
+    source = CaptureSource(lambda: capture, "video file x.mp4", live=False, sleep=pytest.fail)
+    assert len(list(source)) == 1
+
+
+def test_picamera_without_picamera2_explains_the_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # makes the import fail
+    with pytest.raises(SourceError, match="sudo apt install python3-picamera2"):
+        open_source("picamera")
+
+

@@ -1,0 +1,79 @@
+"""Every console script follows runtime.cli_common's convention: exit codes, error lines, --help."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from conftest import REPO
+from runtime import cli_common
+
+SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+# For each script, arguments naming an input that does not exist.
+MISSING_INPUT = {
+    "digit-train": ["--data", "/nonexistent/mnist", "--out", "{tmp}/run"],
+    "digit-convert": ["/nonexistent/model.keras", "--out", "{tmp}/out"],
+    "digit-classify": ["/nonexistent/digit.png", "--model", "/nonexistent/model.tflite"],
+    "digit-camera": ["--model", "/nonexistent/model.tflite", "--source", "{tmp}", "--headless"],
+    "digit-sample-video": ["{tmp}/clip.mkv", "--frames", "1", "--data", "/nonexistent/mnist"],
+}
+
+
+def entry_point(script: str):
+    module, function = SCRIPTS[script].split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def run(script: str, args: list[str]) -> subprocess.CompletedProcess:
+    module = SCRIPTS[script].split(":")[0]
+    code = f"import sys, {module} as m; sys.exit(m.main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_every_script_is_covered():
+    assert set(SCRIPTS) == set(MISSING_INPUT)
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_help_names_the_script_and_shows_defaults(script, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        entry_point(script)(["--help"])
+    assert exit_info.value.code == cli_common.EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: {script}")
+    assert "(default:" in out
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_unknown_flag_is_a_usage_error(script, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        entry_point(script)(["--no-such-flag"])
+    assert exit_info.value.code == cli_common.EXIT_BAD_INPUT
+    assert f"{script}: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_missing_input_is_one_error_line_and_exit_2(script, tmp_path):
+    args = [arg.format(tmp=tmp_path) for arg in MISSING_INPUT[script]]
+    done = run(script, args)
+    assert done.returncode == cli_common.EXIT_BAD_INPUT, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith(f"{script}: error:")]
+    assert len(errors) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_exit_code_table_is_in_the_readme():
+    readme = (REPO / "README.md").read_text()
+    for code in (0, 1, 2, 130):
+        assert f"| {code} |" in readme
+
+
+def test_print_error_keeps_one_line(capsys):
+    cli_common.print_error("digit-x", "first line\nsecond line")
+    assert capsys.readouterr().err == "digit-x: error: first line\n"

@@ -1,0 +1,143 @@
+"""runtime.images: the one image policy, and every image entry point of the kit applying it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tflite_builder as tb
+
+from runtime.classifier import DigitClassifier
+from runtime.errors import ImageError, NoDigitFoundError
+from runtime.images import as_bgr_u8, as_gray_u8, mnist_batch_u8, to_u8, validated_array
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        (np.array([[0, 128, 255]], np.uint8), [0, 128, 255]),
+        (np.array([[False, True]]), [0, 255]),
+        (np.array([[0.0, 0.5, 1.0]], np.float32), [0, 128, 255]),
+        (np.array([[0.0, 127.6, 255.0]]), [0, 128, 255]),
+        (np.array([[0, 7, 255]], np.int64), [0, 7, 255]),
+        (np.array([[0, 200]], np.uint16), [0, 200]),  # 8-bit values in a 16-bit container
+        (np.array([[0, 1023]], np.uint16), [0, 255]),  # 10-bit sensor
+        (np.array([[0, 2048, 4095]], np.uint16), [0, 128, 255]),  # 12-bit sensor
+        (np.array([[0, 65535]], np.uint16), [0, 255]),
+    ],
+    ids=["uint8", "bool", "float01", "float255", "int64", "u16-8bit", "u16-10bit", "u16-12bit", "u16"],
+)
+def test_every_dtype_has_one_conversion(image, expected):
+    converted = to_u8(validated_array(image))
+    assert converted.dtype == np.uint8
+    np.testing.assert_array_equal(converted.ravel(), expected)
+    np.testing.assert_array_equal(as_gray_u8(image).ravel(), expected)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.zeros((1, 1), np.uint8),
+        np.zeros((3, 7, 1), np.uint8),
+        np.full((5, 9, 3), 200, np.uint8),
+        np.full((6, 4, 4), 90, np.uint8),
+        np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 16,
+        np.linspace(0, 1, 30 * 20, dtype=np.float32).reshape(20, 30),
+        np.ones((8, 8), bool),
+    ],
+    ids=["1x1", "gray-1ch", "bgr", "bgra", "gray16", "float", "bool"],
+)
+def test_frames_of_any_kind_become_8_bit_gray_and_bgr(frame):
+    gray = as_gray_u8(frame)
+    assert gray.dtype == np.uint8 and gray.shape == frame.shape[:2] and gray.flags.c_contiguous
+    view = as_bgr_u8(frame)
+    assert view.dtype == np.uint8 and view.shape == (*frame.shape[:2], 3)
+    assert not np.shares_memory(view, frame)
+
+
+def test_transparent_ink_is_composited_on_contrasting_paper():
+    bgra = np.zeros((10, 10, 4), np.uint8)
+    bgra[3:7, 3:7] = (20, 20, 20, 255)  # opaque dark ink, the rest transparent
+    gray = as_gray_u8(bgra)
+    assert gray[0, 0] == 255 and gray[5, 5] == 20
+
+
+BAD_IMAGES = {
+    "empty": (np.zeros((0, 0), np.uint8), "empty"),
+    "empty_photo": (np.zeros((0, 50, 3), np.uint8), "empty"),
+    "complex": (np.zeros((28, 28), np.complex64), "dtype complex64"),
+    "object": (np.full((28, 28), None, dtype=object), "dtype object"),
+    "strings": (np.full((28, 28), "7"), "dtype <U1"),
+    "four_d": (np.zeros((1, 28, 28, 1), np.uint8), "2-D grayscale"),
+    "one_d": (np.zeros(784, np.uint8), "2-D grayscale"),
+    "two_channels": (np.zeros((40, 40, 2), np.uint8), "channels"),
+    "nan": (np.full((28, 28), np.nan, np.float32), "NaN"),
+    "inf": (np.full((28, 28), np.inf), "NaN or infinite"),
+    "nan_photo": (np.full((60, 60), np.nan), "NaN"),
+    "float_out_of_range": (np.full((28, 28), 300.0), "0..1 or 0..255"),
+    "float_negative": (np.full((28, 28), -2.0), "0..1 or 0..255"),
+    "int_negative": (np.full((28, 28), -1, np.int16), "must hold 0..255"),
+    "int_out_of_range": (np.full((28, 28), 300, np.int32), "must hold 0..255"),
+    "path": ("digit.png", "not a path"),
+    "ragged": ([[1, 2], [3]], "not a rectangular array"),
+    "none": (None, "2-D grayscale"),
+}
+
+
+@pytest.fixture(scope="module")
+def classifier() -> DigitClassifier:
+    return DigitClassifier(tb.int8_mlp(tb.FloatMlp.random(seed=2)), backend="numpy")
+
+
+def entry_points(classifier):
+    """Every public function that takes an image, and what it is called with."""
+    from camera_demo.pipeline import FramePipeline
+    from runtime.preprocess import preprocess
+    from runtime.segment import find_digits
+
+    pipeline = FramePipeline(classifier)
+    return {
+        "predict": classifier.predict,
+        "predict_batch": lambda image: classifier.predict_batch([image]),
+        "preprocess": preprocess,
+        "find_digits": find_digits,
+        "camera_pipeline": lambda image: pipeline.process(image, 0),
+        "as_gray_u8": as_gray_u8,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(BAD_IMAGES))
+def test_every_entry_point_refuses_bad_images_the_same_way(classifier, name):
+    image, message = BAD_IMAGES[name]
+    for entry, call in entry_points(classifier).items():
+        with pytest.raises(ImageError, match=message) as raised:
+            call(image)
+        assert not isinstance(raised.value, NoDigitFoundError), entry
+        assert "\n" not in str(raised.value) and len(str(raised.value)) < 200, entry
+
+
+@pytest.mark.parametrize(
+    ("batch", "message"),
+    [
+        (np.zeros((3, 28, 27), np.uint8), "shape"),
+        (np.zeros((28, 28), np.uint8), "shape"),
+        (np.full((2, 28, 28), np.nan), "NaN"),
+        (np.full((2, 784), 300.0), "0..1 or 0..255"),
+        ("images", "not a path"),
+    ],
+    ids=["shape", "single", "nan", "range", "string"],
+)
+def test_bad_batches_raise_image_error(classifier, batch, message):
+    with pytest.raises(ImageError, match=message):
+        mnist_batch_u8(batch)
+    with pytest.raises(ImageError, match=message):
+        classifier.predict_proba(batch)
+
+
+def test_the_same_pixels_in_any_dtype_classify_the_same(classifier):
+    images = tb.random_images(4, seed=9)
+    expected = classifier.predict_proba(images)
+    for variant in (images / 255.0, images.astype(np.float32), images.astype(np.int32), images.astype(np.uint16)):
+        np.testing.assert_array_equal(classifier.predict_proba(variant), expected)
+        np.testing.assert_array_equal(
+            [p.probabilities for p in classifier.predict_batch(list(variant))], expected
+        )

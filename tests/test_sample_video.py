@@ -1,0 +1,55 @@
+"""camera_demo.synth: the sample video and its ground truth."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+
+from camera_demo import synth
+
+VIDEO_FRAMES = 360
+VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
+
+def test_synth_writes_video_and_ground_truth(tmp_path, mnist_path, mnist):
+    out = tmp_path / "clip.avi"
+    code = synth.main(
+        [str(out), "--frames", "20", "--seed", "3", "--hold", "5", "--data", str(mnist_path)]
+    )
+    assert code == 0
+    truth = json.loads(out.with_suffix(".json").read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi", "clip.json"]  # no temp files
+
+    capture = cv2.VideoCapture(str(out))
+    frames = []
+    while (item := capture.read())[0]:
+        frames.append(item[1])
+    capture.release()
+    assert len(frames) == len(truth["frames"]) == 20
+    assert frames[0].shape == (480, 640, 3)
+
+    for frame, entry in zip(frames, truth["frames"], strict=True):
+        assert 1 <= len(entry["digits"]) <= synth.MAX_DIGITS
+        assert entry["number"] == "".join(str(d["digit"]) for d in entry["digits"])
+        xs = [d["box"][0] for d in entry["digits"]]
+        assert xs == sorted(xs)  # left to right
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        for d in entry["digits"]:
+            assert d["digit"] == mnist.y_test[d["mnist_index"]]
+            x, y, w, h = d["box"]
+            assert min(x, y) >= 0 and x + w <= 640 and y + h <= 480
+            assert gray[y : y + h, x : x + w].min() < gray.mean() - 60  # dark ink on light paper
+    # An arrangement is held for --hold frames, then the page changes.
+    indices = [[d["mnist_index"] for d in e["digits"]] for e in truth["frames"]]
+    assert indices[0] == indices[4] and indices[5] == indices[9]
+    assert indices[4] != indices[5]
+
+
+def test_synth_rejects_a_container_it_cannot_encode(tmp_path, mnist_path, capsys):
+    code = synth.main([str(tmp_path / "clip.mkv"), "--frames", "2", "--data", str(mnist_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("digit-sample-video: error:") and ".mp4" in err
+    assert not list(tmp_path.iterdir())
+
+
