@@ -8,8 +8,8 @@ import sys
 import tomllib
 
 import pytest
-
 from conftest import REPO
+
 from runtime import cli_common
 
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
