@@ -100,9 +100,10 @@ def run_corpus(
             warm = True
         reading, ms = _timed_read(classifier, item)
         outcome = score(item, reading, ms)
-        outcomes.append(outcome)
         if dump_dir is not None and failed(outcome):
             dumping.write(dump_dir, outcome, reading, _mnist_form(item) if item.single else None)
+        outcome.item = item.without_image()  # a corpus of frames would fill gigabytes
+        outcomes.append(outcome)
     return outcomes, generating
 
 

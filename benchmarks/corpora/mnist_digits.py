@@ -1,8 +1,10 @@
 """MNIST test digits for the corpora: one half of the test set per split, and digits as ink.
 
-The halves follow MNIST's own order: indices 0-4999 (tune) come from NIST's SD-3 writers,
-5000-9999 (report) from SD-1's, which LeCun et al. describe as the harder half. The two
-splits share no digit and, as far as MNIST documents it, no writer.
+The halves follow MNIST's own order: indices 0-4999 (tune) and 5000-9999 (report), which
+MNIST's documentation says were drawn from different NIST collections, so the splits share no
+digit and most likely no writer. The halves are not equally hard (for the kit's models the
+tune half has more errors even as plain MNIST), so compare a split's numbers only with the
+same split's.
 """
 
 from __future__ import annotations
