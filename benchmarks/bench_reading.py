@@ -1,0 +1,269 @@
+"""How well the kit reads inputs it never trained on nor was tuned against, 1 thread.
+
+    python -m benchmarks.bench_reading --model artifacts/model_int8.tflite [--split report]
+        [--corpus NAME ...] [--data DIR] [--backend auto] [--limit N] [--dump DIR] [--json FILE]
+
+Corpora (``benchmarks.corpora``; each split generated deterministically from its seeds):
+``fonts-single`` (one digit per photo in six handwriting fonts, read by
+``DigitClassifier.predict``), ``fonts-numbers`` (640x480 photos of a 1-6 digit number in
+those fonts), ``camera`` (640x480 frames of 1-4 MNIST test digits on tinted, often ruled
+paper), ``digit-free`` (ruled and graph paper, wood, fabric, handwritten words, printed
+text) and ``lowres`` (MNIST test digits clean, low-resolution, thick and blurred). Tune on
+``--split tune``; report ``--split report``.
+
+Columns: per-digit accuracy (frames: 1 - edit distance / truth digits on the accepted digit
+string; single digits: top-1), exact-number rate (digit-free: frames read as nothing),
+accepted-and-correct rate (single digits), false digits per digit-free frame, the gap to
+the same digits clean (``lowres``, points of top-1), and mean reading time per item (the
+kit's call only, not generating the input). A second table shows where the frames' truth
+digits went: right, misread, rejected, missed, split, merged, plus extra accepted digits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Item, Sources, generate, report
+from benchmarks.corpora import dump as dumping
+from benchmarks.corpora.scoring import Outcome, ReadDigit, Reading, Row, failed, score
+from benchmarks.machine import describe_machine
+from runtime import DigitClassifier, NoDigitFoundError, preprocess, read_number
+from runtime.cli_common import EXIT_BAD_INPUT, EXIT_OK, int_at_least, make_parser, print_error
+from runtime.errors import DatasetError, DigitKitError
+
+PROG = "bench_reading"
+DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+FRAME_CORPORA_WITH_DIGITS = ("fonts-numbers", "camera")
+
+
+def read(classifier: DigitClassifier, image: np.ndarray, single: bool) -> Reading:
+    """Read ``image`` with the kit's public API: the ONE place the benchmark calls the kit.
+
+    Single-digit photos go to ``classifier.predict`` (which preprocesses any photo into MNIST
+    form); frames to ``runtime.read_number``. Update this function when that API changes."""
+    if single:
+        try:
+            prediction = classifier.predict(image)
+        except NoDigitFoundError:
+            return Reading("", (), found=False)
+        digit = ReadDigit(None, prediction.digit, prediction.confidence, prediction.accepted)
+        return Reading(str(prediction.digit) if prediction.accepted else "", (digit,))
+    result = read_number(image, classifier)
+    digits = tuple(
+        ReadDigit(
+            tuple(int(v) for v in found.region.box),  # type: ignore[arg-type]
+            found.prediction.digit,
+            found.prediction.confidence,
+            found.prediction.accepted,
+            found.region.image,
+        )
+        for found in result.digits
+    )
+    return Reading(result.text, digits)
+
+
+def _timed_read(classifier: DigitClassifier, item: Item) -> tuple[Reading, float]:
+    start = time.perf_counter()
+    reading = read(classifier, item.image, item.single)
+    return reading, (time.perf_counter() - start) * 1e3
+
+
+def run_corpus(
+    name: str,
+    split: str,
+    limit: int | None,
+    sources: Sources,
+    classifier: DigitClassifier,
+    dump_dir: Path | None,
+) -> tuple[list[Outcome], float]:
+    """Generate and read one corpus; return the outcomes and the seconds spent generating."""
+    outcomes: list[Outcome] = []
+    generating = 0.0
+    items = generate(name, split, limit, sources)
+    warm = False
+    while True:
+        start = time.perf_counter()
+        item = next(items, None)
+        generating += time.perf_counter() - start
+        if item is None:
+            break
+        if not warm:  # the first call of a path loads code and fills caches: not timed
+            read(classifier, item.image, item.single)
+            warm = True
+        reading, ms = _timed_read(classifier, item)
+        outcome = score(item, reading, ms)
+        if dump_dir is not None and failed(outcome):
+            dumping.write(dump_dir, outcome, reading, _mnist_form(item) if item.single else None)
+        outcome.item = item.without_image()  # a corpus of frames would fill gigabytes
+        outcomes.append(outcome)
+    return outcomes, generating
+
+
+def _mnist_form(item: Item) -> np.ndarray | None:
+    """What ``predict`` classified for a single-digit photo (for failure images only)."""
+    try:
+        return preprocess(item.image)
+    except NoDigitFoundError:
+        return None
+
+
+def header(args: argparse.Namespace, classifier: DigitClassifier) -> dict[str, object]:
+    """The facts printed above the table."""
+    import cv2
+
+    return {
+        "machine": describe_machine(),
+        "model": str(Path(args.model).resolve()),
+        "backend": classifier.backend_name,
+        "threshold": classifier.threshold,
+        "split": args.split,
+        "opencv": cv2.__version__,
+        "threads": 1,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import cv2
+
+    cv2.setNumThreads(1)
+    names = args.corpus
+    sources = Sources(args.data)
+    for name in names:  # a missing font or dataset fails here, before any reading
+        sources.check(CORPORA[name].needs)
+    classifier = DigitClassifier(args.model, backend=args.backend, num_threads=1)
+    facts = header(args, classifier)
+    rows: list[Row] = []
+    frame_rows: list[dict[str, object]] = []
+    single_rows: list[dict[str, object]] = []
+    false: dict[str, dict[str, int]] = {}
+    seconds: dict[str, dict[str, float]] = {}
+    wall = time.perf_counter()
+    for name in names:
+        start = time.perf_counter()
+        outcomes, generating = run_corpus(
+            name, args.split, args.limit, sources, classifier, args.dump
+        )
+        total = time.perf_counter() - start
+        reading = sum(o.ms for o in outcomes) / 1e3
+        seconds[name] = {"total": total, "generating": generating, "reading": reading}
+        rows.extend(report.corpus_rows(name, outcomes))
+        if name in FRAME_CORPORA_WITH_DIGITS:
+            frame_rows.extend(report.frame_errors(name, outcomes))
+        if outcomes and outcomes[0].item.single:
+            single_rows.append(report.single_errors(name, outcomes))
+            single_rows.extend(
+                report.single_errors(name, members, group)
+                for group, members in report.groups(outcomes)
+            )
+        if name == "digit-free":
+            false = report.false_digits(outcomes)
+    elapsed = time.perf_counter() - wall
+
+    print(f"# Reading benchmark, split {facts['split']}\n")
+    print(f"Machine: {facts['machine']}; OpenCV {facts['opencv']}, 1 thread")
+    print(
+        f"Model: {facts['model']}; backend {facts['backend']}; acceptance threshold "
+        f"{facts['threshold']}"
+    )
+    limit = "" if args.limit is None else f" (first {args.limit} per corpus)"
+    print(f"Split: {facts['split']}{limit}\n")
+    print(report.results_table(rows))
+    if frame_rows:
+        print("\nWhere the truth digits of frames went:\n")
+        print(report.frame_errors_table(frame_rows))
+    if single_rows:
+        print("\nSingle-digit photos that were not accepted-and-correct:\n")
+        print(report.single_errors_table(single_rows))
+    if false:
+        print("\nFalse digits on digit-free frames, by kind: ", end="")
+        print(
+            "; ".join(
+                f"{kind} " + (", ".join(f"{d}x{n}" for d, n in counts.items()) or "none")
+                for kind, counts in false.items()
+            )
+        )
+    timing = ", ".join(
+        f"{name} {s['total']:.1f} s ({s['generating']:.1f} generating, {s['reading']:.1f} reading)"
+        for name, s in seconds.items()
+    )
+    print(f"\nTime: {elapsed:.1f} s in all; {timing}")
+    if args.dump is not None:
+        print(f"Failures written to {args.dump}")
+    if args.json is not None:
+        results = {
+            **facts,
+            "limit": args.limit,
+            "rows": report.row_dicts(rows),
+            "frame_errors": frame_rows,
+            "single_errors": single_rows,
+            "false_digits": false,
+            "seconds": {"all": elapsed, **seconds},
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (``--help`` lists the corpora)."""
+    parser = make_parser(
+        f"python -m benchmarks.{PROG}",
+        __doc__.split("\n\n")[0],
+        epilog="corpora:\n" + "\n".join(f"  {c.name}: {c.summary}" for c in CORPORA.values()),
+    )
+    parser.add_argument("--model", required=True, metavar="FILE", help="the .tflite model")
+    parser.add_argument("--split", choices=SPLITS, default="report", help="which split to read")
+    parser.add_argument(
+        "--corpus",
+        nargs="+",
+        choices=list(CORPORA),
+        default=list(CORPORA),
+        metavar="NAME",
+        help="corpora to run",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("DIGIT_KIT_MNIST_DIR") or DEFAULT_MNIST),
+        metavar="DIR",
+        help="MNIST directory ($DIGIT_KIT_MNIST_DIR when set)",
+    )
+    parser.add_argument("--backend", default="auto", metavar="NAME", help="inference backend")
+    parser.add_argument(
+        "--limit",
+        type=int_at_least(1),
+        metavar="N",
+        help="only the first N items per corpus (lowres: N digits, each in 4 conditions)",
+    )
+    parser.add_argument(
+        "--dump", type=Path, metavar="DIR", help="write misread items here as annotated PNGs"
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="also write the results to this JSON file"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in args.corpus:
+        if args.limit is not None and args.limit > CORPORA[name].most:
+            parser.error(f"--limit: {name} has {CORPORA[name].most} items per split")
+    try:
+        return run(args)
+    except (FontsMissingError, DatasetError, DigitKitError) as exc:
+        print_error(PROG, exc)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

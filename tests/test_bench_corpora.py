@@ -1,0 +1,251 @@
+"""benchmarks.corpora: the reading benchmark's generators, splits, truth and scoring."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks import bench_reading
+from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Sources, generate
+from benchmarks.corpora import fonts as font_files
+from benchmarks.corpora.digit_free import KINDS
+from benchmarks.corpora.items import item_seed
+from benchmarks.corpora.lowres import CONDITIONS, digit_order
+from benchmarks.corpora.mnist_digits import TEST_HALVES, split_indices
+from benchmarks.corpora.scoring import ReadDigit, Reading, breakdown, edit_distance, score
+from runtime.classifier import Prediction
+from runtime.errors import NoDigitFoundError
+from train.data import keras_cache_dir
+
+MNIST_CORPORA = ("camera", "lowres")
+FRAME = (480, 640, 3)
+
+
+def _mnist_dir() -> Path | None:
+    """Where MNIST is on this machine without downloading: $DIGIT_KIT_MNIST_DIR, the shared
+    directory beside the repo, or Keras' cache."""
+    candidates = [os.environ.get("DIGIT_KIT_MNIST_DIR"), bench_reading.DEFAULT_MNIST]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    cache = keras_cache_dir()
+    return cache if (cache / "mnist.npz").is_file() else None
+
+
+needs_mnist = pytest.mark.skipif(_mnist_dir() is None, reason="MNIST is not available locally")
+
+
+@pytest.fixture(scope="module")
+def sources() -> Sources:
+    return Sources(_mnist_dir())
+
+
+def _corpus_params() -> list[object]:
+    return [
+        pytest.param(name, marks=needs_mnist) if name in MNIST_CORPORA else name for name in CORPORA
+    ]
+
+
+@pytest.mark.parametrize("name", _corpus_params())
+def test_same_seed_same_items_and_splits_differ(name: str, sources: Sources) -> None:
+    first = list(generate(name, "tune", 3, sources))
+    again = list(generate(name, "tune", 3, sources))
+    other = list(generate(name, "report", 3, sources))
+    for a, b, c in zip(first, again, other, strict=True):
+        assert np.array_equal(a.image, b.image)
+        assert (a.text, a.boxes, a.tags, a.sources) == (b.text, b.boxes, b.tags, b.sources)
+        assert a.split == "tune" and c.split == "report"
+        same_shape = a.image.shape == c.image.shape
+        assert not same_shape or not np.array_equal(a.image, c.image)
+
+
+def test_split_seeds_are_disjoint() -> None:
+    for name, corpus in CORPORA.items():
+        seeds = {split: {item_seed(name, split, i) for i in range(corpus.size)} for split in SPLITS}
+        assert not seeds["tune"] & seeds["report"], name
+    with pytest.raises(ValueError, match="unknown split"):
+        item_seed("camera", "train", 0)
+
+
+def test_mnist_halves_are_disjoint() -> None:
+    tune, report = (set(split_indices(s).tolist()) for s in SPLITS)
+    assert not tune & report
+    assert tune | report == set(range(10_000))
+    order = {split: digit_order(split) for split in SPLITS}
+    assert not set(order["tune"].tolist()) & set(order["report"].tolist())
+    for split in SPLITS:
+        assert sorted(order[split].tolist()) == sorted(split_indices(split).tolist())
+
+
+@needs_mnist
+@pytest.mark.parametrize("split", SPLITS)
+def test_mnist_corpora_draw_only_from_their_half(split: str, sources: Sources) -> None:
+    start, stop = TEST_HALVES[split]
+    items = [*generate("camera", split, 8, sources), *generate("lowres", split, 3, sources)]
+    labels = sources.mnist_test()[1]
+    for item in items:
+        assert item.sources and all(start <= i < stop for i in item.sources)
+        assert item.text == "".join(str(labels[i]) for i in item.sources)
+
+
+def _paper_level(image: np.ndarray) -> float:
+    return float(np.median(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)))
+
+
+@pytest.mark.parametrize("name", ["fonts-numbers", pytest.param("camera", marks=needs_mnist)])
+def test_truth_boxes_lie_in_the_frame_on_dark_ink(name: str, sources: Sources) -> None:
+    for item in generate(name, "tune", 6, sources):
+        assert item.image.shape == FRAME and item.image.dtype == np.uint8
+        assert item.text.isdigit() and len(item.boxes) == len(item.text) and not item.single
+        gray = cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY)
+        paper = _paper_level(item.image)
+        for x, y, w, h in item.boxes:
+            assert x >= 0 and y >= 0 and x + w <= FRAME[1] and y + h <= FRAME[0]
+            assert w >= 3 and 36 <= h <= 150  # digits are 40-140 px tall (+ tilt, perspective)
+            inside = gray[y : y + h, x : x + w]
+            assert np.percentile(inside, 5) < paper - 40, "no dark ink in a truth box"
+        # Ink lies in the boxes: outside them the frame is paper and (maybe) faint lines.
+        outside = np.ones(gray.shape, bool)
+        for x, y, w, h in item.boxes:
+            outside[max(0, y - 3) : y + h + 3, max(0, x - 3) : x + w + 3] = False
+        assert np.percentile(gray[outside], 0.5) > np.percentile(gray, 0.01)
+
+
+def test_digit_free_frames_have_no_digits(sources: Sources) -> None:
+    items = list(generate("digit-free", "tune", len(KINDS), sources))
+    assert [dict(item.tags)["kind"] for item in items] == list(KINDS)
+    for item in items:
+        assert item.text == "" and item.boxes == () and not item.single
+        assert item.image.shape == FRAME and item.image.dtype == np.uint8
+        assert item.image.std() > 2  # a photographed surface, not a flat fill
+
+
+def test_single_digit_photos(sources: Sources) -> None:
+    items = list(generate("fonts-single", "report", 60, sources))
+    fonts = {dict(item.tags)["font"] for item in items}
+    assert fonts == {font.name for font in font_files.HANDWRITING}
+    assert sorted({item.text for item in items}) == [str(d) for d in range(10)]
+    for item in items:
+        height, _, channels = item.image.shape
+        assert 60 <= height <= 200 and channels == 3 and item.image.dtype == np.uint8
+        assert item.single and item.boxes == ()
+        assert cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY).min() < _paper_level(item.image) - 40
+
+
+@needs_mnist
+def test_lowres_conditions_share_the_digit(sources: Sources) -> None:
+    items = list(generate("lowres", "tune", 2, sources))
+    assert len(items) == 2 * len(CONDITIONS)
+    for first in range(0, len(items), len(CONDITIONS)):
+        group = items[first : first + len(CONDITIONS)]
+        assert [dict(item.tags)["condition"] for item in group] == list(CONDITIONS)
+        assert len({(item.pair, item.text, item.sources) for item in group}) == 1
+        for item in group:
+            assert item.image.shape == (128, 128, 3) and item.image.dtype == np.uint8
+            assert item.single
+        clean = group[0].image.astype(int)
+        assert all(np.abs(item.image.astype(int) - clean).mean() > 0.5 for item in group[1:])
+
+
+def test_missing_fonts_name_the_packages(tmp_path: Path) -> None:
+    with pytest.raises(FontsMissingError) as caught:
+        font_files.locate(font_files.HANDWRITING, roots=(tmp_path,))
+    message = str(caught.value)
+    assert "apt-get install" in message
+    for font in font_files.HANDWRITING:
+        assert font.package in message
+    with pytest.raises(FontsMissingError, match="fonts-dejavu-core"):
+        Sources(font_roots=(tmp_path,)).printed()
+
+
+def test_benchmark_stops_on_missing_fonts(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DIGIT_KIT_FONT_ROOT", str(tmp_path))
+    code = bench_reading.main(
+        ["--model", str(tmp_path / "none.tflite"), "--corpus", "fonts-single"]
+    )
+    assert code == 2
+    assert "sudo apt-get install fonts-comic-neue" in capsys.readouterr().err
+
+
+def test_edit_distance() -> None:
+    assert edit_distance("", "") == 0
+    assert edit_distance("472", "") == 3
+    assert edit_distance("", "11") == 2
+    assert edit_distance("4598", "4598") == 0
+    assert edit_distance("4598", "458") == 1
+    assert edit_distance("54", "8") == 2
+    assert edit_distance("123", "1123") == 1
+    assert edit_distance("4598", "5498") == 2  # a swap is two substitutions
+    assert edit_distance("kitten", "sitting") == 3
+
+
+def _digit(box: tuple[int, int, int, int], digit: int, accepted: bool = True) -> ReadDigit:
+    return ReadDigit(box, digit, 0.9 if accepted else 0.3, accepted)
+
+
+def test_breakdown_sorts_every_truth_digit() -> None:
+    boxes = [
+        (10, 10, 20, 40),
+        (40, 10, 20, 40),
+        (70, 10, 20, 40),
+        (100, 10, 20, 40),
+        (130, 10, 20, 40),
+        (160, 10, 20, 40),
+    ]
+    reading = Reading(
+        "7131",
+        (
+            _digit((10, 10, 20, 40), 7),  # truth 1, read 7: misread
+            _digit((40, 10, 20, 40), 2, accepted=False),  # rejected
+            _digit((70, 10, 20, 18), 1),  # truth 3 in two pieces: split
+            _digit((70, 30, 20, 20), 3),
+            _digit((128, 10, 54, 40), 1),  # truths 5 and 6 in one box: merged
+            _digit((300, 10, 20, 40), 1, accepted=True),  # over no truth: extra
+        ),
+    )
+    categories, extra = breakdown("123456", boxes, reading)
+    assert dict(categories) == {"misread": 1, "rejected": 1, "split": 1, "missed": 1, "merged": 2}
+    assert extra == 1
+    right, none = breakdown("1", boxes[:1], Reading("1", (_digit(boxes[0], 1),)))
+    assert dict(right) == {"right": 1} and none == 0
+
+
+class _FakeClassifier:
+    """Answers like ``DigitClassifier``: one fixed prediction per image."""
+
+    def __init__(self, digit: int | None, confidence: float = 0.95) -> None:
+        self.digit, self.confidence = digit, confidence
+
+    def _prediction(self) -> Prediction:
+        probabilities = tuple(self.confidence if d == self.digit else 0.0 for d in range(10))
+        return Prediction(self.digit or 0, self.confidence, probabilities, self.confidence >= 0.7)
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        if self.digit is None:
+            raise NoDigitFoundError("no ink")
+        return self._prediction()
+
+    def predict_batch(self, images: list[np.ndarray]) -> list[Prediction]:
+        return [self._prediction() for _ in images]
+
+
+def test_adapter_reads_through_the_public_api(sources: Sources) -> None:
+    photo = next(generate("fonts-single", "tune", 1, sources))  # a "0" in the first font
+    reading = bench_reading.read(_FakeClassifier(0), photo.image, single=True)  # type: ignore[arg-type]
+    assert reading.text == "0" and reading.found
+    assert score(photo, reading, 1.0).accepted_correct
+    doubtful = bench_reading.read(_FakeClassifier(0, 0.5), photo.image, single=True)  # type: ignore[arg-type]
+    assert doubtful.text == "" and not score(photo, doubtful, 1.0).accepted_correct
+    assert score(photo, doubtful, 1.0).top1
+    empty = bench_reading.read(_FakeClassifier(None), photo.image, single=True)  # type: ignore[arg-type]
+    assert not empty.found and empty.text == ""
+    frame = next(generate("fonts-numbers", "tune", 1, sources))
+    reading = bench_reading.read(_FakeClassifier(7), frame.image, single=False)  # type: ignore[arg-type]
+    assert reading.text == "7" * len(reading.digits)
+    for digit in reading.digits:
+        _, _, w, h = digit.box
+        assert w > 0 and h > 0 and digit.image.shape == (28, 28)
