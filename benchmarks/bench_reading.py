@@ -138,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
     sources = Sources(args.data)
     for name in names:  # a missing font or dataset fails here, before any reading
         sources.check(CORPORA[name].needs)
-    classifier = DigitClassifier(args.model, backend=args.backend, num_threads=1)
+    classifier = DigitClassifier(
+        args.model, backend=args.backend, num_threads=1, threshold=args.threshold
+    )
     facts = header(args, classifier)
     rows: list[Row] = []
     frame_rows: list[dict[str, object]] = []
@@ -237,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="MNIST directory ($DIGIT_KIT_MNIST_DIR when set)",
     )
     parser.add_argument("--backend", default="auto", metavar="NAME", help="inference backend")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="P",
+        help="acceptance threshold (default: the model's own); for exploring on the tune split",
+    )
     parser.add_argument(
         "--limit",
         type=int_at_least(1),

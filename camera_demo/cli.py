@@ -134,11 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="average each digit over this many frames (1 = off; default 5)",
     )
     parser.add_argument(
-        "--min-confidence",
+        "--threshold",
         type=float_in_range(0.0, 1.0),
         metavar="P",
-        default=0.5,
-        help="drop digits below this confidence (default 0.5)",
+        default=None,
+        help="confidence from which a digit is accepted (default: the model's own threshold)",
     )
     parser.add_argument(
         "--snapshot-dir",
@@ -286,8 +286,10 @@ def run(args: argparse.Namespace) -> int:
 
     cv2.setNumThreads(args.threads)  # the thread budget covers OpenCV's stages too
     quiet_opencv_logs()
-    classifier = DigitClassifier(args.model, backend=args.backend, num_threads=args.threads)
-    pipeline = FramePipeline(classifier, args.roi, args.smooth, args.min_confidence)
+    classifier = DigitClassifier(
+        args.model, backend=args.backend, num_threads=args.threads, threshold=args.threshold
+    )
+    pipeline = FramePipeline(classifier, args.roi, args.smooth)
     summary = RunSummary()
     code = 0
     with contextlib.ExitStack() as stack:

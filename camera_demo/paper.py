@@ -55,7 +55,7 @@ def textured_paper(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarra
     vignette = -(xx**2 + yy**2) * rng.uniform(0, 25)
     coarse = rng.normal(0, 1, (height // 16 + 2, width // 16 + 2)).astype(np.float32)
     texture = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC) * rng.uniform(2, 6)
-    grain = cv2.GaussianBlur(rng.normal(0, 2.0, (height, width)).astype(np.float32), (0, 0), 0.8)
+    grain = cv2.GaussianBlur(rng.standard_normal((height, width), dtype=np.float32) * 2, (0, 0), 0.8)
     gray = rng.uniform(175, 235) + gradient + vignette + texture + grain
     tint = np.array([rng.uniform(0.88, 1.0), rng.uniform(0.95, 1.0), 1.0], dtype=np.float32)
     return gray[:, :, None] * tint
@@ -187,7 +187,9 @@ def add_shadow(
 
 def add_noise(canvas: np.ndarray, sigma: float, rng: np.random.Generator) -> None:
     """Gaussian sensor noise with standard deviation ``sigma`` gray levels."""
-    canvas += rng.normal(0.0, sigma, canvas.shape).astype(np.float32)
+    noise = rng.standard_normal(canvas.shape, dtype=np.float32)
+    noise *= np.float32(sigma)
+    canvas += noise
 
 
 def blur(canvas: np.ndarray, sigma: float) -> np.ndarray:
@@ -491,3 +493,96 @@ def _color_tuple(level: Color) -> tuple[float, ...]:
 
 def _scale(canvas: np.ndarray, factor: np.ndarray) -> None:
     canvas *= factor[:, :, None] if canvas.ndim == 3 else factor
+
+
+# Hershey fonts that ship with OpenCV: the kit renders letters and words with these (the
+# reading benchmark uses other fonts, so it measures writing the kit never trained on).
+HERSHEY_FONTS = (
+    0,  # FONT_HERSHEY_SIMPLEX
+    1,  # FONT_HERSHEY_PLAIN
+    2,  # FONT_HERSHEY_DUPLEX
+    3,  # FONT_HERSHEY_COMPLEX
+    4,  # FONT_HERSHEY_TRIPLEX
+    5,  # FONT_HERSHEY_COMPLEX_SMALL
+    6,  # FONT_HERSHEY_SCRIPT_SIMPLEX
+    7,  # FONT_HERSHEY_SCRIPT_COMPLEX
+)
+
+
+def text_coverage(
+    text: str,
+    height: float,
+    font: int = 0,
+    thickness: int = 2,
+    shear: float = 0.0,
+    angle: float = 0.0,
+) -> np.ndarray:
+    """Ink coverage 0..1 of ``text`` written in a Hershey font, letters about ``height`` px tall,
+    slanted by ``shear`` (x per y) and turned by ``angle`` degrees; cropped to its ink."""
+    cv2 = require_opencv()
+    scale = cv2.getFontScaleFromHeight(font, max(4, round(height)), thickness)
+    (width, tall), base = cv2.getTextSize(text, font, scale, thickness)
+    pad = thickness + round(abs(shear) * (tall + base)) + 4
+    glyphs = np.zeros((tall + base + 2 * pad, width + 2 * pad), np.uint8)
+    cv2.putText(glyphs, text, (pad, pad + tall), font, scale, 255, thickness, cv2.LINE_AA)
+    canvas = glyphs.astype(np.float32) / 255.0
+    rows, cols = canvas.shape
+    matrix = cv2.getRotationMatrix2D((cols / 2, rows / 2), angle, 1.0)
+    matrix[0, 1] += shear
+    matrix[0, 2] -= shear * rows / 2
+    side = round(math.hypot(rows, cols)) + 2 * pad
+    matrix[:, 2] += ((side - cols) / 2, (side - rows) / 2)
+    alpha = np.clip(cv2.warpAffine(canvas, matrix, (side, side), flags=cv2.INTER_LINEAR), 0, 1)
+    ys, xs = np.nonzero(alpha > 0.05)
+    if ys.size == 0:
+        return np.zeros((1, 1), np.float32)
+    return alpha[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def draw_grid(canvas: np.ndarray, spacing: float, level: Color = 170.0, thickness: int = 1) -> None:
+    """Graph paper: horizontal and vertical lines every ``spacing`` px."""
+    cv2 = require_opencv()
+    height, width = canvas.shape[:2]
+    color = _color_tuple(level)
+    for y in np.arange(spacing / 2, height, spacing):
+        cv2.line(canvas, (0, round(y)), (width - 1, round(y)), color, thickness, cv2.LINE_AA)
+    for x in np.arange(spacing / 2, width, spacing):
+        cv2.line(canvas, (round(x), 0), (round(x), height - 1), color, thickness, cv2.LINE_AA)
+
+
+def draw_margin(canvas: np.ndarray, x: float, level: Color = 150.0, thickness: int = 2) -> None:
+    """A vertical margin line at ``x``."""
+    cv2 = require_opencv()
+    color = _color_tuple(level)
+    cv2.line(canvas, (round(x), 0), (round(x), canvas.shape[0] - 1), color, thickness, cv2.LINE_AA)
+
+
+def draw_holes(
+    canvas: np.ndarray, x: float, radius: float, spacing: float, level: Color = 50.0
+) -> None:
+    """Binder holes down the left edge, showing a dark table through the sheet."""
+    cv2 = require_opencv()
+    for y in np.arange(spacing / 2, canvas.shape[0], spacing):
+        centre = (round(x), round(y))
+        cv2.circle(canvas, centre, round(radius), _color_tuple(level), -1, cv2.LINE_AA)
+
+
+def photograph(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A uint8 camera picture of ``canvas``: uneven light, lens blur, sensor noise and, often,
+    JPEG compression."""
+    image = canvas.copy()
+    add_lighting(image, rng.uniform(0.0, 0.45), rng)
+    image = blur(image, rng.uniform(0.3, 1.3))
+    add_noise(image, rng.uniform(1.0, 6.0), rng)
+    if rng.random() < 0.6:
+        image = jpeg(image, int(rng.integers(55, 95)))
+    return finish(image)
+
+
+def draw_ruled_lines_at(canvas: np.ndarray, spacing: float, rng: np.random.Generator) -> None:
+    """Notebook ruling: lines every ``spacing`` px, of one random tint, weight and tilt."""
+    level = (rng.uniform(150, 215), rng.uniform(140, 205), rng.uniform(110, 200))
+    thickness = int(rng.integers(1, 3))
+    slope = rng.uniform(-0.02, 0.02)
+    for y in np.arange(rng.uniform(0, spacing), canvas.shape[0], spacing):
+        draw_ruled_line(canvas, y, thickness=thickness, level=level, slope=slope)

@@ -14,10 +14,12 @@ from runtime.errors import NoDigitFoundError
 from runtime.images import as_gray_u8
 
 
-class ProbabilityModel(Protocol):
+class Judge(Protocol):
     """What the pipeline needs from a classifier (``runtime.DigitClassifier`` provides it)."""
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def accepts(self, confidence: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -58,53 +60,50 @@ def parse_roi(text: str) -> Box:
 
 
 class FramePipeline:
-    """Read the digits of a stream of frames with one classifier call per frame.
+    """Read the digits of a stream of frames, one classifier call per frame.
 
-    Regions come from ``runtime.segment.find_digits``, or, when ``rois`` are given, each ROI is
-    one digit cell cropped and normalized by ``runtime.preprocess.preprocess``. Digits whose
-    smoothed confidence is below ``min_confidence`` are dropped.
+    Digits come from ``runtime.segment.read_digits`` (candidates judged, joined and cut by
+    recognition), or, when ``rois`` are given, each ROI is one digit cell prepared by
+    ``runtime.preprocess.preprocess``. Each digit is followed across frames and its
+    probabilities averaged over ``smoothing`` frames; it is shown while the classifier's
+    acceptance rule (``accepts``) holds for the averaged confidence.
     """
 
-    def __init__(
-        self,
-        classifier: ProbabilityModel,
-        rois: Sequence[Box] = (),
-        smoothing: int = 5,
-        min_confidence: float = 0.5,
-    ) -> None:
-        if not 0.0 <= min_confidence <= 1.0:
-            raise ValueError(f"min_confidence must be within 0..1, got {min_confidence}")
+    def __init__(self, classifier: Judge, rois: Sequence[Box] = (), smoothing: int = 5) -> None:
         self.classifier = classifier
         self.rois = tuple(rois)
-        self.min_confidence = min_confidence
         self.smoother = TemporalSmoother(window=smoothing)
 
-    def _roi_regions(self, gray: np.ndarray) -> list[tuple[Box, np.ndarray]]:
+    def _roi_digits(self, gray: np.ndarray) -> tuple[list[Box], list[np.ndarray], np.ndarray]:
         from runtime.preprocess import preprocess
 
-        regions = []
+        boxes, crops = [], []
         height, width = gray.shape
         for x, y, w, h in self.rois:
             x1, y1 = min(x + w, width), min(y + h, height)
             if x >= x1 or y >= y1:
                 continue  # the ROI lies outside this frame
             try:
-                regions.append(((x, y, x1 - x, y1 - y), preprocess(gray[y:y1, x:x1])))
+                crops.append(preprocess(gray[y:y1, x:x1]))
             except NoDigitFoundError:
                 continue  # an empty cell is not a digit
-        return regions
+            boxes.append((x, y, x1 - x, y1 - y))
+        if not crops:
+            return [], [], np.zeros((0, 10), np.float32)
+        probabilities = self.classifier.predict_proba(np.stack(crops))
+        return boxes, crops, np.asarray(probabilities, np.float32)
 
-    def _found_regions(self, gray: np.ndarray) -> list[tuple[Box, np.ndarray]]:
-        from runtime.segment import find_digits
+    def _found_digits(self, gray: np.ndarray) -> tuple[list[Box], list[np.ndarray], np.ndarray]:
+        from runtime.segment import read_digits
 
-        try:
-            found = find_digits(gray)
-        except NoDigitFoundError:
-            return []
-        return [(tuple(int(v) for v in r.box), r.image) for r in found]
+        read = read_digits(gray, self.classifier)
+        if not read:
+            return [], [], np.zeros((0, 10), np.float32)
+        boxes = [tuple(int(v) for v in region.box) for region, _ in read]
+        return boxes, [region.image for region, _ in read], np.stack([row for _, row in read])
 
     def process(self, image: np.ndarray, index: int) -> FrameReading:
-        """Read one frame (any size; gray, BGR or BGRA; 8 or 16 bit).
+        """Read one frame (any size; any image ``runtime.images`` accepts).
 
         Digits come in reading order: lines top to bottom, each left to right.
         """
@@ -114,30 +113,24 @@ class FramePipeline:
         t0 = clock()
         gray = as_gray_u8(image, "frame")
         t1 = clock()
-        regions = self._roi_regions(gray) if self.rois else self._found_regions(gray)
-        t2 = clock()
-        if regions:
-            crops = [crop for _, crop in regions]
-            probabilities = np.asarray(
-                self.classifier.predict_proba(np.stack(crops)), dtype=np.float32
-            )
+        if self.rois:
+            boxes, crops, probabilities = self._roi_digits(gray)
         else:
-            crops, probabilities = [], np.zeros((0, 10), np.float32)
-        t3 = clock()
-        smoothed = self.smoother.update([box for box, _ in regions], crops, probabilities)
+            boxes, crops, probabilities = self._found_digits(gray)
+        t2 = clock()
+        smoothed = self.smoother.update(boxes, crops, probabilities)
         digits = []
         for item in smoothed:
             confidence = float(item.probabilities.max())
-            if confidence >= self.min_confidence:
+            if self.classifier.accepts(confidence):
                 digits.append(
                     DigitReading(int(item.probabilities.argmax()), confidence, item.box, item.track)
                 )
         digits = [digits[i] for i in reading_order([d.box for d in digits])]
-        t4 = clock()
+        t3 = clock()
         timings = {
             "convert": (t1 - t0) * 1e3,
-            "find": (t2 - t1) * 1e3,
-            "classify": (t3 - t2) * 1e3,
-            "smooth": (t4 - t3) * 1e3,
+            "read": (t2 - t1) * 1e3,
+            "smooth": (t3 - t2) * 1e3,
         }
         return FrameReading(index, tuple(digits), timings)

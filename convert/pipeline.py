@@ -38,7 +38,7 @@ from convert.parity import (
     keras_reference,
 )
 from convert.representative import DEFAULT_SEED, DEFAULT_SIZE, stratified_sample
-from convert.source import load_keras_model, logits_model
+from convert.source import load_keras_model, logits_model, training_threshold
 from runtime.atomic import write_bytes, write_json
 from runtime.metadata import ModelMetadata, read_metadata
 from train.data import MnistData, load_mnist, sha256_of
@@ -94,6 +94,7 @@ def publish_or_reject(
     source_sha256: str,
     extra_parity: dict[str, Any],
     timing_images: int,
+    threshold: float | None = None,
 ) -> FormatParity:
     """Gate ``raw`` bytes; move the file, with metadata, to its accepted or rejected path."""
     final, rejected = accepted_path(out_dir, fmt), rejected_path(out_dir, fmt)
@@ -105,7 +106,7 @@ def publish_or_reject(
         **result.figures(),
         **extra_parity,
     }
-    metadata = build_metadata(raw, fmt, source_sha256, parity)
+    metadata = build_metadata(raw, fmt, source_sha256, parity, threshold=threshold)
     embedded = embed_metadata(raw, metadata)
     verify_embedded(embedded, raw, metadata, reference.images[:VERIFY_IMAGES])
     destination, stale = (final, rejected) if result.passed else (rejected, final)
@@ -143,6 +144,12 @@ def convert_model(
     out = Path(out_dir)
     model = load_keras_model(keras_path)
     exported = logits_model(model)
+    threshold = training_threshold(keras_path)
+    say(
+        f"acceptance threshold {threshold} from the training report"
+        if threshold is not None
+        else "no training report beside the model: the runtime's default threshold applies"
+    )
     source_sha256 = sha256_of(Path(keras_path))
     mnist = _load_data(data)
     out.mkdir(parents=True, exist_ok=True)
@@ -180,7 +187,7 @@ def convert_model(
         )
         say(f"checking parity of {fmt} through the device runtime (LiteRT)")
         report.formats[fmt] = publish_or_reject(
-            raw, fmt, out, reference, thresholds, source_sha256, extra, timing_images
+            raw, fmt, out, reference, thresholds, source_sha256, extra, timing_images, threshold
         )
     write_json(out / PARITY_FILE, report.to_dict(relative_to=out))
     return report

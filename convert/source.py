@@ -9,6 +9,7 @@ from pathlib import Path
 from runtime.errors import ModelFormatError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+TRAINING_REPORT = "metrics.json"
 KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
 EXPECTED_INPUT_SHAPE = (None, 28, 28)
 EXPECTED_OUTPUT_SHAPE = (None, 10)
@@ -96,3 +97,21 @@ def logits_model(model):
     outputs = linear(head.input)
     linear.set_weights(head.get_weights())
     return keras.Model(model.inputs, outputs, name=f"{model.name}_logits")
+
+
+def training_threshold(keras_path: str | os.PathLike[str]) -> float | None:
+    """The acceptance threshold ``train`` chose for this very model (``metrics.json`` beside
+    it, naming the model's SHA-256), or None when there is no such report."""
+    import json
+
+    from train.data import sha256_of
+
+    report = Path(keras_path).with_name(TRAINING_REPORT)
+    try:
+        metrics = json.loads(report.read_text(encoding="utf-8"))
+        threshold = metrics["threshold"]["threshold"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if metrics.get("model_sha256") != sha256_of(Path(keras_path)):
+        return None  # the report belongs to another run
+    return float(threshold) if 0.0 <= threshold <= 1.0 else None

@@ -1,11 +1,13 @@
-"""``digit-classify`` / ``python -m runtime``: classify image files with a ``.tflite`` model.
+"""``digit-classify`` / ``python -m runtime``: read the handwritten digits in image files.
 
-    python -m runtime digit.png photo.jpg --model model_int8.tflite [--json] [--backend numpy]
+    python -m runtime page.jpg digit.png --model model_int8.tflite [--json]
 
-Images are read as grayscale with OpenCV. A 28x28 file is taken as MNIST form (white on
-black); anything else is a photo or scan and goes through ``runtime.preprocess``.
-Exit codes follow ``runtime.cli_common``: 0 all images read, 2 bad arguments, model or image
-(one line each on stderr), 130 interrupted.
+Each image is read as a number: every digit found (``runtime.segment.read_number``) with its
+box, left to right. An image in which no digit is found is taken as one digit filling the
+picture (``DigitClassifier.predict``, which prepares any photo the MNIST way); a 28x28 image
+is MNIST form already. ``--one-digit`` skips the search (the fast path for crops of single
+digits). Exit codes follow ``runtime.cli_common``: 0 every image read, 2 bad arguments, model
+or image (one line each on stderr), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,16 +32,21 @@ from runtime.cli_common import (
     print_error,
 )
 from runtime.errors import DigitKitError, ImageError
-from runtime.images import require_opencv
+from runtime.images import MNIST_SHAPE, require_opencv
 
 PROG = "digit-classify"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = make_parser(PROG, "Read handwritten digits in image files with a TFLite model.")
+    parser = make_parser(PROG, "Read the handwritten digits in image files with a TFLite model.")
     parser.add_argument("images", nargs="+", type=Path, help="image files (PNG, JPEG, ...)")
     parser.add_argument("--model", required=True, type=Path, help="a .tflite file from convert")
+    parser.add_argument(
+        "--one-digit",
+        action="store_true",
+        help="take each image as one digit (no search): the fast path for cropped digits",
+    )
     parser.add_argument(
         "--backend", default="auto", choices=("auto", *BACKEND_NAMES), help="inference backend"
     )
@@ -46,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=float_in_range(0.0, 1.0),
         default=None,
-        help="minimum confidence to accept a digit (default: the model's own threshold)",
+        help="confidence from which a digit is accepted (default: the model's own threshold)",
     )
     parser.add_argument("--threads", type=int_at_least(1), default=1, help="interpreter threads")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -65,6 +73,55 @@ def read_image(path: Path) -> np.ndarray:
     if image is None:
         raise ImageError(f"{path}: not an image file OpenCV can decode")
     return image
+
+
+def read_file(classifier: DigitClassifier, path: Path, one_digit: bool) -> dict[str, Any]:
+    """The reading of one image file as a JSON-ready record."""
+    image = read_image(path)
+    if not one_digit and image.shape != MNIST_SHAPE:
+        from runtime.segment import read_number
+
+        reading = read_number(image, classifier)
+        if reading.digits:
+            return {
+                "image": str(path),
+                "number": reading.text,
+                "digits": [
+                    {
+                        "digit": item.prediction.digit,
+                        "confidence": round(item.prediction.confidence, 6),
+                        "box": [int(v) for v in item.region.box],
+                    }
+                    for item in reading.digits
+                ],
+            }
+    prediction = classifier.predict(image)
+    return {
+        "image": str(path),
+        "number": str(prediction.digit) if prediction.accepted else "",
+        "digits": [
+            {
+                "digit": prediction.digit,
+                "confidence": round(prediction.confidence, 6),
+                "accepted": prediction.accepted,
+                "box": [0, 0, int(image.shape[1]), int(image.shape[0])],
+                "probabilities": [round(p, 6) for p in prediction.probabilities],
+            }
+        ],
+    }
+
+
+def _line(record: dict[str, Any], threshold: float) -> str:
+    digits = record["digits"]
+    if len(digits) == 1 and "accepted" in digits[0]:
+        digit = digits[0]
+        verdict = "" if digit["accepted"] else f"  (rejected: below {threshold:g})"
+        return f"{record['image']}: {digit['digit']}  confidence {digit['confidence']:.3f}{verdict}"
+    parts = ", ".join(
+        f"{d['digit']} {d['confidence']:.3f} at {','.join(str(v) for v in d['box'])}"
+        for d in digits
+    )
+    return f"{record['image']}: {record['number']}  ({parts})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,25 +150,16 @@ def _run(args: argparse.Namespace) -> int:
     failed = False
     for path in args.images:
         try:
-            prediction = classifier.predict(read_image(path))
+            record = read_file(classifier, path, args.one_digit)
         except DigitKitError as exc:
             failed = True
             message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
             results.append({"image": str(path), "error": message})
             print_error(PROG, message)
             continue
-        results.append(
-            {
-                "image": str(path),
-                "digit": prediction.digit,
-                "confidence": round(prediction.confidence, 6),
-                "accepted": prediction.accepted,
-                "probabilities": [round(p, 6) for p in prediction.probabilities],
-            }
-        )
+        results.append(record)
         if not args.json:
-            verdict = "" if prediction.accepted else f"  (rejected: below {classifier.threshold:g})"
-            print(f"{path}: {prediction.digit}  confidence {prediction.confidence:.3f}{verdict}")
+            print(_line(record, classifier.threshold))
     if args.json:
         document = {
             "model": str(args.model),

@@ -1,92 +1,82 @@
-"""Erase ruled lines, margins and page edges from an ink mask, keeping the digits on them."""
+"""Erase ruled lines, grids, margins and page edges from an ink mask, keeping the digits on them."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from runtime.images import shrink
+from runtime.images import require_opencv
 
-# Ruled lines are straight ink runs at least this fraction of the frame's width (height for
-# vertical lines) that also reach the frame edge or half across it.
-_LINE_FRACTION = 0.25
-# Slack (px at half the mask's resolution) for lines that are not perfectly level: with
-# runs of 1/4 of the frame, lines tilted up to ~4 degrees are found.
-_LINE_TILT_SLACK = 3
-# Within a line's band, the line is the ink runs longer than 1/_LINE_RUN_DIVISOR of the
-# frame width (longer than strokes are wide); gaps up to _BRIDGE px across it are bridged.
-_LINE_RUN_DIVISOR = 20
+# A line is a straight run of ink at least _SPAN of the frame across (width for horizontal
+# lines, height for vertical ones), or _EDGE_SPAN when it reaches the frame's edge; a digit's
+# stroke is never that long and never reaches the edge. Lines may lean _TILT_DEG from level
+# (a page photographed at an angle) and break for _GAP of the frame (a faint stretch).
+_SPAN = 0.5
+_EDGE_SPAN = 0.25
+_TILT_DEG = 12.0
+_GAP = 0.04
+# Lines are erased this wide (px): ruled lines are 1-2 px thick at detection resolution.
+_LINE_WIDTH = 3
+# Strokes crossing a line are bridged over gaps up to this many px; what is left of the lines
+# lies within _BAND px of them.
 _BRIDGE = 9
+_BAND = 5
 
 
-def remove_ruled_lines(mask: np.ndarray) -> np.ndarray:
-    """Erase ruled lines, margins and page edges (long straight runs of ink) from a 0/255 mask.
+def remove_ruled_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Erase ruled lines, grids, margins and page edges from a 0/255 mask.
 
-    A morphological opening by a long horizontal (vertical) kernel keeps only runs at least
-    ``_LINE_FRACTION`` of the frame long; of those, only runs reaching the frame edge or
-    spanning half of it count as lines, so a long stroke of a big digit survives. Where a
-    stroke crosses a line the line pixels between its two sides are kept (a closing across
-    the line), so a digit written across a line stays whole; a digit resting on a line is
-    simply cut free of it. Lines are searched at half resolution.
+    Lines are found with OpenCV's probabilistic Hough transform, which follows a tilted or
+    broken line exactly (a morphological opening by a level kernel loses it). Their pixels
+    are erased; where a stroke crosses a line, the line pixels between its two sides are
+    kept (a closing across the line), so a digit written across a line stays whole. Returns
+    the cleaned mask and a band (0/255) around the lines that were found.
     """
-    import cv2
-
-    height, width = mask.shape
-    half, _ = shrink(mask, max(1, max(height, width) // 2))
-    half_h, half_w = half.shape
-    lines = np.zeros_like(half)
-    for horizontal in (True, False):
-        length = max(3, int((half_w if horizontal else half_h) * _LINE_FRACTION))
-        slack = (1, _LINE_TILT_SLACK) if horizontal else (_LINE_TILT_SLACK, 1)
-        run = (length, 1) if horizontal else (1, length)
-        widened = cv2.dilate(half, cv2.getStructuringElement(cv2.MORPH_RECT, slack))
-        opened = cv2.morphologyEx(
-            widened, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, run)
-        )
-        lines = cv2.bitwise_or(lines, opened)
-    if not cv2.countNonZero(lines):
-        return mask
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        lines, connectivity=8, ltype=cv2.CV_16U
-    )
-    left, top, w, h = (stats[1:, i] for i in range(4))
-    reaches_edge = (left == 0) | (top == 0) | (left + w == half_w) | (top + h == half_h)
-    is_line = np.zeros(count, np.uint8)
-    is_line[1:][reaches_edge | (w >= half_w // 2) | (h >= half_h // 2)] = 255
-    band = cv2.resize(is_line[labels], (width, height), interpolation=cv2.INTER_NEAREST)
-    # Only the lines' surroundings change: work on their bounding box (often a thin strip).
-    x, y, w, h = cv2.boundingRect(band)
-    rows = slice(max(0, y - _BRIDGE), min(height, y + h + _BRIDGE))
-    cols = slice(max(0, x - _BRIDGE), min(width, x + w + _BRIDGE))
-    cleaned = mask.copy()
-    cleaned[rows, cols] = _cut_lines(mask[rows, cols], band[rows, cols], width)
-    return cleaned
-
-
-def _cut_lines(mask: np.ndarray, band: np.ndarray, frame_width: int) -> np.ndarray:
-    """Remove the line pixels within ``band`` from ``mask``, keeping strokes that cross.
-
-    The band is coarse (half resolution plus tilt slack); the line itself is the long thin
-    runs inside it, which leaves the strokes crossing it nearly untouched.
-    """
-    import cv2
-
-    in_band = cv2.bitwise_and(mask, band)
-    run = max(5, frame_width // _LINE_RUN_DIVISOR)
-    lines = cv2.bitwise_or(
-        cv2.morphologyEx(
-            in_band, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (run, 1))
-        ),
-        cv2.morphologyEx(
-            in_band, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, run))
-        ),
-    )
+    cv2 = require_opencv()
+    segments = _line_segments(mask)
+    if not segments:
+        return mask, np.zeros_like(mask)
+    across = (np.zeros_like(mask), np.zeros_like(mask))  # horizontal, vertical lines
+    for x0, y0, x1, y1, horizontal in segments:
+        cv2.line(across[0 if horizontal else 1], (x0, y0), (x1, y1), 255, _LINE_WIDTH)
+    lines = cv2.bitwise_or(*across)
     clean = cv2.bitwise_and(mask, cv2.bitwise_not(lines))
-    bridged = cv2.bitwise_or(
-        cv2.morphologyEx(
-            clean, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, _BRIDGE))
-        ),
-        cv2.morphologyEx(
-            clean, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (_BRIDGE, 1))
-        ),
+    restored = clean
+    for drawn, kernel in zip(across, ((1, _BRIDGE), (_BRIDGE, 1)), strict=True):
+        if cv2.countNonZero(drawn):
+            shape = cv2.getStructuringElement(cv2.MORPH_RECT, kernel)
+            bridged = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, shape)
+            restored = cv2.bitwise_or(
+                restored, cv2.bitwise_and(bridged, cv2.bitwise_and(drawn, mask))
+            )
+    band = cv2.dilate(lines, np.ones((_BAND, _BAND), np.uint8))
+    return restored, band
+
+
+def _line_segments(mask: np.ndarray) -> list[tuple[int, int, int, int, bool]]:
+    """Straight runs of ink long enough to be lines: (x0, y0, x1, y1, horizontal)."""
+    cv2 = require_opencv()
+    height, width = mask.shape
+    side = min(height, width)
+    found = cv2.HoughLinesP(
+        mask,
+        rho=1,
+        theta=np.pi / 180,
+        threshold=max(10, int(0.15 * side)),
+        minLineLength=max(10, int(_EDGE_SPAN * side)),
+        maxLineGap=max(2, int(_GAP * max(height, width))),
     )
-    return cv2.bitwise_or(clean, cv2.bitwise_and(bridged, lines))
+    if found is None:
+        return []
+    segments = []
+    tilt = np.tan(np.deg2rad(_TILT_DEG))
+    for x0, y0, x1, y1 in found.reshape(-1, 4).tolist():  # (N, 1, 4) before OpenCV 5
+        dx, dy = abs(x1 - x0), abs(y1 - y0)
+        horizontal = dy <= tilt * dx
+        if not horizontal and dx > tilt * dy:
+            continue  # a slanted run: a stroke, not a ruling
+        length, extent = (dx, width) if horizontal else (dy, height)
+        low, high = (min(x0, x1), max(x0, x1)) if horizontal else (min(y0, y1), max(y0, y1))
+        at_edge = low <= 2 or high >= extent - 3
+        if length >= _SPAN * extent or (at_edge and length >= _EDGE_SPAN * extent):
+            segments.append((x0, y0, x1, y1, horizontal))
+    return segments

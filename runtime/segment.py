@@ -1,25 +1,39 @@
-"""Find the handwritten digits in a photo (e.g. a camera frame of a page) and read them.
+"""Find and read the handwritten digits in a photo (e.g. a camera frame of a page).
 
-``find_digits`` searches a reduced copy of the frame (``WORK_SIDE``) to stay within a couple
-of milliseconds per 640x480 frame, and cuts each digit's 28x28 MNIST-form image at a
-resolution that keeps its detail. It ignores specks, ruled lines, margins and page edges,
-anything touching the frame edge, textures, shadows' and page edges' fringes, and blobs
-too big, too small or too solid to be a digit (``runtime.ruled_lines``,
-``runtime.regions``). A frame with no digit gives an empty list.
+Recall first, the classifier decides. The frame is searched on a reduced copy
+(``WORK_SIDE``): paper brightness is divided out and ink thresholded (``runtime.ink``), ruled
+lines and grids are erased (``runtime.ruled_lines``), and the remaining ink pieces are
+grouped into candidate digits (``runtime.proposals``) with only filters that cannot remove a
+real digit. ``find_digits`` returns those proposals; ``read_digits`` and ``read_number``
+classify every candidate of a line in one batch and choose, per line, the reading that
+accepts the most digits (ties: the most confident), so a digit written in pieces is joined
+and touching digits are cut apart by recognition. What is accepted follows the classifier's
+one rule (``DigitClassifier.accepts``).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from runtime.errors import NoDigitFoundError
-from runtime.images import as_gray_u8, shrink
+from runtime.images import as_gray_u8, require_opencv, shrink
 from runtime.ink import InkMap, Polarity, ink_map, relative_ink
 from runtime.preprocess import ink_to_mnist
-from runtime.regions import Box, candidate_digits
+from runtime.proposals import (
+    Box,
+    Candidate,
+    Cut,
+    Piece,
+    candidate_mask,
+    candidates,
+    ink_pieces,
+    lines_of,
+)
 from runtime.ruled_lines import remove_ruled_lines
 
 if TYPE_CHECKING:
@@ -34,11 +48,20 @@ _DETAILED_ENOUGH = 40
 # _MAX_STROKE of the frame's long side wide.
 _THUMB_SIDE = 80
 _MAX_STROKE = 0.1
+# In the choice of a line's reading, confidence only breaks ties between readings that
+# accept the same number of digits.
+_CONFIDENCE_WEIGHT = 1e-3
+# Words and numbers on a line are apart by more than this times the taller neighbour's height;
+# an unexplained piece at least _LETTER_HEIGHT of the digits' height makes a word writing.
+_WORD_GAP = 0.45
+_LETTER_HEIGHT = 0.4
+_NOT_A_DIGIT = 0.5
+_WORDS_ARE_NOT_NUMBERS = True
 
 
 @dataclass(frozen=True, eq=False)
 class DigitRegion:
-    """One digit found in a frame: ``box`` (x, y, w, h) in the frame's pixels and ``image``,
+    """A candidate digit in a frame: ``box`` (x, y, w, h) in the frame's pixels and ``image``,
     its 28x28 uint8 MNIST-form crop (white on black) ready for the classifier.
 
     Compared by identity: element-wise array equality has no single truth value."""
@@ -57,16 +80,131 @@ class ReadDigit:
 
 @dataclass(frozen=True)
 class NumberReading:
-    """The digits read from a frame in reading order; ``text`` holds the accepted ones."""
+    """The digits read in a frame in reading order; ``text`` spells the accepted ones."""
 
     text: str
     digits: tuple[ReadDigit, ...]
 
 
-class BatchClassifier(Protocol):
-    """What ``read_number`` needs from a classifier (``runtime.DigitClassifier`` fits)."""
+class ProbabilityModel(Protocol):
+    """What the reader needs from a classifier (``runtime.DigitClassifier`` fits)."""
 
-    def predict_batch(self, images: list[np.ndarray]) -> list[Prediction]: ...
+    def predict_proba(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def accepts(self, confidence: float) -> bool: ...
+
+
+@dataclass
+class _Line:
+    pieces: list[Piece]
+    candidates: list[Candidate]
+    cuts: list[Cut]
+
+
+class FrameCandidates:
+    """A frame's candidate digits, and the choice among them once they are classified.
+
+    ``regions`` lists every candidate (overlapping alternatives: joins and cut parts);
+    ``choose`` takes their class probabilities (in that order) and the acceptance rule and
+    returns the reading, so the same choice serves the reader and the training's choice of
+    the acceptance threshold.
+    """
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        polarity: Polarity = "dark_on_light",
+        min_contrast: float = 24.0,
+        min_height: float = 0.04,
+        max_height: float = 0.8,
+    ) -> None:
+        if not 0.0 < min_height < max_height <= 1.0:
+            raise ValueError(
+                f"need 0 < min_height < max_height <= 1, got min_height={min_height}, "
+                f"max_height={max_height}"
+            )
+        self._gray = as_gray_u8(image)
+        work, self._step = shrink(self._gray, WORK_SIDE)
+        self._found = ink_map(
+            work, polarity, min_contrast, max_stroke=_MAX_STROKE, thumb_side=_THUMB_SIDE
+        )
+        mask, lines = remove_ruled_lines(self._found.mask)
+        height = work.shape[0]
+        shortest, tallest = max(6.0, min_height * height), max_height * height
+        self._labels, pieces = ink_pieces(mask, shortest, lines)
+        self._lines = [
+            _Line(line, *candidates(line, self._labels, shortest, tallest))
+            for line in lines_of(pieces)
+        ]
+        self._jobs: list[tuple[int, Candidate]] = []
+        self.regions: list[DigitRegion] = []
+        for number, line in enumerate(self._lines):
+            for candidate in [*line.candidates, *(part for cut in line.cuts for part in cut.parts)]:
+                region = self._region(line, candidate)
+                if region is not None:
+                    self._jobs.append((number, candidate))
+                    self.regions.append(region)
+
+    def default_grouping(self) -> list[DigitRegion]:
+        """One region per run of joined pieces, the longest join from each piece (no judge)."""
+        index = {job: i for i, job in enumerate(self._jobs)}
+        found = []
+        for number, line in enumerate(self._lines):
+            covered = -1
+            for candidate in line.candidates:  # in order of their first piece
+                if candidate.start <= covered:
+                    continue
+                longest = max(
+                    (
+                        c
+                        for c in line.candidates
+                        if c.start == candidate.start and (number, c) in index
+                    ),
+                    key=lambda c: c.end,
+                    default=None,
+                )
+                if longest is not None:
+                    found.append(self.regions[index[number, longest]])
+                    covered = longest.end - 1
+        return found
+
+    def choose(
+        self, probabilities: np.ndarray, accepts: Callable[[float], bool]
+    ) -> list[tuple[DigitRegion, np.ndarray]]:
+        """The digits read, in reading order: per line the reading accepting the most digits
+        (then the most confident), without the digits of words (``_in_numbers``)."""
+        judged: dict[tuple[int, Candidate], tuple[DigitRegion, np.ndarray]] = {
+            job: (region, row)
+            for job, region, row in zip(self._jobs, self.regions, probabilities, strict=True)
+        }
+        digits = []
+        for number, line in enumerate(self._lines):
+            digits.extend(_best_reading(number, line, judged, accepts))
+        return digits
+
+    def _region(self, line: _Line, candidate: Candidate) -> DigitRegion | None:
+        """The candidate's box in frame pixels and MNIST-form crop (None if its ink is too faint)."""
+        mask = candidate_mask(candidate, line.pieces, self._labels)
+        if candidate.columns is not None:
+            x0, x1 = candidate.columns
+            mask[:, : x0 - candidate.box[0]] = 0
+            mask[:, x1 - candidate.box[0] :] = 0
+        box, ink, keep = _digit_crop(self._gray, self._found, self._step, candidate.box, mask)
+        try:
+            return DigitRegion(box, ink_to_mnist(ink, keep))
+        except NoDigitFoundError:
+            return None
+
+
+def candidate_regions(
+    image: np.ndarray,
+    polarity: Polarity = "dark_on_light",
+    min_height: float = 0.04,
+    max_height: float = 0.8,
+) -> list[DigitRegion]:
+    """Every candidate ``read_digits`` judges in ``image``: joined runs of pieces and the parts
+    of cut pieces, overlapping one another (what the non-digit judge is trained on)."""
+    return FrameCandidates(image, polarity, 24.0, min_height, max_height).regions
 
 
 def find_digits(
@@ -76,66 +214,141 @@ def find_digits(
     min_height: float = 0.04,
     max_height: float = 0.8,
 ) -> list[DigitRegion]:
-    """Return the digits in ``image``, left to right, lines top to bottom.
+    """Every plausible digit in ``image`` (recall first), left to right, lines top to bottom:
+    each piece of ink of digit height, joined with its close neighbours.
 
-    ``image``: any array ``runtime.images.as_gray_u8`` accepts (a BGR camera frame, a
-    grayscale scan, ...). ``polarity``: pen on paper by default; ``"light_on_dark"`` for
-    chalk on a board, ``"auto"`` to guess (a frame's big bright and dark areas, such as a
-    page on a table, can mislead the guess). ``min_height`` / ``max_height``: a digit's
-    height as a fraction of the frame's height. ``min_contrast``: how much darker than the
-    paper ink must be (gray levels of 255, relative to the local paper brightness).
-    Returns ``[]`` when the frame holds no digit; raises ``ImageError`` for a bad array.
+    These are proposals, not judgements: ``read_digits`` / ``read_number`` let the classifier
+    decide which are digits and join or cut pieces by recognition. ``image``: any array
+    ``runtime.images`` accepts (a BGR camera frame, a grayscale scan, ...). ``polarity``: pen
+    on paper by default; ``"light_on_dark"`` for chalk on a board, ``"auto"`` to guess.
+    ``min_height`` / ``max_height``: a digit's height as a fraction of the frame's height.
+    ``min_contrast``: how much darker than the paper ink must be (gray levels of 255).
+    Raises ``ImageError`` for a bad array.
     """
-    if not 0.0 < min_height < max_height <= 1.0:
-        raise ValueError(
-            f"need 0 < min_height < max_height <= 1, got min_height={min_height}, "
-            f"max_height={max_height}"
-        )
-    gray = as_gray_u8(image)
-    work, step = shrink(gray, WORK_SIDE)
-    found = ink_map(work, polarity, min_contrast, max_stroke=_MAX_STROKE, thumb_side=_THUMB_SIDE)
-    mask = remove_ruled_lines(found.mask)
-    height = work.shape[0]
-    shortest, tallest = max(6.0, min_height * height), max_height * height
-    regions = []
-    for box, region_mask in candidate_digits(mask, found, shortest, tallest):
-        full_box, crop = _digit_crop(gray, found, step, box, region_mask)
-        try:
-            regions.append(DigitRegion(box=full_box, image=ink_to_mnist(crop)))
-        except NoDigitFoundError:  # ink too faint at full resolution: not a digit after all
-            continue
-    order = reading_order([region.box for region in regions])
-    return [regions[index] for index in order]
+    return FrameCandidates(image, polarity, min_contrast, min_height, max_height).default_grouping()
+
+
+def read_digits(
+    image: np.ndarray,
+    classifier: ProbabilityModel,
+    polarity: Polarity = "dark_on_light",
+    min_height: float = 0.04,
+    max_height: float = 0.8,
+) -> list[tuple[DigitRegion, np.ndarray]]:
+    """The digits the classifier accepts in ``image``, in reading order: (region, probabilities).
+
+    Every candidate of the frame is classified in one ``predict_proba`` call; per line the
+    reading with the most accepted digits (then the most confident) is kept.
+    """
+    frame = FrameCandidates(image, polarity, 24.0, min_height, max_height)
+    if not frame.regions:
+        return []
+    probabilities = np.asarray(
+        classifier.predict_proba(np.stack([region.image for region in frame.regions])), np.float32
+    )
+    return frame.choose(probabilities, classifier.accepts)
 
 
 def read_number(
     image: np.ndarray,
-    classifier: BatchClassifier,
-    min_confidence: float | None = None,
+    classifier: ProbabilityModel,
     polarity: Polarity = "dark_on_light",
 ) -> NumberReading:
-    """Find the digits in ``image`` and classify them all in one ``predict_batch`` call.
+    """Read the digits in ``image`` (``read_digits``) as a number, with each digit's prediction."""
+    from runtime.classifier import Prediction
 
-    ``text`` keeps the digits the classifier accepted, or, with ``min_confidence``, those
-    predicted at least that confidently. ``polarity`` as for ``find_digits``.
+    digits = []
+    for region, row in read_digits(image, classifier, polarity):
+        values = row.tolist()
+        index = values.index(max(values))
+        prediction = Prediction(index, values[index], tuple(values), True)
+        digits.append(ReadDigit(region, prediction))
+    text = "".join(str(item.prediction.digit) for item in digits)
+    return NumberReading(text=text, digits=tuple(digits))
+
+
+def _best_reading(
+    number: int, line: _Line, judged: dict, accepts: Callable[[float], bool]
+) -> list[tuple[DigitRegion, np.ndarray]]:
+    """The line's reading accepting the most digits (then the most confident): a dynamic
+    programme over the pieces, left to right, where each step skips a piece, takes a joined
+    candidate, or takes a cut of a wide piece. Digits of a word that holds letters are
+    dropped (``_in_numbers``)."""
+
+    def value(candidate: Candidate) -> tuple[float, list]:
+        item = judged.get((number, candidate))
+        if item is None:
+            return 0.0, []
+        confidence = float(item[1].max())
+        if not accepts(confidence):
+            return 0.0, []
+        return 1.0 + _CONFIDENCE_WEIGHT * math.log(max(confidence, 1e-9)), [(candidate, item)]
+
+    count = len(line.pieces)
+    best: list[tuple[float, list]] = [(0.0, [])] + [(-math.inf, [])] * count
+    starting: dict[int, list] = {}
+    for candidate in line.candidates:
+        starting.setdefault(candidate.start, []).append((candidate.end, [candidate]))
+    for cut in line.cuts:
+        starting.setdefault(cut.piece, []).append((cut.piece + 1, list(cut.parts)))
+    for start in range(count):
+        score, reading = best[start]
+        if score == -math.inf:
+            continue
+        for end, chosen in [(start + 1, []), *starting.get(start, [])]:
+            gained, found = score, list(reading)
+            for candidate in chosen:
+                points, digit = value(candidate)
+                gained += points
+                found.extend(digit)
+            if gained > best[end][0]:
+                best[end] = (gained, found)
+    accepted = best[count][1]
+    if _WORDS_ARE_NOT_NUMBERS:
+        accepted = _in_numbers(number, line, judged, accepted)
+    return [item for _, item in accepted]
+
+
+def _in_numbers(number: int, line: _Line, judged: dict, accepted: list) -> list:
+    """The accepted digits that belong to numbers, not to words.
+
+    The line's pieces fall into words at gaps wider than ``_WORD_GAP`` x the taller
+    neighbour. A word holding a letter is writing, not a number: an ``o`` or ``l`` in "hello"
+    looks like a digit on its own, not beside the ``h`` and ``e``. A letter is a piece no
+    accepted digit explains, of at least ``_LETTER_HEIGHT`` of the word's digits' height,
+    which the classifier, on its own, finds no digit at all (confidence under
+    ``_NOT_A_DIGIT``); a digit it merely doubts does not turn a number into a word.
     """
-    regions = find_digits(image, polarity=polarity)
-    if not regions:
-        return NumberReading(text="", digits=())
-    predictions = classifier.predict_batch([region.image for region in regions])
-    digits = tuple(
-        ReadDigit(region, pred) for region, pred in zip(regions, predictions, strict=True)
-    )
-    text = "".join(
-        str(item.prediction.digit)
-        for item in digits
-        if (
-            item.prediction.accepted
-            if min_confidence is None
-            else item.prediction.confidence >= min_confidence
-        )
-    )
-    return NumberReading(text=text, digits=digits)
+    if not accepted:
+        return accepted
+    pieces = line.pieces
+    word_of, word, right = [], 0, None
+    for piece in pieces:
+        x, _, w, h = piece.box
+        if right is not None and x - right[0] > _WORD_GAP * max(h, right[1]):
+            word += 1
+        word_of.append(word)
+        right = (x + w, h) if right is None or x + w > right[0] else right
+    explained = np.zeros(len(pieces), bool)
+    tallest: dict[int, int] = {}
+    for candidate, _ in accepted:
+        explained[candidate.start : candidate.end] = True
+        index = word_of[candidate.start]
+        tallest[index] = max(tallest.get(index, 0), candidate.box[3])
+    alone = {
+        candidate.start: float(judged[number, candidate][1].max())
+        for candidate in line.candidates
+        if candidate.end == candidate.start + 1 and (number, candidate) in judged
+    }
+    writing = {
+        word_of[i]
+        for i, piece in enumerate(pieces)
+        if not explained[i]
+        and word_of[i] in tallest
+        and piece.box[3] >= _LETTER_HEIGHT * tallest[word_of[i]]
+        and alone.get(i, 0.0) < _NOT_A_DIGIT
+    }
+    return [item for item in accepted if word_of[item[0].start] not in writing]
 
 
 def reading_order(boxes: list[Box]) -> list[int]:
@@ -160,30 +373,26 @@ def reading_order(boxes: list[Box]) -> list[int]:
 
 
 def _digit_crop(
-    gray: np.ndarray,
-    found: InkMap,
-    step: int,
-    box: Box,
-    region_mask: np.ndarray,
-) -> tuple[Box, np.ndarray]:
-    """The region's box in frame pixels and its ink: cut from the work image when that
-    holds enough detail for a 20 px digit, else recomputed from the full-resolution frame."""
-    import cv2
-
+    gray: np.ndarray, found: InkMap, step: int, box: Box, region_mask: np.ndarray
+) -> tuple[Box, np.ndarray, np.ndarray]:
+    """The region's box in frame pixels, its ink and its clear-ink mask: cut from the work
+    image when that holds enough detail for a 20 px digit, else recomputed from the
+    full-resolution frame."""
+    cv2 = require_opencv()
     x, y, w, h = box
     frame_h, frame_w = gray.shape
     x0, y0 = x * step, y * step
     x1, y1 = min(frame_w, (x + w) * step), min(frame_h, (y + h) * step)
     if step == 1 or max(w, h) >= _DETAILED_ENOUGH:
-        ink, keep, reach = found.ink[y : y + h, x : x + w], region_mask, 3
-    else:
-        size = (x1 - x0, y1 - y0)
-        paper = cv2.resize(found.paper[y : y + h, x : x + w], size, interpolation=cv2.INTER_LINEAR)
-        ink = cv2.subtract(
-            relative_ink(gray[y0:y1, x0:x1], paper, found.dark_on_light), found.level
-        )
-        keep = cv2.resize(region_mask, size, interpolation=cv2.INTER_NEAREST)
-        reach = 2 * step + 1
-    # The dilation lets in the anti-aliased fringe below the threshold, but not other regions.
-    keep = cv2.dilate(keep, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach)))
-    return (x0, y0, x1 - x0, y1 - y0), cv2.bitwise_and(ink, keep)
+        return (x0, y0, x1 - x0, y1 - y0), found.ink[y : y + h, x : x + w], region_mask
+    size = (x1 - x0, y1 - y0)
+    paper = cv2.resize(found.paper[y : y + h, x : x + w], size, interpolation=cv2.INTER_LINEAR)
+    ink = cv2.subtract(relative_ink(gray[y0:y1, x0:x1], paper, found.dark_on_light), found.level)
+    grown = cv2.resize(region_mask, size, interpolation=cv2.INTER_NEAREST)
+    # The full-resolution clear ink of this region: the threshold within the grown mask.
+    reach = cv2.getStructuringElement(cv2.MORPH_RECT, (step + 1, step + 1))
+    _, clear = cv2.threshold(ink, max(0, found.threshold - 1), 255, cv2.THRESH_BINARY)
+    keep = cv2.bitwise_and(clear, cv2.dilate(grown, reach))
+    if not cv2.countNonZero(keep):
+        keep = grown
+    return (x0, y0, x1 - x0, y1 - y0), ink, keep

@@ -15,9 +15,11 @@ from sklearn.model_selection import train_test_split
 
 from train.augment import AugmentConfig, augment_batch
 from train.data import MnistData
+from train.judge_data import JudgeExamples, harvest
 from train.model import NUM_CLASSES, build_model
 from train.outliers import render_outliers, uniform_targets
 from train.recipes import Recipe
+from train.threshold import ThresholdChoice, choose_threshold
 
 STEPS_PER_EXECUTION = 16
 
@@ -36,6 +38,8 @@ class TrainResult:
     validation_size: int
     selected_weights: str = "last epoch"
     validation_accuracy: float | None = None
+    threshold: ThresholdChoice | None = None
+    judge_examples: dict[str, int] | None = None
 
 
 class WeightAverage(keras.callbacks.Callback):
@@ -97,23 +101,46 @@ class AugmentedEpochs:
     """
 
     def __init__(
-        self, x: np.ndarray, y: np.ndarray, cfg: AugmentConfig, seed: int, outlier_fraction: float
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        cfg: AugmentConfig,
+        seed: int,
+        outlier_fraction: float,
+        judge: JudgeExamples | None = None,
+        judge_negatives: float = 0.0,
+        judge_positives: float = 0.0,
     ):
         self._x, self._y, self._cfg, self._seed = x, y, cfg, seed
         self._outliers = round(len(x) * outlier_fraction)
+        self._judge = judge
+        has_negatives = judge is not None and len(judge.negatives)
+        has_positives = judge is not None and len(judge.positives)
+        self._judge_negatives = round(len(x) * judge_negatives) if has_negatives else 0
+        self._judge_positives = round(len(x) * judge_positives) if has_positives else 0
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: dict[int, Future] = {}
 
     def _prepare(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self._seed, epoch])
         order = rng.permutation(len(self._x))
-        images = augment_batch(self._x[order], rng, self._cfg)
-        targets = keras.utils.to_categorical(self._y[order], NUM_CLASSES)
+        parts = [augment_batch(self._x[order], rng, self._cfg)]
+        targets = [keras.utils.to_categorical(self._y[order], NUM_CLASSES)]
         if self._outliers:
-            extra = augment_batch(render_outliers(self._outliers, rng), rng, self._cfg)
-            mixed = rng.permutation(len(images) + len(extra))
-            images = np.concatenate([images, extra])[mixed]
-            targets = np.concatenate([targets, uniform_targets(len(extra), NUM_CLASSES)])[mixed]
+            parts.append(augment_batch(render_outliers(self._outliers, rng), rng, self._cfg))
+            targets.append(uniform_targets(self._outliers, NUM_CLASSES))
+        if self._judge_negatives:
+            chosen = rng.integers(len(self._judge.negatives), size=self._judge_negatives)
+            parts.append(augment_batch(self._judge.negatives[chosen], rng, self._cfg))
+            targets.append(uniform_targets(len(chosen), NUM_CLASSES))
+        if self._judge_positives:
+            chosen = rng.integers(len(self._judge.positives), size=self._judge_positives)
+            parts.append(augment_batch(self._judge.positives[chosen], rng, self._cfg))
+            targets.append(keras.utils.to_categorical(self._judge.labels[chosen], NUM_CLASSES))
+        images, targets = np.concatenate(parts), np.concatenate(targets)
+        if len(parts) > 1:
+            mixed = rng.permutation(len(images))
+            images, targets = images[mixed], targets[mixed]
         return to_inputs(images), targets
 
     def epoch(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,10 +177,18 @@ def _fit_augmented(
     seed: int,
     callbacks: list[keras.callbacks.Callback],
     verbose: str | int,
+    judge: JudgeExamples | None = None,
 ) -> dict[str, list[float]]:
     """One ``model.fit`` call per epoch on that epoch's augmented arrays; returns the history."""
     epochs = AugmentedEpochs(
-        x_fit, y_fit, recipe.augment or AugmentConfig(), seed, recipe.outlier_fraction
+        x_fit,
+        y_fit,
+        recipe.augment or AugmentConfig(),
+        seed,
+        recipe.outlier_fraction,
+        judge,
+        recipe.judge_negatives,
+        recipe.judge_positives,
     )
     history: dict[str, list[float]] = {}
     # Keras would print "Epoch 1/1" for each single-epoch call: show one bar over all epochs
@@ -239,9 +274,13 @@ def fit(
             first = max(1, recipe.epochs - round(recipe.epochs * recipe.average_last_fraction) + 1)
             averager = WeightAverage(first)
             callbacks.append(averager)
+        judge = None
+        if recipe.judge_pages:
+            # The reader's candidates on pages of the training split's digits only.
+            judge = harvest(recipe.judge_pages, seed, x_fit, y_fit)
         if recipe.augment is not None:
             history = _fit_augmented(
-                model, x_fit, y_fit, validation, recipe, seed, callbacks, verbose
+                model, x_fit, y_fit, validation, recipe, seed, callbacks, verbose, judge
             )
         else:
             history = model.fit(
@@ -273,10 +312,14 @@ def fit(
                 val_accuracy = averaged_accuracy
             else:
                 model.set_weights(kept)
-    wall = time.perf_counter() - started
     # The deployed model carries no Dropout: rebuild the plain inference graph with the weights.
     inference = build_model(dropout=0.0)
     inference.set_weights(model.get_weights())  # left uncompiled: model.keras carries no optimizer
+    threshold = None
+    if recipe.threshold_pages and validation is not None:
+        held_out = harvest(recipe.threshold_pages, seed + 1, x_val, y_val)
+        threshold = choose_threshold(inference, held_out, recipe.threshold_pages, x_val, y_val)
+    wall = time.perf_counter() - started
     return TrainResult(
         model=inference,
         history={k: [float(v) for v in vals] for k, vals in history.items()},
@@ -288,4 +331,8 @@ def fit(
         validation_size=val_size,
         selected_weights=selected,
         validation_accuracy=val_accuracy,
+        threshold=threshold,
+        judge_examples=None
+        if judge is None
+        else {"negatives": len(judge.negatives), "positives": len(judge.positives)},
     )

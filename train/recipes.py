@@ -30,6 +30,13 @@ class Recipe:
     outlier_fraction: float = 0.0
     # average the weights of this last fraction of epochs; kept if validation prefers it
     average_last_fraction: float = 0.0
+    # The reader's own candidates on this many synthetic pages (train/judge_data.py): each
+    # epoch adds judge_negatives non-digits and judge_positives page digits per training image
+    judge_pages: int = 0
+    judge_negatives: float = 0.0
+    judge_positives: float = 0.0
+    # held-out pages on which the acceptance threshold is chosen (never the test set)
+    threshold_pages: int = 0
 
     def with_overrides(self, epochs: int | None = None, batch_size: int | None = None) -> Recipe:
         """A copy with the CLI's overrides applied."""
@@ -63,8 +70,12 @@ DEFAULT = Recipe(
     cosine_schedule=True,
     warmup_epochs=1,
     best_checkpoint=True,
-    outlier_fraction=0.08,
+    outlier_fraction=0.04,
     average_last_fraction=0.2,
+    judge_pages=1500,
+    judge_negatives=0.12,
+    judge_positives=0.06,
+    threshold_pages=300,
 )
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SEED, DEFAULT)}

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
 from runtime.atomic import atomic_path, write_json
-from train.data import MnistData
+from train.data import MnistData, sha256_of
 from train.fit import TrainResult, to_inputs
 
 LIBRARIES = (
@@ -109,6 +109,8 @@ def build_metrics(
         "best_epoch": result.best_epoch,
         "selected_weights": result.selected_weights,
         "validation_accuracy": result.validation_accuracy,
+        "threshold": None if result.threshold is None else result.threshold.to_dict(),
+        "judge_examples": result.judge_examples,
         "wall_time_s": round(result.wall_time_s, 2),
         "parameters": int(result.model.count_params()),
         "train_size": result.train_size,
@@ -175,6 +177,7 @@ def write_report(result: TrainResult, data: MnistData, out_dir: Path) -> dict[st
         result.model.save(tmp)
     evaluation = evaluate(result.model, data)
     metrics = build_metrics(result, data, evaluation)
+    metrics["model_sha256"] = sha256_of(out_dir / "model.keras")
     title = f"{result.recipe.name} recipe: test accuracy {metrics['test_accuracy']:.2%}"
     plot_confusion_matrix(metrics["confusion_matrix"], out_dir / "confusion_matrix.png", title)
     plot_training_curves(result.history, out_dir / "training_curves.png", result.best_epoch)

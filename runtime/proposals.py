@@ -1,0 +1,191 @@
+"""Ink pieces of a frame and the candidate digits they could form, recall first.
+
+A frame's ink (after ruled-line removal) falls into connected pieces. No rule here decides
+what is a digit: the only filters are ones that can never remove a real digit (a piece
+touching the frame edge is cut off by the frame; a piece smaller than a quarter of the
+smallest digit in both directions is a speck). The pieces are ordered into lines and, along
+each line, grouped into *candidates*: runs of up to ``MAX_PIECES`` neighbouring pieces (a
+digit drawn in several strokes, a 5's detached bar, a digit cut by a ruled line) and cuts of
+one wide piece into 2..``MAX_PARTS`` parts (digits written touching). The classifier then
+chooses among them (``runtime.segment``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from runtime.images import require_opencv
+
+Box = tuple[int, int, int, int]
+
+# Candidates join at most this many neighbouring pieces...
+MAX_PIECES = 4
+# ... lying at most this fraction of the taller one's height apart (a stroke that lifted off).
+_JOIN_GAP = 0.35
+# A joined candidate wider than this times its height holds more than one digit; one taller
+# than _JOIN_HEIGHT times its tallest piece stacks things no digit is made of (lines of text).
+_JOIN_ASPECT = 1.4
+_JOIN_HEIGHT = 2.2
+# A piece at least this wide for its height may hold touching digits, cut into at most
+# MAX_PARTS parts; each cut is tried at the thinnest columns near an even division.
+_CUT_ASPECT = 0.9
+MAX_PARTS = 4
+# Width of the windows searched for a cut, as a fraction of one part's width.
+_CUT_REACH = 0.25
+# A piece with this share of its pixels where ruled lines were erased is what is left of them.
+_LINE_RESIDUE = 0.8
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One connected piece of ink: its box in mask pixels and its label in the label image."""
+
+    box: Box
+    label: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A possible digit: the pieces it joins and, for a part of a cut piece, the columns it keeps.
+
+    ``start`` and ``end`` index the line's pieces (``end`` exclusive); ``columns`` is
+    ``(x0, x1)`` in mask pixels for a part of one cut piece, else ``None``.
+    """
+
+    start: int
+    end: int
+    box: Box
+    columns: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Cut:
+    """One way to cut a wide piece (line index ``piece``) into touching digits, left to right."""
+
+    piece: int
+    parts: tuple[Candidate, ...]
+
+
+def ink_pieces(
+    mask: np.ndarray, shortest: float, lines: np.ndarray | None = None
+) -> tuple[np.ndarray, list[Piece]]:
+    """The label image and the pieces of a 0/255 mask, without specks, pieces cut by the
+    frame edge, and what is left of erased ruled lines: pieces lying almost wholly
+    (``_LINE_RESIDUE``) on the ``lines`` mask (0/255, where lines were found)."""
+    cv2 = require_opencv()
+    # 16-bit labels: enough for any work-size frame, and markedly faster than 32-bit here.
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
+    height, width = mask.shape
+    left, top, w, h = (stats[1:, i] for i in range(4))
+    touches_edge = (left <= 0) | (top <= 0) | (left + w >= width) | (top + h >= height)
+    big_enough = np.maximum(w, h) >= max(2.0, shortest / 4)
+    keep = ~touches_edge & big_enough
+    if lines is not None and cv2.countNonZero(lines):
+        on_lines = np.bincount(labels[lines > 0].ravel(), minlength=len(stats))[1:]
+        keep &= on_lines < _LINE_RESIDUE * stats[1:, cv2.CC_STAT_AREA]
+    kept = np.flatnonzero(keep) + 1
+    return labels, [Piece(tuple(int(v) for v in stats[i, :4]), int(i)) for i in kept]
+
+
+def lines_of(pieces: list[Piece]) -> list[list[Piece]]:
+    """The pieces grouped into lines (top to bottom), each sorted left to right.
+
+    Pieces are taken tallest first; a piece joins the line whose band (the vertical span of
+    its tallest piece) holds its vertical centre, so small pieces of consecutive text lines
+    never chain two lines into one.
+    """
+    lines: list[list[Piece]] = []
+    bands: list[tuple[float, float]] = []
+    for piece in sorted(pieces, key=lambda p: -p.box[3]):
+        _, y, _, h = piece.box
+        centre = y + h / 2
+        for line, (top, bottom) in zip(lines, bands, strict=True):
+            if top <= centre <= bottom:
+                line.append(piece)
+                break
+        else:
+            lines.append([piece])
+            bands.append((y, y + h))
+    order = sorted(range(len(lines)), key=lambda i: bands[i][0] + bands[i][1])
+    return [sorted(lines[i], key=lambda p: p.box[0] + p.box[2] / 2) for i in order]
+
+
+def candidates(
+    line: list[Piece], labels: np.ndarray, shortest: float, tallest: float
+) -> tuple[list[Candidate], list[Cut]]:
+    """Every candidate digit of a line, within the digit height range ``shortest``..``tallest``
+    (mask pixels): joined runs of neighbouring pieces, and the ways to cut wide pieces."""
+    found: list[Candidate] = []
+    cuts: list[Cut] = []
+    for start in range(len(line)):
+        box = line[start].box
+        tallest_piece = box[3]
+        for end in range(start + 1, min(start + MAX_PIECES, len(line)) + 1):
+            if end > start + 1:
+                piece_h = line[end - 1].box[3]
+                if _gap(box, line[end - 1].box) > _JOIN_GAP * max(box[3], piece_h):
+                    break
+                tallest_piece = max(tallest_piece, piece_h)
+                box = _union(box, line[end - 1].box)
+                if box[2] > _JOIN_ASPECT * box[3] or box[3] > _JOIN_HEIGHT * tallest_piece:
+                    break
+            if shortest <= box[3] <= tallest:
+                found.append(Candidate(start, end, box))
+        piece = line[start]
+        if piece.box[2] >= _CUT_ASPECT * piece.box[3] and shortest <= piece.box[3] <= tallest:
+            cuts.extend(_cuts(start, piece, labels, shortest))
+    return found, cuts
+
+
+def _cuts(index: int, piece: Piece, labels: np.ndarray, shortest: float) -> list[Cut]:
+    """The ways to cut a wide piece into 2..MAX_PARTS digits at its thinnest columns."""
+    x, y, w, h = piece.box
+    own = labels[y : y + h, x : x + w] == piece.label
+    profile = np.count_nonzero(own, axis=0)
+    found = []
+    for count in range(2, MAX_PARTS + 1):
+        if w < count * h / 3:  # parts narrower than a third of the height: no digit is
+            break
+        columns = [0]
+        for k in range(1, count):
+            centre, reach = k * w // count, max(1, round(_CUT_REACH * w / count))
+            lo, hi = max(columns[-1] + 1, centre - reach), min(w - 1, centre + reach + 1)
+            if hi <= lo:
+                break
+            columns.append(lo + int(np.argmin(profile[lo:hi])))
+        else:
+            columns.append(w)
+            parts = []
+            for x0, x1 in itertools.pairwise(columns):
+                rows = np.flatnonzero(own[:, x0:x1].any(axis=1))
+                if rows.size == 0:
+                    break
+                box = (x + x0, y + int(rows[0]), x1 - x0, int(rows[-1] - rows[0] + 1))
+                parts.append(Candidate(index, index + 1, box, (x + x0, x + x1)))
+            else:
+                found.append(Cut(index, tuple(parts)))
+    return found
+
+
+def candidate_mask(candidate: Candidate, line: list[Piece], labels: np.ndarray) -> np.ndarray:
+    """The 0/255 mask of a candidate's ink within its box."""
+    x, y, w, h = candidate.box
+    window = labels[y : y + h, x : x + w]
+    wanted = np.array([piece.label for piece in line[candidate.start : candidate.end]])
+    lookup = np.zeros(int(max(window.max(), wanted.max())) + 1, np.uint8)
+    lookup[wanted] = 255
+    return lookup[window]
+
+
+def _gap(a: Box, b: Box) -> int:
+    """Horizontal gap between two boxes (negative when they overlap)."""
+    return max(a[0], b[0]) - min(a[0] + a[2], b[0] + b[2])
+
+
+def _union(a: Box, b: Box) -> Box:
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return x0, y0, x1 - x0, y1 - y0

@@ -1,0 +1,251 @@
+"""Examples for the classifier's second job, judging whether a candidate is a digit.
+
+The reader proposes every plausible ink group and lets the classifier decide
+(``runtime.segment``), so the classifier is trained on exactly what the reader proposes:
+the reader's own candidates (``runtime.segment.candidate_regions``) on synthetic camera
+pictures of pages (``camera_demo.paper``):
+
+- pages without digits: ruled and graph paper, margin lines, binder holes, wood-like
+  textures, letters and words that do not look like digits (OpenCV's Hershey fonts),
+  scribbles and blobs: every candidate is a negative;
+- pages of MNIST *training* digits, apart, close and touching, on plain or ruled paper: a
+  candidate holding exactly one digit is a positive with that digit's label (the reader's
+  own crop of it), one holding part of a digit or two digits is a negative.
+
+Negatives get the outlier-exposure target (uniform over the classes), so the softmax learns
+to be unsure exactly where the reader proposes something that is not one digit. Nothing here
+uses the reading benchmark's fonts or generators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from camera_demo import paper
+from runtime.segment import candidate_regions
+
+FRAME = (480, 640)
+# Letters and signs no digit resembles (no o, l, i, s, z, b, g, q, ...): a candidate that
+# looks like a digit must stay acceptable; the reader rejects words by their context instead.
+NON_DIGIT_LETTERS = "acdefhkmnprtuvwxyACEFHKLMNPRUVWXY#%&@*+=?"
+# Shares of a digit's ink inside a candidate's box: at least _WHOLE of one digit and under
+# _OTHER_DIGIT of any other is that digit; under _PART of every digit (a fragment) or _PART
+# of two digits (a merge) is a non-digit; anything between is left out as unclear.
+_WHOLE = 0.92
+_OTHER_DIGIT = 0.08
+_PART = 0.45
+
+
+@dataclass(frozen=True)
+class JudgeExamples:
+    """The reader's candidates on synthetic pages, in MNIST form (28x28 uint8, white on black)."""
+
+    negatives: np.ndarray
+    positives: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.negatives) + len(self.positives)
+
+
+def harvest(
+    pages: int,
+    seed: int,
+    images: np.ndarray,
+    labels: np.ndarray,
+    digit_share: float = 0.55,
+    workers: int = 2,
+) -> JudgeExamples:
+    """The candidates of ``pages`` synthetic pictures (a share ``digit_share`` of them holding
+    MNIST digits drawn from ``images``/``labels``), labelled by where the digits are.
+
+    Page ``i`` draws from ``default_rng([seed, i])``, so the result does not depend on
+    ``workers`` (threads: OpenCV and NumPy release the GIL for the heavy parts).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one_page(index: int) -> list[tuple[np.ndarray, int | None]]:
+        rng = np.random.default_rng([seed, index])
+        if rng.random() < digit_share:
+            canvas, placed = digit_page(rng, images, labels)
+        else:
+            canvas, placed = digit_free_page(rng), []
+        regions = candidate_regions(paper.photograph(canvas, rng))
+        return [(region.image, _label(region.box, placed)) for region in regions]
+
+    negatives: list[np.ndarray] = []
+    positives: list[np.ndarray] = []
+    digits: list[int] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for found in pool.map(one_page, range(pages)):
+            for image, label in found:
+                if label is None:
+                    negatives.append(image)
+                elif label >= 0:
+                    positives.append(image)
+                    digits.append(label)
+    empty = np.zeros((0, 28, 28), np.uint8)
+    return JudgeExamples(
+        negatives=np.stack(negatives) if negatives else empty,
+        positives=np.stack(positives) if positives else empty,
+        labels=np.asarray(digits, np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class PlacedDigit:
+    """An MNIST digit written on a page: its label and its ink coverage at (x, y)."""
+
+    label: int
+    x: int
+    y: int
+    coverage: np.ndarray
+
+    def share_inside(self, box) -> float:
+        """The share of this digit's ink inside ``box`` (x, y, w, h)."""
+        bx, by, bw, bh = box
+        h, w = self.coverage.shape
+        x0, y0 = max(bx - self.x, 0), max(by - self.y, 0)
+        x1, y1 = min(bx + bw - self.x, w), min(by + bh - self.y, h)
+        if x1 <= x0 or y1 <= y0:
+            return 0.0
+        return float(self.coverage[y0:y1, x0:x1].sum() / self.coverage.sum())
+
+
+def _label(box, placed: list[PlacedDigit]) -> int | None:
+    """The digit a candidate holds, None for a non-digit, -1 when it is neither clearly.
+
+    A candidate holds a digit when nearly all of that digit's ink and almost none of another
+    digit's ink lies in its box; it is a non-digit when it holds only a part of every digit
+    (a fragment) or good parts of two digits (a merge).
+    """
+    if not placed:
+        return None
+    shares = sorted(((digit.share_inside(box), digit.label) for digit in placed), reverse=True)
+    best, label = shares[0]
+    other = shares[1][0] if len(shares) > 1 else 0.0
+    if best < _PART or other >= _PART:
+        return None
+    if best >= _WHOLE and other < _OTHER_DIGIT:
+        return label
+    return -1
+
+
+def digit_page(
+    rng: np.random.Generator, images: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, list[PlacedDigit]]:
+    """MNIST digits in a row, apart, close or touching, on plain or ruled paper, sometimes
+    beside words: the BGR canvas and the digits written on it."""
+    height, width = FRAME
+    canvas = _sheet(rng)
+    if rng.random() < 0.35:
+        paper.draw_ruled_lines_at(canvas, rng.uniform(24, 60), rng)
+    count = int(rng.integers(1, 6))
+    field = rng.uniform(40, 170)
+    spacing = field * rng.uniform(-0.15, 0.4) if rng.random() < 0.5 else field * rng.uniform(0.0, 0.8)
+    while count > 1 and count * field + (count - 1) * spacing > width - 60:
+        count -= 1
+    x = rng.uniform(30, max(31, width - 30 - count * field - (count - 1) * spacing))
+    y = rng.uniform(20, max(21, height - 20 - field))
+    ink = paper.pen_color(rng)
+    placed: list[PlacedDigit] = []
+    for _ in range(count):
+        index = int(rng.integers(len(images)))
+        coverage = paper.ink_coverage(
+            images[index],
+            field * rng.uniform(0.9, 1.1),
+            thickness=int(rng.choice([-1, 0, 0, 0, 1, 2])) if field > 70 else 0,
+            angle=rng.uniform(-12, 12),
+        )
+        top = round(y + rng.uniform(-0.1, 0.1) * field)
+        paper.draw_ink(canvas, coverage, round(x), top, ink)
+        placed.append(PlacedDigit(int(labels[index]), round(x), top, coverage))
+        x += coverage.shape[1] + spacing
+    if rng.random() < 0.25:
+        boxes = [(d.x, d.y, d.coverage.shape[1], d.coverage.shape[0]) for d in placed]
+        _write_words(canvas, rng, avoid=boxes)
+    return canvas, placed
+
+
+def digit_free_page(rng: np.random.Generator) -> np.ndarray:
+    """A BGR canvas a camera may see that holds no digit."""
+    kind = rng.choice(["ruled", "graph", "texture", "words", "scribbles", "plain"])
+    if kind == "texture":
+        gray = paper.texture_frame(FRAME, rng) if rng.random() < 0.6 else paper.table_frame(FRAME, rng)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    canvas = _sheet(rng)
+    if kind == "ruled" or (kind == "words" and rng.random() < 0.5):
+        paper.draw_ruled_lines_at(canvas, rng.uniform(20, 55), rng)
+    if kind == "graph":
+        paper.draw_grid(canvas, rng.uniform(10, 36), level=rng.uniform(140, 215))
+    if kind == "words":
+        _write_words(canvas, rng)
+    if kind == "scribbles":
+        _scribble(canvas, rng)
+    if kind == "plain":
+        paper.add_specks(canvas, int(rng.integers(0, 40)), rng, radius=(1, 3))
+    return canvas
+
+
+def _sheet(rng: np.random.Generator) -> np.ndarray:
+    """A sheet of paper, sometimes with a margin line and binder holes."""
+    canvas = paper.textured_paper(rng, (FRAME[1], FRAME[0]))
+    if rng.random() < 0.3:
+        margin = rng.uniform(40, 120)
+        paper.draw_margin(canvas, margin, level=(rng.uniform(120, 200), 120.0, 220.0))
+    if rng.random() < 0.15:
+        paper.draw_holes(canvas, rng.uniform(15, 35), rng.uniform(8, 18), rng.uniform(70, 110))
+    return canvas
+
+
+def _write_words(canvas: np.ndarray, rng: np.random.Generator, avoid: list | None = None) -> None:
+    """Lines of letter strings that look like no digit, in one Hershey font and pen."""
+    height, width = canvas.shape[:2]
+    font = int(rng.choice(paper.HERSHEY_FONTS))
+    size = rng.uniform(18, 110)
+    thickness = int(rng.integers(1, max(2, round(size / 12)) + 1))
+    shear, ink = rng.uniform(-0.35, 0.35), paper.pen_color(rng)
+    y = rng.uniform(10, height / 3)
+    while y < height - size - 10:
+        x = rng.uniform(10, width / 4)
+        for _ in range(int(rng.integers(1, 5))):
+            length = int(rng.integers(1, 8))
+            text = "".join(rng.choice(list(NON_DIGIT_LETTERS), length))
+            coverage = paper.text_coverage(text, size, font, thickness, shear, rng.uniform(-4, 4))
+            h, w = coverage.shape
+            if x + w > width - 10:
+                break
+            box = (round(x), round(y), w, h)
+            if not any(_intersection(box, other) for other in avoid or []):
+                paper.draw_ink(canvas, coverage, round(x), round(y), ink)
+            x += w + size * rng.uniform(0.3, 1.2)
+        y += size * rng.uniform(1.3, 2.5)
+
+
+def _scribble(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """Pen scribbles, crossings-out, blobs and specks."""
+    from runtime.images import require_opencv
+
+    cv2 = require_opencv()
+    height, width = canvas.shape[:2]
+    color = tuple(float(v) for v in paper.pen_color(rng))
+    for _ in range(int(rng.integers(1, 6))):
+        centre = rng.uniform((60, 60), (width - 60, height - 60))
+        spread = rng.uniform(15, 90)
+        points = (centre + rng.normal(0, spread, (int(rng.integers(3, 12)), 2))).astype(np.int32)
+        if rng.random() < 0.3:
+            axes = (int(rng.uniform(6, spread)), int(rng.uniform(4, spread)))
+            cv2.ellipse(canvas, tuple(int(v) for v in centre), axes, rng.uniform(0, 180), 0, 360, color, -1, cv2.LINE_AA)
+        else:
+            cv2.polylines(canvas, [points], rng.random() < 0.3, color, int(rng.integers(1, 7)), cv2.LINE_AA)
+    paper.add_specks(canvas, int(rng.integers(0, 25)), rng, radius=(1, 3))
+
+
+def _intersection(a, b) -> int:
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, width) * max(0, height)
+
+
