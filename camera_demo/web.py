@@ -48,6 +48,10 @@ MAX_CONNECTIONS = 16
 SOCKET_TIMEOUT_S = 10.0  # a client that neither sends nor receives for this long is dropped
 KEEPALIVE_S = 15.0  # an event-stream comment this often keeps proxies from closing it
 STALE_AFTER_S = 10.0
+# A small send buffer for the video: a slow viewer then gets the newest frame rather than
+# seconds of old ones queued in the kernel, and a stalled one blocks (and costs no encoding)
+# after a few frames.
+VIDEO_SEND_BUFFER = 64 * 1024
 COOKIE_NAME = "digit_kit_token"
 BOUNDARY = "digitkitframe"
 TOKEN_ENV = "DIGIT_KIT_SERVE_TOKEN"
@@ -179,8 +183,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
     server_version = "digit-kit"
     sys_version = ""
-    timeout = SOCKET_TIMEOUT_S
     protocol_version = "HTTP/1.0"  # one request per connection: streams end by closing
+
+    def setup(self) -> None:
+        self.timeout = self.server.app.socket_timeout_s  # reads and writes alike
+        super().setup()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("web %s: %s", self.address_string(), format % args)
@@ -325,6 +332,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._start(200, f"multipart/x-mixed-replace; boundary={BOUNDARY}", None)
         if self._head:
             return
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, VIDEO_SEND_BUFFER)
         app.count_viewer(+1)
         seq = 0
         try:
@@ -407,6 +416,7 @@ class LiveServer:
         max_connections: int = MAX_CONNECTIONS,
         stale_after_s: float = STALE_AFTER_S,
         status: Callable[[], dict] | None = None,
+        socket_timeout_s: float = SOCKET_TIMEOUT_S,
     ) -> None:
         self.address = address
         self.live = live
@@ -423,6 +433,7 @@ class LiveServer:
         self.feed = JpegFeed(live, fps)
         self.max_connections = max_connections
         self.stale_after_s = stale_after_s
+        self.socket_timeout_s = socket_timeout_s
         self.status = status
         self.closing = threading.Event()
         self.viewers = 0
