@@ -360,7 +360,7 @@ def _read_frames(session: _Session, summary: RunSummary, stop: StopRequest) -> s
             frame = reader.next()
             if frame is None:
                 return f"end of {reader.source.description}"
-            stop.check()
+            # A frame in hand is finished (a few ms); the stop is honoured at the top of the loop.
             result = _process(session, frame, started, fps.rate)
             if result is None:
                 continue

@@ -313,12 +313,20 @@ class MqttPublisher:
         return {"mqtt": {"connected": self.connected, "published": self.published}}
 
     def close(self) -> None:
-        """Say ``offline`` (if connected), disconnect, and stop paho's thread, within about 1 s."""
+        """Publish the last change and ``offline`` (if connected), disconnect, stop paho's thread.
+
+        Takes about a second at most, broker or not.
+        """
         self._closing.set()
         with self._cond:
             self._cond.notify_all()
         self._thread.join(0.3)
+        with self._cond:
+            last, self._pending = self._pending, None
         if self.connected:
+            if last is not None and not self._thread.is_alive():
+                self._client.publish(self.target.topic, last, qos=STATE_QOS, retain=True)
+            # Acknowledged at QoS 1, and sent after the state on the same connection.
             info = self._client.publish(
                 self.availability_topic, "offline", qos=GOODBYE_QOS, retain=True
             )

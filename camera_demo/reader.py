@@ -21,7 +21,7 @@ POLL_S = 0.05
 
 
 class ThreadedReader:
-    """Reads ``source`` in a daemon thread; ``next()`` returns its frames in order."""
+    """Reads ``source`` in a daemon thread, started by the first ``next()``; frames come in order."""
 
     def __init__(self, source: FrameSource, stop: StopRequest) -> None:
         self.source = source
@@ -30,7 +30,6 @@ class ThreadedReader:
         source.interrupt_with(self._closing)
         self._frames: queue.Queue[tuple[Frame | None, BaseException | None]] = queue.Queue(1)
         self._thread = threading.Thread(target=self._run, name="frame-reader", daemon=True)
-        self._thread.start()
 
     def _run(self) -> None:
         while not self._closing.is_set():
@@ -54,13 +53,15 @@ class ThreadedReader:
 
         Raises ``StopRequested`` within ``POLL_S`` of a stop request.
         """
+        if self._thread.ident is None:
+            self._thread.start()
         while True:
-            if self._stop.is_set():
-                self._closing.set()  # wakes a retry back-off at once
-                raise StopRequested(self._stop.reason)
-            try:
-                frame, error = self._frames.get(timeout=POLL_S)
+            try:  # a frame read before the stop is still handed over
+                frame, error = self._frames.get(timeout=0 if self._stop.is_set() else POLL_S)
             except queue.Empty:
+                if self._stop.is_set():
+                    self._closing.set()  # wakes a retry back-off at once
+                    raise StopRequested(self._stop.reason) from None
                 if not self._thread.is_alive() and self._frames.empty():
                     raise StopRequested("the reader ended") from None
                 continue
@@ -71,7 +72,8 @@ class ThreadedReader:
     def close(self, timeout: float = 0.3) -> None:
         """End the reader; release the source unless a read is still blocked after ``timeout`` s."""
         self._closing.set()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning(
                 "%s: a frame read is still blocked; leaving it to end with the process",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -216,16 +217,33 @@ class EndlessFailingCapture:
         pass
 
 
+def next_in_thread(reader: ThreadedReader) -> tuple[threading.Thread, list]:
+    """Call ``reader.next()`` in a thread (the main loop's place); its outcome lands in the list."""
+    outcome: list = []
+
+    def call() -> None:
+        try:
+            outcome.append(reader.next())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
 def test_a_stop_ends_the_retry_back_off_at_once():
     stop = StopRequest()
     policy = RetryPolicy(attempts=10, first_delay=5.0, max_delay=5.0)
     source = CaptureSource(EndlessFailingCapture, "stream x", live=True, retry=policy)
     reader = ThreadedReader(source, stop)
-    time.sleep(0.2)  # the reader is in a 5 s back-off now
+    waiter, outcome = next_in_thread(reader)
+    time.sleep(0.3)  # the reader is in its first 5 s back-off now
+    assert reader._thread.is_alive() and not outcome
     started = time.monotonic()
     stop.request("test stop")
-    with pytest.raises(StopRequested):
-        reader.next()
+    waiter.join(2)
+    assert isinstance(outcome[0], StopRequested)
     reader.close()
     assert time.monotonic() - started < 0.5
     assert not reader._thread.is_alive()
@@ -250,13 +268,40 @@ def test_a_blocked_read_is_left_behind_and_its_source_not_released_under_it():
     stop = StopRequest()
     source = BlockedSource()
     reader = ThreadedReader(source, stop)
-    stop.request("test stop")
+    waiter, outcome = next_in_thread(reader)
+    time.sleep(0.2)
     started = time.monotonic()
-    with pytest.raises(StopRequested):
-        reader.next()
+    stop.request("test stop")
+    waiter.join(2)
+    assert isinstance(outcome[0], StopRequested)
     reader.close(timeout=0.2)
     assert time.monotonic() - started < 0.5
+    assert reader._thread.is_alive()  # still blocked in the read, left behind
     assert not source.closed  # releasing a capture mid-read could crash the decoder
+
+
+def test_frames_read_before_a_stop_are_still_processed():
+    stop = StopRequest()
+    source = CaptureSource(
+        lambda: FrameCapture(3), "stream y", live=True, retry=RetryPolicy(attempts=0)
+    )
+    reader = ThreadedReader(source, stop)
+    assert reader.next().index == 0
+    time.sleep(0.2)  # frame 1 is read and waiting
+    stop.request("test stop")
+    assert reader.next().index == 1
+    with pytest.raises(StopRequested):
+        reader.next()
+    reader.close()
+
+
+class FrameCapture(EndlessFailingCapture):
+    def __init__(self, frames: int) -> None:
+        self.left = frames
+
+    def read(self):
+        self.left -= 1
+        return (True, np.zeros((2, 2), np.uint8)) if self.left >= 0 else (False, None)
 
 
 def test_signal_handlers_record_the_stop_and_are_restored():
