@@ -26,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from camera_demo.output import JsonlWriter, RunSummary, frame_record, save_snaps
 from camera_demo.overlay import draw_overlay, draw_status
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
 from camera_demo.reader import ThreadedReader
-from camera_demo.sources import Frame, RetryPolicy, open_source
+from camera_demo.sources import Frame, RetryPolicy, open_source, redact_url
 from camera_demo.stopping import (
     StopRequest,
     StopRequested,
@@ -62,6 +62,9 @@ from runtime.cli_common import (
 )
 from runtime.errors import DigitKitError, ImageError
 from runtime.images import quiet_opencv_logs
+
+if TYPE_CHECKING:
+    from camera_demo.web import LiveServer
 
 PROG = "digit-camera"
 EXIT_ERROR = EXIT_BAD_INPUT  # every error of the demo is about its input (model, source, flags)
@@ -221,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--serve-token",
         type=_arg_type(_token),
         metavar="TOKEN",
-        help=f"require this token on every request (default: ${TOKEN_ENV} if set, else none)",
+        help=f"require this token on every request (without it: ${TOKEN_ENV}, if set)",
     )
     web.add_argument(
         "--serve-fps",
@@ -242,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mqtt-ca",
         type=Path,
         metavar="FILE",
-        help="CA certificate(s) for mqtts:// (default: the system's CA store)",
+        help="CA certificate(s) for mqtts:// (without it: the system's CA store)",
     )
     broker.add_argument(
         "--mqtt-discovery-prefix",
@@ -393,10 +396,11 @@ def _read_frames(session: _Session, summary: RunSummary, stop: StopRequest) -> s
 
 
 def _start_outputs(
-    args: argparse.Namespace, stack: contextlib.ExitStack, classifier, status: dict
-) -> list[Output]:
-    """Start the web view and the MQTT publisher asked for; ``status["web"]`` is the server."""
+    args: argparse.Namespace, stack: contextlib.ExitStack, classifier
+) -> tuple[list[Output], LiveServer | None]:
+    """Start the MQTT publisher and the web view asked for; return the outputs and the server."""
     outputs: list[Output] = []
+    server = None
     publisher = None
     if args.mqtt is not None:
         from camera_demo.mqtt import MqttPublisher
@@ -415,16 +419,15 @@ def _start_outputs(
             args.serve,
             live,
             describe_model(classifier, args.min_confidence, args.smooth),
-            source=args.source,
+            source=f"{redact_url(args.source)} (opening)",
             token=token,
             fps=args.serve_fps,
             stale_after_s=stale,
             status=publisher.status if publisher is not None else None,
         )
         stack.enter_context(server)
-        status["web"] = server
         outputs.append(live)
-    return outputs
+    return outputs, server
 
 
 def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
@@ -441,8 +444,7 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     summary = RunSummary()
     code = EXIT_OK
     with contextlib.ExitStack() as stack:
-        started: dict = {}
-        outputs = _start_outputs(args, stack, classifier, started)
+        outputs, server = _start_outputs(args, stack, classifier)
         try:
             # In a thread: opening a stream whose server does not answer blocks in C.
             source = call_unless_stopped(
@@ -454,8 +456,8 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
             stack.close()
             log.info("%s", summary.report(stop.reason))
             return stop.exit_code
-        if "web" in started:
-            started["web"].source = source.description
+        if server is not None:
+            server.source = source.description
         reader = ThreadedReader(source, stop)
         stack.callback(reader.close)
         window = _open_window(args.headless)

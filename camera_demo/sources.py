@@ -240,7 +240,7 @@ def _open_hint(description: str, live: bool) -> str:
     return ": OpenCV/FFmpeg cannot decode it (not a video, or a codec it lacks)"
 
 
-def _redacted(url: str) -> str:
+def redact_url(url: str) -> str:
     """``url`` without a password, for logs (``rtsp://user:secret@cam`` -> ``rtsp://user:***@cam``)."""
     return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
 
@@ -431,7 +431,7 @@ def open_source(
             )
         return CaptureSource(_camera_capture(spec, camera_size), f"camera {spec}", True, retry)
     if "://" in spec:
-        return CaptureSource(_stream_capture(spec), f"stream {_redacted(spec)}", True, retry)
+        return CaptureSource(_stream_capture(spec), f"stream {redact_url(spec)}", True, retry)
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageFolderSource(path)

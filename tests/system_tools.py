@@ -77,7 +77,9 @@ class Mosquitto:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited with {self.process.returncode}: {self.logs()}")
+                raise RuntimeError(
+                    f"mosquitto exited with {self.process.returncode}: {self.logs()}"
+                )
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return self

@@ -277,3 +277,17 @@ def test_numbers_from_a_video_reach_a_subscriber_across_a_broker_restart(
     # The demo read real digits: most changes it published are numbers of the video.
     truths = {t.number for t in synth.load_truth(synth.truth_path(video))}
     assert sum(s["number"] in truths for _, s in received) >= 0.7 * len(received)
+
+
+def test_a_missing_system_program_skips_or_fails_in_ci(monkeypatch):
+    import system_tools
+
+    monkeypatch.setitem(
+        system_tools.PROGRAMS, "no-such-broker", ("/nonexistent/no-such-broker", "no-such-pkg")
+    )
+    monkeypatch.delenv(system_tools.REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install no-such-pkg"):
+        system_tools.require("no-such-broker")
+    monkeypatch.setenv(system_tools.REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="requires the system tests to run"):
+        system_tools.require("no-such-broker")
