@@ -323,7 +323,8 @@ class MqttPublisher:
         self._thread.join(0.3)
         with self._cond:
             last, self._pending = self._pending, None
-        if self.connected:
+        was_connected = self.connected
+        if was_connected:
             if last is not None and not self._thread.is_alive():
                 self._client.publish(self.target.topic, last, qos=STATE_QOS, retain=True)
             # Acknowledged at QoS 1, and sent after the state on the same connection.
@@ -334,10 +335,11 @@ class MqttPublisher:
             while not info.is_published() and self.connected and time.monotonic() < deadline:
                 time.sleep(0.01)
         self._client.disconnect()
-        # loop_stop joins paho's thread, which may sit in a connect attempt: bound the wait.
+        # loop_stop joins paho's thread, which may sit in a connect attempt or a back-off sleep:
+        # bound the wait, and do not wait at all when there was no connection to close.
         stopper = threading.Thread(target=self._client.loop_stop, daemon=True)
         stopper.start()
-        stopper.join(0.5)
+        stopper.join(0.5 if was_connected else 0.0)
 
     def __enter__(self) -> MqttPublisher:
         return self.start()
