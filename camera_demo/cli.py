@@ -2,9 +2,18 @@
 
     python -m camera_demo --model model_int8.tflite --source 0
     python -m camera_demo --model model_int8.tflite --source sample.mp4 --headless --jsonl out.jsonl
+    python -m camera_demo --model model_int8.tflite --source picamera --headless \
+        --serve 0.0.0.0:8080 --mqtt mqtt://broker/home/meter
 
 Window keys: q or Esc quit, s saves a snapshot, space pauses. Without a display (or with an
 OpenCV build that has no GUI) the demo runs headless and prints one JSON object per frame.
+``--serve`` adds the live view in a browser and an HTTP API (``camera_demo.web``), ``--mqtt``
+publishes changes of the number (``camera_demo.mqtt``). SIGTERM, Ctrl-C and q stop it within
+a second or two whatever it is doing (``camera_demo.stopping``, ``camera_demo.reader``).
+
+Exit codes (``runtime.cli_common``): 0 the source ended, q, --max-frames or SIGTERM; 2 bad
+input (model, source, --serve or --mqtt value, a camera that stopped delivering frames);
+130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,19 +21,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import signal
+import os
 import sys
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from camera_demo.output import JsonlWriter, RunSummary, frame_record, save_snapshot
 from camera_demo.overlay import draw_overlay, draw_status
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
-from camera_demo.sources import Frame, FrameSource, RetryPolicy, open_source
+from camera_demo.reader import ThreadedReader
+from camera_demo.sources import Frame, RetryPolicy, open_source, redact_url
+from camera_demo.stopping import (
+    StopRequest,
+    StopRequested,
+    call_unless_stopped,
+    stop_on_signals,
+)
 from camera_demo.window import (
     KEY_ESC,
     KEY_SPACE,
@@ -32,22 +48,24 @@ from camera_demo.window import (
     Window,
     display_missing_reason,
 )
-from runtime.cli_common import float_in_range, frame_size, int_at_least
+from runtime.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    float_in_range,
+    frame_size,
+    int_at_least,
+    make_parser,
+    print_error,
+)
 from runtime.errors import DigitKitError, ImageError
 from runtime.images import as_bgr_u8, quiet_opencv_logs
 
+if TYPE_CHECKING:
+    from camera_demo.web import LiveServer
+
 PROG = "digit-camera"
-EXIT_ERROR = 2  # runtime.cli_common.EXIT_BAD_INPUT
-EXIT_INTERRUPTED = 130
 log = logging.getLogger("camera_demo")
-
-
-class StopRequested(Exception):
-    """SIGTERM arrived (``systemctl stop``): finish cleanly like a quit key."""
-
-
-def _raise_stop(signum: int, frame: object) -> None:
-    raise StopRequested
 
 
 class _StderrHandler(logging.Handler):
@@ -72,14 +90,36 @@ def _roi(text: str) -> tuple[int, int, int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _arg_type(parse):
+    """An argparse type from a parser that raises ``ValueError`` with the reason."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def _token(text: str) -> str:
+    if not text.strip() or any(ord(c) < 32 for c in text):
+        raise ValueError("the token must be non-empty printable text")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
+    from camera_demo.mqtt import DISCOVERY_PREFIX, PASSWORD_ENV, parse_mqtt_url
+    from camera_demo.web import TOKEN_ENV, parse_serve_address
     from runtime.backends import BACKEND_NAMES
 
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Read handwritten digits live from a camera, video, stream or image folder.",
-        epilog="Window keys: q/Esc quit, s snapshot, space pause.",
+    parser = make_parser(
+        PROG,
+        "Read handwritten digits live from a camera, video, stream or image folder.",
+        epilog="Window keys: q/Esc quit, s snapshot, space pause. Exit codes: 0 done or "
+        "stopped (q, SIGTERM), 2 bad input or a camera that stopped delivering, 130 Ctrl-C.",
     )
     parser.add_argument(
         "--model", required=True, type=Path, metavar="FILE", help="the .tflite model file"
@@ -89,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="0",
         metavar="SOURCE",
         help="camera index (0), /dev/videoN, rtsp:// or http:// URL, video file, image folder, "
-        "or 'picamera' (default 0)",
+        "or 'picamera'",
     )
     parser.add_argument(
         "--headless", action="store_true", help="no window; JSON lines on stdout or --jsonl"
@@ -110,13 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int_at_least(1),
         default=1,
         metavar="N",
-        help="threads for inference and OpenCV (default 1)",
+        help="threads for inference and OpenCV",
     )
     parser.add_argument(
         "--backend",
         default="auto",
         choices=("auto", *BACKEND_NAMES),
-        help="inference backend (default auto)",
+        help="inference backend",
     )
     parser.add_argument(
         "--roi",
@@ -131,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int_at_least(1),
         metavar="N",
         default=5,
-        help="average each digit over this many frames (1 = off; default 5)",
+        help="average each digit over this many frames (1 = off)",
     )
     parser.add_argument(
         "--threshold",
@@ -152,14 +192,62 @@ def build_parser() -> argparse.ArgumentParser:
         type=frame_size(),
         metavar="WxH",
         default=(640, 480),
-        help="camera capture size (default 640x480)",
+        help="camera capture size",
     )
     parser.add_argument(
         "--retries",
         type=int_at_least(0),
         metavar="N",
         default=5,
-        help="camera read retries before giving up (default 5)",
+        help="camera/stream read retries (with back-off, reopening it) before giving up",
+    )
+    parser.add_argument(
+        "--max-fps",
+        type=float_in_range(0.01, 1000.0),
+        metavar="FPS",
+        help="read at most this many frames per second (saves CPU on a device; a video file "
+        "then plays at about this speed)",
+    )
+    web = parser.add_argument_group("live view in a browser and HTTP API")
+    web.add_argument(
+        "--serve",
+        type=_arg_type(parse_serve_address),
+        metavar="[HOST:]PORT",
+        help="serve the live view and the API on this address (host 127.0.0.1 unless given; "
+        "0.0.0.0 for every network interface)",
+    )
+    web.add_argument(
+        "--serve-token",
+        type=_arg_type(_token),
+        metavar="TOKEN",
+        help=f"require this token on every request (without it: ${TOKEN_ENV}, if set)",
+    )
+    web.add_argument(
+        "--serve-fps",
+        type=float_in_range(0.5, 60.0),
+        metavar="FPS",
+        default=10.0,
+        help="most video frames and events per second sent to viewers",
+    )
+    broker = parser.add_argument_group("MQTT (Home Assistant, Node-RED)")
+    broker.add_argument(
+        "--mqtt",
+        type=_arg_type(parse_mqtt_url),
+        metavar="URL",
+        help="publish each change of the number to mqtt://[user[:password]@]host[:port]/topic "
+        f"(mqtts:// for TLS; the password may come from ${PASSWORD_ENV})",
+    )
+    broker.add_argument(
+        "--mqtt-ca",
+        type=Path,
+        metavar="FILE",
+        help="CA certificate(s) for mqtts:// (without it: the system's CA store)",
+    )
+    broker.add_argument(
+        "--mqtt-discovery-prefix",
+        default=DISCOVERY_PREFIX,
+        metavar="PREFIX",
+        help="Home Assistant discovery prefix ('' to publish no discovery config)",
     )
     return parser
 
@@ -184,17 +272,27 @@ class FpsMeter:
         self._last = now
 
 
+class Output(Protocol):
+    """Something fed every processed frame by the loop; ``observe`` must return at once."""
+
+    def observe(
+        self, frame: Frame, reading: FrameReading, timings_ms: dict[str, float], fps: float
+    ) -> None: ...
+
+
 @dataclass
 class _Session:
     """The open resources of one run."""
 
-    source: FrameSource
+    reader: ThreadedReader
     pipeline: FramePipeline
     window: Window | None
     writer: JsonlWriter | None
     snapshot_dir: Path
     max_frames: int | None
     changes_only: bool = False
+    outputs: list[Output] = field(default_factory=list)
+    min_interval: float = 0.0  # seconds between frame starts (--max-fps)
 
 
 def _open_window(headless: bool) -> Window | None:
@@ -238,21 +336,30 @@ def _process(
     return reading, timings, view
 
 
-def _loop(session: _Session, summary: RunSummary) -> str:
-    """Read frames until the source ends, a key quits or ``max_frames``; return why it stopped."""
+def _loop(session: _Session, summary: RunSummary, stop: StopRequest) -> str:
+    """Read frames until the source ends, a key quits, ``max_frames`` or a stop; return why."""
+    try:
+        return _read_frames(session, summary, stop)
+    except StopRequested:
+        return stop.reason or "stopped"
+
+
+def _read_frames(session: _Session, summary: RunSummary, stop: StopRequest) -> str:
     fps = FpsMeter()
-    source, window = session.source, session.window
+    reader, window = session.reader, session.window
     paused_view: np.ndarray | None = None
     last: tuple[Frame, np.ndarray | None] | None = None
     written_number: str | None = None
     while session.max_frames is None or summary.frames < session.max_frames:
+        stop.check()
         if window is not None and paused_view is not None:
             key = window.show(paused_view, wait_ms=50)
         else:
             started = time.perf_counter()
-            frame = source.read()
+            frame = reader.next()
             if frame is None:
-                return f"end of {source.description}"
+                return f"end of {reader.source.description}"
+            # A frame in hand is finished (a few ms); the stop is honoured at the top of the loop.
             result = _process(session, frame, started, fps.rate)
             if result is None:
                 continue
@@ -264,7 +371,13 @@ def _loop(session: _Session, summary: RunSummary) -> str:
             ):
                 session.writer.write(frame_record(reading, timings, frame.name))
                 written_number = reading.number
+            for output in session.outputs:
+                output.observe(frame, reading, timings, fps.rate)
             last = (frame, view)
+            if session.min_interval:
+                remaining = started + session.min_interval - time.perf_counter()
+                if remaining > 0 and stop.wait(remaining):
+                    continue  # stop.check() at the top ends the loop
             if window is None:
                 continue
             key = window.show(view)
@@ -278,12 +391,48 @@ def _loop(session: _Session, summary: RunSummary) -> str:
     return f"stopped after --max-frames {session.max_frames}"
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the demo with parsed arguments; returns the exit code."""
+def _start_outputs(
+    args: argparse.Namespace, stack: contextlib.ExitStack, classifier
+) -> tuple[list[Output], LiveServer | None]:
+    """Start the MQTT publisher and the web view asked for; return the outputs and the server."""
+    outputs: list[Output] = []
+    server = None
+    publisher = None
+    if args.mqtt is not None:
+        from camera_demo.mqtt import MqttPublisher
+
+        publisher = MqttPublisher(args.mqtt, args.mqtt_ca, args.mqtt_discovery_prefix)
+        stack.enter_context(publisher)
+        outputs.append(publisher)
+    if args.serve is not None:
+        from camera_demo.live import LiveView
+        from camera_demo.web import STALE_AFTER_S, TOKEN_ENV, LiveServer, describe_model
+
+        live = LiveView()
+        token = args.serve_token or os.environ.get(TOKEN_ENV) or None
+        stale = max(STALE_AFTER_S, 3.0 / args.max_fps) if args.max_fps else STALE_AFTER_S
+        server = LiveServer(
+            args.serve,
+            live,
+            describe_model(classifier, args.smooth),
+            source=f"{redact_url(args.source)} (opening)",
+            token=token,
+            fps=args.serve_fps,
+            stale_after_s=stale,
+            status=publisher.status if publisher is not None else None,
+        )
+        stack.enter_context(server)
+        outputs.append(live)
+    return outputs, server
+
+
+def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
+    """Run the demo with parsed arguments until the source ends or ``stop``; returns the exit code."""
     import cv2
 
     from runtime.classifier import DigitClassifier
 
+    stop = stop or StopRequest()
     cv2.setNumThreads(args.threads)  # the thread budget covers OpenCV's stages too
     quiet_opencv_logs()
     classifier = DigitClassifier(
@@ -291,11 +440,24 @@ def run(args: argparse.Namespace) -> int:
     )
     pipeline = FramePipeline(classifier, args.roi, args.smooth)
     summary = RunSummary()
-    code = 0
+    code = EXIT_OK
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(
-            open_source(args.source, args.camera_size, RetryPolicy(attempts=args.retries))
-        )
+        outputs, server = _start_outputs(args, stack, classifier)
+        try:
+            # In a thread: opening a stream whose server does not answer blocks in C.
+            source = call_unless_stopped(
+                lambda: open_source(args.source, args.camera_size, RetryPolicy(args.retries)),
+                stop,
+                "source-open",
+            )
+        except StopRequested:
+            stack.close()
+            log.info("%s", summary.report(stop.reason))
+            return stop.exit_code
+        if server is not None:
+            server.source = source.description
+        reader = ThreadedReader(source, stop)
+        stack.callback(reader.close)
         window = _open_window(args.headless)
         if window is not None:
             stack.enter_context(window)
@@ -303,14 +465,22 @@ def run(args: argparse.Namespace) -> int:
             stack.enter_context(JsonlWriter(args.jsonl)) if window is None or args.jsonl else None
         )
         session = _Session(
-            source, pipeline, window, writer, args.snapshot_dir, args.max_frames, args.changes_only
+            reader,
+            pipeline,
+            window,
+            writer,
+            args.snapshot_dir,
+            args.max_frames,
+            args.changes_only,
+            outputs,
+            1.0 / args.max_fps if args.max_fps else 0.0,
         )
         try:
-            ending = _loop(session, summary)
-        except KeyboardInterrupt:
+            ending = _loop(session, summary, stop)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one raised by a source
             ending, code = "interrupted", EXIT_INTERRUPTED
-        except StopRequested:
-            ending = "stopped by SIGTERM"
+        if stop.is_set():
+            code = stop.exit_code
         skipped = getattr(source, "skipped", [])
         if skipped:
             ending += f" ({len(skipped)} unreadable file{'s' if len(skipped) > 1 else ''} skipped)"
@@ -322,19 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``digit-camera``; returns the process exit code."""
     args = build_parser().parse_args(argv)
     _setup_logging()
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_stop) if in_main_thread else None
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        log.warning("interrupted")
-        return EXIT_INTERRUPTED
-    except StopRequested:
-        log.warning("stopped by SIGTERM")
-        return 0
-    except DigitKitError as exc:
-        log.error("error: %s", exc)
-        return EXIT_ERROR
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    with stop_on_signals(StopRequest()) as stop:
+        try:
+            return run(args, stop)
+        except KeyboardInterrupt:
+            log.warning("interrupted")
+            return EXIT_INTERRUPTED
+        except DigitKitError as exc:
+            print_error(PROG, exc)
+            return EXIT_BAD_INPUT

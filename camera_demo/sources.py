@@ -2,7 +2,10 @@
 
 Every source is a context manager with ``read() -> Frame | None`` (``None`` at the end of a
 finite source) and iterates over its frames. Live sources (cameras, streams, picamera2) retry
-a failed read with exponential backoff, reopening the device, before raising ``SourceError``.
+a failed read with exponential backoff, reopening the device, before raising ``SourceError``;
+a back-off wait ends at once, with ``SourceStopped``, when the event given to
+``interrupt_with`` is set. Network streams are opened with read and open timeouts, so a stream
+that stalls counts as a failed read after ``STREAM_READ_TIMEOUT_MS`` and is reopened.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -34,10 +38,18 @@ IMAGE_SUFFIXES = frozenset(
 )
 PICAMERA = "picamera"
 DEFAULT_CAMERA_SIZE = (640, 480)
+# OpenCV waits 30 s by default on a stream that stopped sending; a stalled camera should be
+# noticed and reopened sooner. These need OpenCV 4.5.2+ (Debian Bookworm has 4.6).
+STREAM_OPEN_TIMEOUT_MS = 10_000
+STREAM_READ_TIMEOUT_MS = 5_000
 
 
 class SourceError(DigitKitError):
     """A frame source cannot be opened, or a live source stopped delivering frames."""
+
+
+class SourceStopped(Exception):
+    """A read gave up because the source was asked to stop (see ``FrameSource.interrupt_with``)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,11 @@ class FrameSource(ABC):
 
     def __init__(self) -> None:
         self._count = 0
+        self._interrupt: threading.Event | None = None
+
+    def interrupt_with(self, event: threading.Event) -> None:
+        """Make retry waits end (raising ``SourceStopped``) as soon as ``event`` is set."""
+        self._interrupt = event
 
     @abstractmethod
     def _next_image(self) -> tuple[np.ndarray, str] | None:
@@ -111,10 +128,16 @@ def read_with_retry(
     policy: RetryPolicy,
     description: str,
     sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> np.ndarray:
-    """Call ``grab`` until it returns a non-empty image, backing off and reopening between tries."""
+    """Call ``grab`` until it returns a non-empty image, backing off and reopening between tries.
+
+    With ``stop``, the back-off waits on it and ``SourceStopped`` is raised once it is set.
+    """
     failure = ""
     for attempt, delay in enumerate([0.0, *policy.delays()]):
+        if stop is not None and stop.is_set():
+            raise SourceStopped(description)
         if attempt:
             log.warning(
                 "%s: frame read failed (%s); retry %d/%d in %.2f s",
@@ -124,7 +147,10 @@ def read_with_retry(
                 policy.attempts,
                 delay,
             )
-            sleep(delay)
+            if stop is None:
+                sleep(delay)
+            elif stop.wait(delay):
+                raise SourceStopped(description)
             if attempt > 1:  # a second failure in a row: the device may have reset, open it anew
                 try:
                     reopen()
@@ -196,7 +222,7 @@ class CaptureSource(FrameSource):
             image = self._grab()
             return None if image is None or not image.size else (image, "")
         return read_with_retry(
-            self._grab, self._reopen, self._retry, self.description, self._sleep
+            self._grab, self._reopen, self._retry, self.description, self._sleep, self._interrupt
         ), ""
 
     def close(self) -> None:
@@ -212,6 +238,11 @@ def _open_hint(description: str, live: bool) -> str:
     if live:
         return ": check the URL and that the stream is reachable"
     return ": OpenCV/FFmpeg cannot decode it (not a video, or a codec it lacks)"
+
+
+def redact_url(url: str) -> str:
+    """``url`` without a password, for logs (``rtsp://user:secret@cam`` -> ``rtsp://user:***@cam``)."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def _natural_key(path: Path) -> list[int | str]:
@@ -326,7 +357,7 @@ class PiCameraSource(FrameSource):
 
     def _next_image(self) -> tuple[np.ndarray, str] | None:
         return read_with_retry(
-            self._grab, self._reopen, self._retry, self.description, self._sleep
+            self._grab, self._reopen, self._retry, self.description, self._sleep, self._interrupt
         ), ""
 
     def close(self) -> None:
@@ -361,6 +392,22 @@ def _file_capture(target: str) -> Callable[[], Capture]:
     return lambda: cv2.VideoCapture(target)
 
 
+def _stream_capture(url: str) -> Callable[[], Capture]:
+    """Open ``url`` with FFmpeg and bounded open/read waits (any backend if FFmpeg is missing)."""
+    import cv2
+
+    timeouts = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        STREAM_OPEN_TIMEOUT_MS,
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        STREAM_READ_TIMEOUT_MS,
+    ]
+
+    if not cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+        return lambda: cv2.VideoCapture(url)  # an OpenCV built with GStreamer only
+    return lambda: cv2.VideoCapture(url, cv2.CAP_FFMPEG, timeouts)
+
+
 def open_source(
     spec: str,
     camera_size: tuple[int, int] = DEFAULT_CAMERA_SIZE,
@@ -384,7 +431,7 @@ def open_source(
             )
         return CaptureSource(_camera_capture(spec, camera_size), f"camera {spec}", True, retry)
     if "://" in spec:
-        return CaptureSource(_file_capture(spec), f"stream {spec}", True, retry)
+        return CaptureSource(_stream_capture(spec), f"stream {redact_url(spec)}", True, retry)
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageFolderSource(path)

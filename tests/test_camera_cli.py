@@ -11,6 +11,7 @@ import pytest
 from camera_fakes import FakeCapture, FakeWindow, ListSource
 
 from camera_demo import cli, synth
+from runtime.cli_common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from camera_demo.sources import (
     CaptureSource,
 )
@@ -36,7 +37,7 @@ def test_cli_reports_a_dead_camera_and_exits_non_zero(built_model, monkeypatch, 
 
     monkeypatch.setattr(cli, "open_source", dead_camera)
     code = cli.main(["--model", str(built_model), "--source", "0", "--headless", "--retries", "2"])
-    assert code == cli.EXIT_ERROR
+    assert code == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "retry 1/2" in err and "retry 2/2" in err
     assert "error: camera 0 stopped delivering frames" in err
@@ -50,7 +51,7 @@ def test_cli_reports_a_dead_camera_and_exits_non_zero(built_model, monkeypatch, 
     ],
 )
 def test_cli_missing_source_is_a_clear_error(built_model, source, message, capsys):
-    assert cli.main(["--model", str(built_model), "--source", source, "--headless"]) == cli.EXIT_ERROR
+    assert cli.main(["--model", str(built_model), "--source", source, "--headless"]) == EXIT_BAD_INPUT
     assert message in capsys.readouterr().err
 
 
@@ -58,7 +59,7 @@ def test_cli_missing_model_is_a_clear_error(tmp_path, capsys):
     missing = tmp_path / "missing.tflite"
     assert (
         cli.main(["--model", str(missing), "--source", str(tmp_path), "--headless"])
-        == cli.EXIT_ERROR
+        == EXIT_BAD_INPUT
     )
     err = capsys.readouterr().err
     assert "error:" in err and "missing.tflite" in err
@@ -76,7 +77,7 @@ def test_ctrl_c_releases_the_source_and_exits_130(built_model, monkeypatch, caps
     source = ListSource([np.full((48, 64), 220, np.uint8)] * 5, interrupt_at=2)
     monkeypatch.setattr(cli, "open_source", lambda *args: source)
     code = cli.main(["--model", str(built_model), "--source", "0", "--headless"])
-    assert code == cli.EXIT_INTERRUPTED
+    assert code == EXIT_INTERRUPTED
     assert source.closed
     out, err = capsys.readouterr()
     assert len(out.splitlines()) == 2
@@ -139,9 +140,10 @@ def test_sigterm_stops_cleanly(built_model, monkeypatch, capsys):
 
     source = TerminatedSource([np.full((48, 64), 220, np.uint8)] * 5)
     monkeypatch.setattr(cli, "open_source", lambda *args: source)
+    before = signal.getsignal(signal.SIGTERM)
     assert cli.main(["--model", str(built_model), "--source", "0", "--headless"]) == 0
     assert source.closed
     assert "stopped by SIGTERM: 1 frames" in capsys.readouterr().err
-    assert signal.getsignal(signal.SIGTERM) is not cli._raise_stop  # handler restored
+    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is restored
 
 

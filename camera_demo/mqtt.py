@@ -1,0 +1,353 @@
+"""``--mqtt``: each change of the number published to an MQTT broker, with Home Assistant discovery.
+
+Topics, for ``--mqtt mqtt://broker/home/meter``:
+
+- ``home/meter``: the reading as JSON (``number``, ``digits``, ``time``, ``frame``), retained,
+  published when the number changes;
+- ``home/meter/availability``: ``online`` / ``offline`` (retained; ``offline`` is also the
+  last will, which the broker publishes if the demo dies without saying goodbye);
+- ``homeassistant/sensor/<node_id>/number/config``: Home Assistant MQTT discovery (retained),
+  so the number appears as a sensor with no set-up.
+
+The reading loop only hands a change over (``observe``: a compare, and on a change a small
+dict under a lock). A publisher thread sends it; paho-mqtt's own thread (``loop_start``) does
+the network and reconnects with back-off while the demo keeps reading. Only the newest
+change waits while the broker is away, and it is published when the connection comes back
+(with the availability and the discovery config, since a restarted broker may have lost its
+retained messages).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from camera_demo.output import frame_record
+from camera_demo.pipeline import FrameReading
+from camera_demo.sources import Frame
+from runtime.errors import DigitKitError
+
+log = logging.getLogger("camera_demo")
+
+PASSWORD_ENV = "DIGIT_KIT_MQTT_PASSWORD"
+DISCOVERY_PREFIX = "homeassistant"
+# The state goes out at QoS 0 and is re-sent after every (re)connection. At QoS 1 paho would
+# re-send, after a reconnection, messages that were in flight when the connection dropped:
+# older values that could land after the newest and become the retained one.
+STATE_QOS = 0
+GOODBYE_QOS = 1  # the will and the clean-stop "offline": acknowledged, so a stop can wait for it
+KEEPALIVE_S = 30
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+CONNECT_TIMEOUT_S = 5.0
+GOODBYE_WAIT_S = 0.5  # how long a clean stop waits for "offline" to reach the broker
+MAX_QUEUED = 100  # paho's own queue of unsent messages, bounded
+
+
+@dataclass(frozen=True)
+class MqttTarget:
+    """A parsed ``mqtt://`` / ``mqtts://`` URL."""
+
+    host: str
+    port: int
+    topic: str
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+    def redacted(self) -> str:
+        """The URL for logs, without the password."""
+        scheme = "mqtts" if self.tls else "mqtt"
+        user = f"{self.username}@" if self.username else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{user}{host}:{self.port}/{self.topic}"
+
+
+def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarget:
+    """Parse ``mqtt[s]://[user[:password]@]host[:port]/topic``; raise ``ValueError`` if malformed.
+
+    Without a password in the URL, one is taken from ``$DIGIT_KIT_MQTT_PASSWORD`` (so it need
+    not appear in the process list).
+    """
+    environ = os.environ if environ is None else environ
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(
+            f"expected mqtt://[user:pass@]host[:port]/topic or mqtts://..., got {text!r}"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"bad port in {text!r}") from None
+    if not parts.hostname:
+        raise ValueError(f"no broker host in {text!r}")
+    topic = unquote(parts.path.lstrip("/"))
+    if not topic or topic.endswith("/") or any(c in topic for c in "+#\0"):
+        raise ValueError(
+            f"expected a topic without wildcards after the host, as in mqtt://broker/home/meter, "
+            f"got {topic!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"unexpected ?query or #fragment in {text!r}")
+    tls = parts.scheme == "mqtts"
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if username and password is None:
+        password = environ.get(PASSWORD_ENV) or None
+    return MqttTarget(
+        parts.hostname, port or (8883 if tls else 1883), topic, tls, username, password
+    )
+
+
+def node_id_for(topic: str) -> str:
+    """A Home Assistant node id derived from the topic (discovery allows ``[a-zA-Z0-9_-]``)."""
+    return "digit_kit_" + re.sub(r"[^A-Za-z0-9_-]+", "_", topic).strip("_")
+
+
+def discovery_config(topic: str, node_id: str, version: str) -> dict:
+    """The Home Assistant MQTT discovery payload of the number sensor."""
+    return {
+        "name": "Number",
+        "unique_id": f"{node_id}_number",
+        "state_topic": topic,
+        "value_template": "{{ value_json.number }}",
+        "json_attributes_topic": topic,
+        "availability_topic": f"{topic}/availability",
+        "payload_available": "online",
+        "payload_not_available": "offline",
+        "icon": "mdi:numeric",
+        "device": {
+            "identifiers": [node_id],
+            "name": f"digit-kit {topic}",
+            "manufacturer": "digit-kit",
+            "model": "handwritten digit reader",
+            "sw_version": version,
+        },
+        "origin": {"name": "digit-kit", "sw_version": version},
+    }
+
+
+def reading_payload(frame: Frame, reading: FrameReading) -> dict:
+    """The JSON published on a change: number, digits (confidence, box), time, frame."""
+    record = frame_record(reading, {}, frame.name)
+    record.pop("ms", None)
+    return record
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("digit-kit")
+    except Exception:  # not installed as a distribution (a plain checkout)
+        return "unknown"
+
+
+class MqttPublisher:
+    """Publishes changes of the number to ``target.topic``; ``observe`` never blocks."""
+
+    def __init__(
+        self,
+        target: MqttTarget,
+        ca_file: Path | None = None,
+        discovery_prefix: str = DISCOVERY_PREFIX,
+    ) -> None:
+        try:
+            import paho.mqtt.client as mqtt
+        except ImportError as exc:
+            raise DigitKitError(
+                "--mqtt needs paho-mqtt 2.x: pip install 'digit-kit[mqtt]'"
+            ) from exc
+        self.target = target
+        self.availability_topic = f"{target.topic}/availability"
+        self.node_id = node_id_for(target.topic)
+        self.discovery_topic = (
+            f"{discovery_prefix}/sensor/{self.node_id}/number/config" if discovery_prefix else None
+        )
+        self._discovery = json.dumps(discovery_config(target.topic, self.node_id, _version()))
+        self._cond = threading.Condition()
+        self._pending: str | None = None  # the newest unpublished change (JSON)
+        self._latest: str | None = None  # the newest change, published or not
+        self._last_number: str | None = None
+        self._connections = 0  # successful connections so far
+        self._announced = 0  # connections whose availability/discovery/latest were sent
+        self.connected = False
+        self.published = 0
+        self._closing = threading.Event()
+
+        client_id = f"{self.node_id}-{socket.gethostname()}-{os.getpid()}"[:64]
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        if target.username:
+            self._client.username_pw_set(target.username, target.password)
+        if target.tls:
+            if ca_file is not None and not ca_file.is_file():
+                raise DigitKitError(f"--mqtt-ca {ca_file}: no such file")
+            try:
+                # ca_certs=None: the system's CA store, like a browser.
+                self._client.tls_set(
+                    ca_certs=str(ca_file) if ca_file else None, cert_reqs=ssl.CERT_REQUIRED
+                )
+            except (ssl.SSLError, OSError) as exc:
+                raise DigitKitError(f"--mqtt-ca {ca_file}: not a usable CA file ({exc})") from exc
+        self._client.will_set(self.availability_topic, "offline", qos=GOODBYE_QOS, retain=True)
+        self._client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        self._client.connect_timeout = CONNECT_TIMEOUT_S
+        self._client.max_queued_messages_set(MAX_QUEUED)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._failures = 0
+        self._thread = threading.Thread(
+            target=self._publish_loop, name="mqtt-publisher", daemon=True
+        )
+
+    # ------------------------------------------------------------ the reading loop's side
+
+    def observe(
+        self, frame: Frame, reading: FrameReading, timings_ms: dict[str, float], fps: float
+    ) -> None:
+        """Called for every frame: hands a change of the number to the publisher thread."""
+        if reading.number == self._last_number:
+            return
+        self._last_number = reading.number
+        payload = json.dumps(reading_payload(frame, reading), separators=(",", ":"))
+        with self._cond:
+            self._pending = self._latest = payload
+            self._cond.notify()
+
+    # ------------------------------------------------------------ paho's thread
+
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("MQTT broker %s refused the connection: %s", self.target.redacted(), reason)
+            return
+        with self._cond:
+            self.connected = True
+            self._connections += 1
+            self._failures = 0
+            self._cond.notify()
+        again = "re" if self._connections > 1 else ""
+        log.info("MQTT %sconnected to %s", again, self.target.redacted())
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        with self._cond:
+            was_connected, self.connected = self.connected, False
+        if was_connected and not self._closing.is_set():
+            log.warning(
+                "MQTT connection to %s lost (%s); reconnecting with back-off, reading goes on",
+                self.target.redacted(),
+                reason,
+            )
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        self._failures += 1
+        if self._failures in (1, 10) or self._failures % 100 == 0:
+            log.warning(
+                "MQTT broker %s unreachable (%d attempts); retrying every %d s at most, "
+                "reading goes on",
+                self.target.redacted(),
+                self._failures,
+                RECONNECT_MAX_S,
+            )
+
+    # ------------------------------------------------------------ the publisher thread
+
+    def _publish_loop(self) -> None:
+        while not self._closing.is_set():
+            with self._cond:
+                while not self._closing.is_set() and not (
+                    self.connected
+                    and (self._pending is not None or self._announced < self._connections)
+                ):
+                    self._cond.wait(0.5)
+                if self._closing.is_set():
+                    return
+                announce = self._announced < self._connections
+                self._announced = self._connections
+                payload = self._latest if announce else self._pending
+                self._pending = None
+            if announce:
+                publish = self._client.publish
+                publish(self.availability_topic, "online", qos=STATE_QOS, retain=True)
+                if self.discovery_topic:
+                    publish(self.discovery_topic, self._discovery, qos=STATE_QOS, retain=True)
+            if payload is not None:
+                info = self._client.publish(self.target.topic, payload, qos=STATE_QOS, retain=True)
+                if info.rc == 0:
+                    self.published += 1
+                else:  # lost the connection meanwhile: the next connection sends the latest
+                    log.debug("MQTT publish not queued (rc %s)", info.rc)
+
+    # ------------------------------------------------------------ life cycle
+
+    def start(self) -> MqttPublisher:
+        """Connect in the background (the demo does not wait for the broker) and start publishing."""
+        self._client.connect_async(self.target.host, self.target.port, keepalive=KEEPALIVE_S)
+        self._client.loop_start()
+        self._thread.start()
+        log.info(
+            "MQTT: publishing changes to %s on %s%s",
+            self.target.topic,
+            self.target.redacted(),
+            f" (Home Assistant discovery: {self.discovery_topic})" if self.discovery_topic else "",
+        )
+        return self
+
+    def status(self) -> dict:
+        """For ``/api/health``."""
+        return {"mqtt": {"connected": self.connected, "published": self.published}}
+
+    def close(self) -> None:
+        """Publish the last change and ``offline`` (if connected), disconnect, stop paho's thread.
+
+        Takes about a second at most, broker or not.
+        """
+        self._closing.set()
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(0.3)
+        with self._cond:
+            last, self._pending = self._pending, None
+        was_connected = self.connected
+        if was_connected:
+            if last is not None and not self._thread.is_alive():
+                self._client.publish(self.target.topic, last, qos=STATE_QOS, retain=True)
+            # Acknowledged at QoS 1, and sent after the state on the same connection.
+            info = self._client.publish(
+                self.availability_topic, "offline", qos=GOODBYE_QOS, retain=True
+            )
+            deadline = time.monotonic() + GOODBYE_WAIT_S
+            while not info.is_published() and self.connected and time.monotonic() < deadline:
+                time.sleep(0.01)
+        self._client.disconnect()
+        # loop_stop joins paho's thread, which may sit in a connect attempt or a back-off sleep:
+        # bound the wait, and do not wait at all when there was no connection to close.
+        stopper = threading.Thread(target=self._client.loop_stop, daemon=True)
+        stopper.start()
+        stopper.join(0.5 if was_connected else 0.0)
+
+    def __enter__(self) -> MqttPublisher:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,109 @@
+"""Stopping the demo from a signal, at once, whatever it is doing.
+
+A Python signal handler runs between two bytecodes of the main thread, so raising from it
+lands inside whatever code happens to run (a frame read's retry loop took it for a read
+failure). Here the handler only records the request in a ``StopRequest``; every wait of the
+demo (frame reads, retry back-off, pacing) waits on that event and ends as soon as it is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from runtime.cli_common import EXIT_INTERRUPTED, EXIT_OK
+
+T = TypeVar("T")
+
+
+class StopRequested(Exception):
+    """Raised by a wait that ended because a stop was requested."""
+
+
+class StopRequest(threading.Event):
+    """An event set once a stop is requested, with why (``reason``) and the exit code it asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason = ""
+        self.exit_code = EXIT_OK
+
+    def request(self, reason: str, exit_code: int = EXIT_OK) -> None:
+        """Ask everything to stop; the first request's reason and exit code are kept."""
+        if not self.is_set():
+            self.reason, self.exit_code = reason, exit_code
+            self.set()
+
+    def check(self) -> None:
+        """Raise ``StopRequested`` if a stop was requested."""
+        if self.is_set():
+            raise StopRequested(self.reason)
+
+
+_SIGNAL_REASONS = {
+    signal.SIGTERM: ("stopped by SIGTERM", EXIT_OK),
+    signal.SIGINT: ("interrupted", EXIT_INTERRUPTED),
+}
+_target: StopRequest | None = None
+
+
+def handle_stop_signal(signum: int, frame: object) -> None:
+    """The SIGTERM/SIGINT handler: records the stop; a second Ctrl-C interrupts at once."""
+    target = _target
+    if target is None:
+        return
+    if signum == signal.SIGINT and target.is_set():
+        raise KeyboardInterrupt  # the user insists
+    reason, code = _SIGNAL_REASONS.get(signum, (f"stopped by signal {signum}", EXIT_OK))
+    target.request(reason, code)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: StopRequest) -> Iterator[StopRequest]:
+    """Route SIGTERM and SIGINT to ``stop`` while the block runs; restore the previous handlers.
+
+    Outside the main thread (signal handlers can only be set there) it does nothing.
+    """
+    global _target
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {signum: signal.signal(signum, handle_stop_signal) for signum in _SIGNAL_REASONS}
+    outer, _target = _target, stop
+    try:
+        yield stop
+    finally:
+        _target = outer
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def call_unless_stopped(
+    function: Callable[[], T], stop: StopRequest, name: str, poll: float = 0.05
+) -> T:
+    """Run ``function`` in a daemon thread and return its result, or raise its exception.
+
+    Raises ``StopRequested`` as soon as ``stop`` is set, leaving a call that blocks (opening a
+    stream whose server does not answer) behind in its thread.
+    """
+    outcome: list = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, function()))
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    while not done.wait(poll):
+        stop.check()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value

@@ -1,0 +1,293 @@
+"""``--mqtt``: a real Mosquitto broker (started here, on a free 127.0.0.1 port) and a real paho
+subscriber receive the numbers the demo reads, its availability and Home Assistant discovery,
+including across a broker restart in the middle of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from camera_servers import DemoProcess, MjpegCamera, digit_frame, free_port, random_model
+from system_tools import Mosquitto, require_module
+
+from camera_demo.mqtt import (
+    PASSWORD_ENV,
+    discovery_config,
+    node_id_for,
+    parse_mqtt_url,
+)
+
+TOPIC = "digits/test"
+AVAILABILITY = f"{TOPIC}/availability"
+DISCOVERY = f"homeassistant/sensor/{node_id_for(TOPIC)}/number/config"
+
+
+# ---------------------------------------------------------------- URL parsing (no broker)
+
+
+def test_mqtt_urls():
+    plain = parse_mqtt_url("mqtt://broker.lan/home/meter")
+    assert (plain.host, plain.port, plain.topic, plain.tls) == (
+        "broker.lan",
+        1883,
+        "home/meter",
+        False,
+    )
+    secure = parse_mqtt_url("mqtts://ha:p%40ss@broker:8884/meter")
+    assert (secure.port, secure.tls, secure.username, secure.password) == (8884, True, "ha", "p@ss")
+    assert parse_mqtt_url("mqtts://broker/m").port == 8883
+    from_env = parse_mqtt_url("mqtt://ha@broker/m", environ={PASSWORD_ENV: "secret"})
+    assert from_env.password == "secret"
+    assert "secret" not in from_env.redacted() and "p@ss" not in secure.redacted()
+    for bad in (
+        "http://b/t",
+        "mqtt://b",
+        "mqtt://b/",
+        "mqtt://b/a/+",
+        "mqtt://b/a/#",
+        "mqtt://b:x/t",
+    ):
+        with pytest.raises(ValueError):
+            parse_mqtt_url(bad)
+
+
+def test_discovery_config_makes_a_home_assistant_sensor():
+    config = discovery_config("home/meter", node_id_for("home/meter"), "1.0")
+    assert node_id_for("home/meter") == "digit_kit_home_meter"
+    assert config["state_topic"] == "home/meter"
+    assert config["availability_topic"] == "home/meter/availability"
+    assert config["unique_id"] == "digit_kit_home_meter_number"
+    assert config["value_template"] == "{{ value_json.number }}"
+    assert config["device"]["identifiers"] == ["digit_kit_home_meter"]
+
+
+# ---------------------------------------------------------------- with a broker
+
+
+@dataclass
+class Message:
+    at: float  # time.time() when received
+    topic: str
+    payload: str
+    retain: bool
+
+
+class Subscriber:
+    """A paho client that records every message on ``topics``, resubscribing after reconnects."""
+
+    def __init__(self, port: int, topics: list[str]) -> None:
+        require_module("paho.mqtt", "mqtt")
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[Message] = []
+        self._lock = threading.Lock()
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{os.getpid()}-{port}"
+        )
+        client.on_connect = lambda c, u, f, reason, p: c.subscribe([(t, 1) for t in topics])
+        client.on_message = self._on_message
+        client.reconnect_delay_set(1, 1)
+        client.connect_async("127.0.0.1", port)
+        client.loop_start()
+        self.client = client
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append(
+                Message(time.time(), message.topic, message.payload.decode(), bool(message.retain))
+            )
+
+    def on(self, topic: str) -> list[Message]:
+        with self._lock:
+            return [m for m in self.messages if m.topic == topic]
+
+    def wait_for(self, topic: str, predicate, timeout: float) -> Message:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.on(topic):
+                if predicate(message):
+                    return message
+            time.sleep(0.05)
+        raise AssertionError(f"no matching message on {topic} in {timeout} s: {self.on(topic)}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = Mosquitto(free_port(), tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def subscriber(broker):
+    client = Subscriber(broker.port, [TOPIC, AVAILABILITY, "homeassistant/#"])
+    deadline = time.monotonic() + 10
+    while not client.client.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def plumbing_model(tmp_path_factory) -> Path:
+    return random_model(tmp_path_factory.mktemp("model") / "random.tflite")
+
+
+def changes(jsonl: Path) -> list[dict]:
+    return [json.loads(line) for line in jsonl.read_text().splitlines()]
+
+
+def states(subscriber: Subscriber) -> list[dict]:
+    return [json.loads(m.payload) for m in subscriber.on(TOPIC)]
+
+
+def mqtt_demo(model: Path, source: str, port: int, jsonl: Path, *extra: str) -> DemoProcess:
+    return DemoProcess(
+        [
+            "--model",
+            str(model),
+            "--source",
+            source,
+            "--headless",
+            "--jsonl",
+            str(jsonl),
+            "--changes-only",
+            "--mqtt",
+            f"mqtt://127.0.0.1:{port}/{TOPIC}",
+            *extra,
+        ]
+    )
+
+
+def test_changes_availability_and_discovery_reach_a_subscriber(
+    plumbing_model, broker, subscriber, tmp_path
+):
+    frames = [digit_frame("42")] * 8 + [digit_frame("7")] * 8
+    jsonl = tmp_path / "changes.jsonl"
+    with (
+        MjpegCamera(frames, fps=25) as camera,
+        mqtt_demo(plumbing_model, camera.url, broker.port, jsonl, "--threshold", "0") as demo,
+    ):
+        subscriber.wait_for(TOPIC, lambda m: True, 30)
+        deadline = time.monotonic() + 30
+        while len(states(subscriber)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        code, elapsed = demo.signal_and_wait(signal.SIGTERM)
+    assert code == 0 and elapsed < 2.0, demo.stderr
+    assert "MQTT connected to mqtt://127.0.0.1:" in demo.stderr
+
+    written = [(r["frame"], r["number"]) for r in changes(jsonl)]
+    received = [(s["frame"], s["number"]) for s in states(subscriber)]
+    assert len(received) >= 4
+    assert received[0] == written[0] and received[-1] == written[-1]  # the last one too, at stop
+    iterator = iter(written)
+    assert all(item in iterator for item in received)  # in order; a change may be skipped
+    payload = states(subscriber)[-1]
+    assert set(payload) >= {"number", "digits", "time", "frame"}
+    assert all(set(d) == {"digit", "confidence", "box"} for d in payload["digits"])
+
+    availability = [m.payload for m in subscriber.on(AVAILABILITY)]
+    assert availability[0] == "online" and availability[-1] == "offline"
+    config = json.loads(subscriber.wait_for(DISCOVERY, lambda m: True, 5).payload)
+    assert config["state_topic"] == TOPIC and config["availability_topic"] == AVAILABILITY
+    assert config["unique_id"] == f"{node_id_for(TOPIC)}_number"
+
+
+def test_the_last_will_says_offline_when_the_reader_dies(
+    plumbing_model, broker, subscriber, tmp_path
+):
+    with (
+        MjpegCamera([digit_frame("5")], fps=25) as camera,
+        mqtt_demo(plumbing_model, camera.url, broker.port, tmp_path / "c.jsonl") as demo,
+    ):
+        subscriber.wait_for(AVAILABILITY, lambda m: m.payload == "online", 30)
+        demo.kill()  # SIGKILL: no goodbye; the broker publishes the will
+        subscriber.wait_for(AVAILABILITY, lambda m: m.payload == "offline", 10)
+
+
+def retained(port: int, topic: str, timeout: float = 5.0) -> str | None:
+    """The retained message on ``topic``, as a new subscriber gets it."""
+    client = Subscriber(port, [topic])
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            found = client.on(topic)
+            if found:
+                return found[-1].payload
+            time.sleep(0.05)
+        return None
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+def test_numbers_from_a_video_reach_a_subscriber_across_a_broker_restart(
+    tflite_models, mnist, broker, subscriber, tmp_path
+):
+    from camera_demo import synth
+
+    video = tmp_path / "sample.mp4"
+    synth.write_video(video, mnist.x_test, mnist.y_test, 240, seed=5, hold=8)
+    jsonl = tmp_path / "changes.jsonl"
+    model = Path(tflite_models["int8"])
+    # --max-fps 16: a new page every half second, for 15 s.
+    with mqtt_demo(model, str(video), broker.port, jsonl, "--max-fps", "16") as demo:
+        subscriber.wait_for(TOPIC, lambda m: True, 30)
+        time.sleep(2.0)
+        broker.stop()
+        down = time.time()
+        time.sleep(2.5)  # the demo keeps reading; the numbers change meanwhile
+        broker.start()
+        up = time.time()
+        assert demo.wait(90) == 0, demo.stderr
+    written = changes(jsonl)
+    assert "MQTT connection to" in demo.stderr and "MQTT reconnected" in demo.stderr
+
+    received = [(m.at, json.loads(m.payload)) for m in subscriber.on(TOPIC)]
+    before = [s for at, s in received if at < down]
+    after = [s for at, s in received if at > up]
+    assert len(before) >= 2 and after
+    # Every message is a change the demo read, in order.
+    iterator = iter([(r["frame"], r["number"]) for r in written])
+    assert all((s["frame"], s["number"]) in iterator for _, s in received)
+    # Changes happened while the broker was away, and the newest of them (or a later one)
+    # is what the subscriber got first once both were back.
+    during = [r for r in written if down < r["time"] < up]
+    assert during, "no change while the broker was down: the test proves nothing"
+    assert after[0]["frame"] >= during[-1]["frame"]
+    assert after[0]["frame"] > before[-1]["frame"]
+    # At the end, the broker's retained value is the last number read, and the reader is offline.
+    assert after[-1]["number"] == written[-1]["number"]
+    assert json.loads(retained(broker.port, TOPIC))["frame"] == written[-1]["frame"]
+    assert retained(broker.port, AVAILABILITY) == "offline"
+    onlines = [m for m in subscriber.on(AVAILABILITY) if m.payload == "online" and m.at > up]
+    assert onlines, "the availability was not announced again after the restart"
+    assert subscriber.on(DISCOVERY)[-1].at > up  # discovery re-sent for a broker that forgot it
+    # The demo read real digits: most changes it published are numbers of the video.
+    truths = {t.number for t in synth.load_truth(synth.truth_path(video))}
+    assert sum(s["number"] in truths for _, s in received) >= 0.7 * len(received)
+
+
+def test_a_missing_system_program_skips_or_fails_in_ci(monkeypatch):
+    import system_tools
+
+    monkeypatch.setitem(
+        system_tools.PROGRAMS, "no-such-broker", ("/nonexistent/no-such-broker", "no-such-pkg")
+    )
+    monkeypatch.delenv(system_tools.REQUIRE_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install no-such-pkg"):
+        system_tools.require("no-such-broker")
+    monkeypatch.setenv(system_tools.REQUIRE_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="requires the system tests to run"):
+        system_tools.require("no-such-broker")

@@ -1,0 +1,327 @@
+"""Stopping the demo: SIGTERM and Ctrl-C end it within 2 s whatever it is doing (reading a live
+network stream, blocked on a stalled one, backing off to reconnect, serving viewers,
+publishing to a broker that is away), with the summary written; finite sources still end
+normally; bad input exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from camera_servers import DemoProcess, MjpegCamera, digit_frame, free_port, random_model
+
+from camera_demo import cli
+from camera_demo.reader import ThreadedReader
+from camera_demo.sources import CaptureSource, FrameSource, RetryPolicy
+from camera_demo.stopping import StopRequest, StopRequested, stop_on_signals
+
+STOP_WITHIN_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return random_model(tmp_path_factory.mktemp("model") / "random.tflite")
+
+
+@pytest.fixture
+def camera():
+    frames = [digit_frame("42"), digit_frame("7")]
+    with MjpegCamera(frames, fps=25) as server:
+        yield server
+
+
+def demo(model: Path, source: str, jsonl: Path, *extra: str) -> DemoProcess:
+    return DemoProcess(
+        ["--model", str(model), "--source", source, "--headless", "--jsonl", str(jsonl), *extra]
+    )
+
+
+def wait_for_records(jsonl: Path, count: int, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = jsonl.read_text().splitlines() if jsonl.exists() else []
+        if len(lines) >= count:
+            return len(lines)
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} records in {jsonl} after {timeout} s")
+
+
+def summary_frames(stderr: str, ending: str) -> int:
+    line = next(line for line in stderr.splitlines() if f"{ending}: " in line)
+    return int(line.split(f"{ending}: ", 1)[1].split(" frames", 1)[0])
+
+
+# ---------------------------------------------------------------- network streams
+
+
+def test_sigterm_while_reading_a_live_mjpeg_stream(model, camera, tmp_path):
+    jsonl = tmp_path / "readings.jsonl"
+    with demo(model, camera.url, jsonl) as process:
+        wait_for_records(jsonl, 10)
+        code, elapsed = process.signal_and_wait(signal.SIGTERM)
+    assert code == 0 and elapsed < STOP_WITHIN_S, (code, elapsed, process.stderr)
+    assert summary_frames(process.stderr, "stopped by SIGTERM") >= 10
+    assert "mean ms per frame" in process.stderr
+    assert "frame read failed" not in process.stderr  # the stop is not taken for a read error
+    assert "Traceback" not in process.stderr
+
+
+def test_sigterm_while_a_read_is_blocked_on_a_stalled_stream(model, camera, tmp_path):
+    jsonl = tmp_path / "readings.jsonl"
+    with demo(model, camera.url, jsonl) as process:
+        wait_for_records(jsonl, 5)
+        camera.stall()  # connection open, no more bytes: the read blocks inside FFmpeg
+        time.sleep(1.0)
+        stalled_at = len(jsonl.read_text().splitlines())
+        code, elapsed = process.signal_and_wait(signal.SIGTERM)
+    assert code == 0 and elapsed < STOP_WITHIN_S, (code, elapsed, process.stderr)
+    assert summary_frames(process.stderr, "stopped by SIGTERM") == stalled_at
+    assert "frame read failed" not in process.stderr  # it was still blocked in the read
+
+
+def test_sigterm_while_reconnecting_to_a_stream_that_went_away(model, camera, tmp_path):
+    jsonl = tmp_path / "readings.jsonl"
+    with demo(model, camera.url, jsonl, "--retries", "30") as process:
+        wait_for_records(jsonl, 5)
+        camera.stop()
+        process.wait_for_line(lambda line: "retry 4/30" in line, 20)  # backing off by now
+        code, elapsed = process.signal_and_wait(signal.SIGTERM)
+    assert code == 0 and elapsed < STOP_WITHIN_S, (code, elapsed, process.stderr)
+    assert "stopped by SIGTERM: " in process.stderr
+
+
+def test_ctrl_c_exits_130_with_the_summary(model, camera, tmp_path):
+    jsonl = tmp_path / "readings.jsonl"
+    with demo(model, camera.url, jsonl) as process:
+        wait_for_records(jsonl, 5)
+        code, elapsed = process.signal_and_wait(signal.SIGINT)
+    assert code == 130 and elapsed < STOP_WITHIN_S, (code, elapsed, process.stderr)
+    assert summary_frames(process.stderr, "interrupted") >= 5
+
+
+def test_a_stream_that_drops_is_reconnected(model, camera, tmp_path):
+    jsonl = tmp_path / "readings.jsonl"
+    with demo(model, camera.url, jsonl, "--retries", "30") as process:
+        before = wait_for_records(jsonl, 5)
+        camera.stop()
+        process.wait_for_line(lambda line: "retry 2/30" in line, 20)
+        camera.start()  # the camera is back, on the same address
+        wait_for_records(jsonl, before + 20, timeout=30)
+        code, elapsed = process.signal_and_wait(signal.SIGTERM)
+    assert code == 0 and elapsed < STOP_WITHIN_S
+    assert summary_frames(process.stderr, "stopped by SIGTERM") >= before + 20
+
+
+def test_sigterm_while_serving_a_stalled_viewer_and_the_broker_is_away(model, camera, tmp_path):
+    jsonl = tmp_path / "readings.jsonl"
+    nobody = free_port()  # no broker there: the publisher keeps reconnecting
+    extra = ("--serve", "127.0.0.1:0", "--mqtt", f"mqtt://127.0.0.1:{nobody}/digits")
+    with demo(model, camera.url, jsonl, *extra) as process:
+        line = process.wait_for_line(lambda text: "live view on http" in text, 30)
+        port = int(line.split("127.0.0.1:", 1)[1].split("/", 1)[0])
+        viewer = socket.socket()
+        viewer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        viewer.connect(("127.0.0.1", port))
+        viewer.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
+        events = socket.create_connection(("127.0.0.1", port), timeout=5)
+        events.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_for_records(jsonl, 30)
+        process.wait_for_line(lambda text: "MQTT broker" in text and "unreachable" in text, 20)
+        code, elapsed = process.signal_and_wait(signal.SIGTERM)
+        viewer.close()
+        events.close()
+    assert code == 0 and elapsed < STOP_WITHIN_S, (code, elapsed, process.stderr)
+    assert "stopped by SIGTERM: " in process.stderr
+
+
+# ---------------------------------------------------------------- finite sources and bad input
+
+
+def test_finite_sources_still_end_normally(model, tmp_path):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for index in range(12):
+        writer.write(digit_frame(str(index % 10), (320, 240)))
+    writer.release()
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(3):
+        cv2.imwrite(str(folder / f"page{index}.png"), digit_frame(str(index), (200, 150)))
+    for source, frames, ending in (
+        (video, 12, "end of video file"),
+        (folder, 3, "end of image folder"),
+    ):
+        jsonl = tmp_path / f"{source.name}.jsonl"
+        with demo(model, str(source), jsonl, "--serve", "127.0.0.1:0") as process:
+            assert process.wait(60) == 0, process.stderr
+        assert len(jsonl.read_text().splitlines()) == frames
+        assert f"{ending} " in process.stderr and f": {frames} frames" in process.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "no/such/video.mp4"], "source 'no/such/video.mp4' not found"),
+        (["--serve", "127.0.0.1:{busy}"], "--serve cannot listen on 127.0.0.1:"),
+        (["--mqtt", "mqtts://127.0.0.1/t", "--mqtt-ca", "/no/such/ca.pem"], "--mqtt-ca"),
+    ],
+)
+def test_bad_input_exits_2_with_one_error_line(model, tmp_path, capsys, args, message):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = [a.replace("{busy}", str(port)) for a in args]
+        code = cli.main(["--model", str(model), "--headless", "--source", str(tmp_path), *args])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"digit-camera: error: {message}" in err and "Traceback" not in err
+
+
+def test_a_bad_model_exits_2(tmp_path, capsys):
+    bad = tmp_path / "model.tflite"
+    bad.write_bytes(b"not a flatbuffer at all")
+    assert cli.main(["--model", str(bad), "--source", str(tmp_path), "--headless"]) == 2
+    assert "digit-camera: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "url", ["http://broker/t", "mqtt://broker", "mqtt://broker/a/#", "mqtt://:1883/t"]
+)
+def test_bad_mqtt_urls_exit_2(url, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--model", "m.tflite", "--mqtt", url])
+    assert exit_info.value.code == 2
+    assert "--mqtt" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the pieces
+
+
+class EndlessFailingCapture:
+    def isOpened(self) -> bool:
+        return True
+
+    def read(self):
+        return False, None
+
+    def release(self) -> None:
+        pass
+
+
+def next_in_thread(reader: ThreadedReader) -> tuple[threading.Thread, list]:
+    """Call ``reader.next()`` in a thread (the main loop's place); its outcome lands in the list."""
+    outcome: list = []
+
+    def call() -> None:
+        try:
+            outcome.append(reader.next())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_stop_ends_the_retry_back_off_at_once():
+    stop = StopRequest()
+    policy = RetryPolicy(attempts=10, first_delay=5.0, max_delay=5.0)
+    source = CaptureSource(EndlessFailingCapture, "stream x", live=True, retry=policy)
+    reader = ThreadedReader(source, stop)
+    waiter, outcome = next_in_thread(reader)
+    time.sleep(0.3)  # the reader is in its first 5 s back-off now
+    assert reader._thread.is_alive() and not outcome
+    started = time.monotonic()
+    stop.request("test stop")
+    waiter.join(2)
+    assert isinstance(outcome[0], StopRequested)
+    reader.close()
+    assert time.monotonic() - started < 0.5
+    assert not reader._thread.is_alive()
+
+
+class BlockedSource(FrameSource):
+    description = "blocked"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    def _next_image(self):
+        time.sleep(30)  # a read that nothing interrupts, like FFmpeg on a stalled stream
+        return np.zeros((2, 2), np.uint8), ""
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_blocked_read_is_left_behind_and_its_source_not_released_under_it():
+    stop = StopRequest()
+    source = BlockedSource()
+    reader = ThreadedReader(source, stop)
+    waiter, outcome = next_in_thread(reader)
+    time.sleep(0.2)
+    started = time.monotonic()
+    stop.request("test stop")
+    waiter.join(2)
+    assert isinstance(outcome[0], StopRequested)
+    reader.close(timeout=0.2)
+    assert time.monotonic() - started < 0.5
+    assert reader._thread.is_alive()  # still blocked in the read, left behind
+    assert not source.closed  # releasing a capture mid-read could crash the decoder
+
+
+def test_frames_read_before_a_stop_are_still_processed():
+    stop = StopRequest()
+    source = CaptureSource(
+        lambda: FrameCapture(3), "stream y", live=True, retry=RetryPolicy(attempts=0)
+    )
+    reader = ThreadedReader(source, stop)
+    assert reader.next().index == 0
+    time.sleep(0.2)  # frame 1 is read and waiting
+    stop.request("test stop")
+    assert reader.next().index == 1
+    with pytest.raises(StopRequested):
+        reader.next()
+    reader.close()
+
+
+class FrameCapture(EndlessFailingCapture):
+    def __init__(self, frames: int) -> None:
+        self.left = frames
+
+    def read(self):
+        self.left -= 1
+        return (True, np.zeros((2, 2), np.uint8)) if self.left >= 0 else (False, None)
+
+
+def test_signal_handlers_record_the_stop_and_are_restored():
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with stop_on_signals(StopRequest()) as stop:
+        signal.raise_signal(signal.SIGTERM)
+        assert stop.is_set() and (stop.reason, stop.exit_code) == ("stopped by SIGTERM", 0)
+        signal.raise_signal(signal.SIGTERM)  # a second SIGTERM changes nothing
+        assert (stop.reason, stop.exit_code) == ("stopped by SIGTERM", 0)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == previous
+    with stop_on_signals(StopRequest()) as stop:
+        signal.raise_signal(signal.SIGINT)
+        assert (stop.reason, stop.exit_code) == ("interrupted", 130)
+        with pytest.raises(KeyboardInterrupt):  # Ctrl-C twice: now
+            signal.raise_signal(signal.SIGINT)
+
+
+def test_jsonl_records_are_whole_after_a_stop(model, camera, tmp_path):
+    jsonl = tmp_path / "readings.jsonl"
+    with demo(model, camera.url, jsonl) as process:
+        wait_for_records(jsonl, 5)
+        process.signal_and_wait(signal.SIGTERM)
+    assert all(json.loads(line)["frame"] >= 0 for line in jsonl.read_text().splitlines())
