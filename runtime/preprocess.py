@@ -33,6 +33,7 @@ MNIST_CENTER = 14.0
 _CORE_PERCENTILE = 90
 # A piece of ink smaller than this fraction of the digit's ink is a speck, not a stroke.
 _SPECK = 0.01
+_FAINT = 0.125
 # Largest side the single-digit path works at; bigger photos are shrunk first (INTER_AREA).
 MAX_WORK_SIDE = 512
 _SQUARE_3 = np.ones((3, 3), np.uint8)
@@ -78,7 +79,10 @@ def to_mnist(crop: np.ndarray) -> np.ndarray:
     if arr.ndim != 2:
         raise ImageError(f"to_mnist takes a 2-D ink crop; got shape {arr.shape}")
     ink = np.ascontiguousarray(to_u8(arr, "crop"))
-    return ink_to_mnist(ink, np.where(ink > 0, np.uint8(255), np.uint8(0)))
+    # Levels under _FAINT of the strongest ink (resampling ringing, a gray crop's haze) do
+    # not count toward the digit's box.
+    clear = ink >= max(1, int(ink.max()) * _FAINT)
+    return ink_to_mnist(ink, np.where(clear, np.uint8(255), np.uint8(0)))
 
 
 def ink_to_mnist(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -21,6 +21,8 @@ from runtime.images import require_opencv
 
 Box = tuple[int, int, int, int]
 
+# A piece belongs to a line when its centre is this many line heights from the line's centre.
+_LINE_REACH = 0.75
 # Candidates join at most this many neighbouring pieces...
 MAX_PIECES = 4
 # ... lying at most this fraction of the taller one's height apart (a stroke that lifted off).
@@ -94,8 +96,9 @@ def lines_of(pieces: list[Piece]) -> list[list[Piece]]:
     """The pieces grouped into lines (top to bottom), each sorted left to right.
 
     Pieces are taken tallest first; a piece joins the line whose band (the vertical span of
-    its tallest piece) holds its vertical centre, so small pieces of consecutive text lines
-    never chain two lines into one.
+    its tallest piece) its vertical centre is near (within ``_LINE_REACH`` of the band's
+    height from the band's centre: a 5's bar above its body is), so the bands never grow and
+    small pieces of consecutive text lines never chain two lines into one.
     """
     lines: list[list[Piece]] = []
     bands: list[tuple[float, float]] = []
@@ -103,7 +106,7 @@ def lines_of(pieces: list[Piece]) -> list[list[Piece]]:
         _, y, _, h = piece.box
         centre = y + h / 2
         for line, (top, bottom) in zip(lines, bands, strict=True):
-            if top <= centre <= bottom:
+            if abs(centre - (top + bottom) / 2) <= _LINE_REACH * (bottom - top):
                 line.append(piece)
                 break
         else:
@@ -141,7 +144,8 @@ def candidates(
 
 
 def _cuts(index: int, piece: Piece, labels: np.ndarray, shortest: float) -> list[Cut]:
-    """The ways to cut a wide piece into 2..MAX_PARTS digits at its thinnest columns."""
+    """The ways to cut a wide piece into 2..MAX_PARTS digits: near each even division, at the
+    thinnest column (where touching digits meet) and at the division itself."""
     x, y, w, h = piece.box
     own = labels[y : y + h, x : x + w] == piece.label
     profile = np.count_nonzero(own, axis=0)
@@ -149,25 +153,33 @@ def _cuts(index: int, piece: Piece, labels: np.ndarray, shortest: float) -> list
     for count in range(2, MAX_PARTS + 1):
         if w < count * h / 3:  # parts narrower than a third of the height: no digit is
             break
-        columns = [0]
-        for k in range(1, count):
-            centre, reach = k * w // count, max(1, round(_CUT_REACH * w / count))
-            lo, hi = max(columns[-1] + 1, centre - reach), min(w - 1, centre + reach + 1)
-            if hi <= lo:
-                break
-            columns.append(lo + int(np.argmin(profile[lo:hi])))
-        else:
-            columns.append(w)
-            parts = []
-            for x0, x1 in itertools.pairwise(columns):
-                rows = np.flatnonzero(own[:, x0:x1].any(axis=1))
-                if rows.size == 0:
+        for thinnest in (True, False):
+            columns = [0]
+            for k in range(1, count):
+                centre, reach = k * w // count, max(1, round(_CUT_REACH * w / count))
+                lo, hi = max(columns[-1] + 1, centre - reach), min(w - 1, centre + reach + 1)
+                if hi <= lo:
                     break
-                box = (x + x0, y + int(rows[0]), x1 - x0, int(rows[-1] - rows[0] + 1))
-                parts.append(Candidate(index, index + 1, box, (x + x0, x + x1)))
+                columns.append(lo + int(np.argmin(profile[lo:hi])) if thinnest else centre)
             else:
-                found.append(Cut(index, tuple(parts)))
+                columns.append(w)
+                cut = _cut_at(index, piece, own, columns)
+                if cut is not None and cut not in found:
+                    found.append(cut)
     return found
+
+
+def _cut_at(index: int, piece: Piece, own: np.ndarray, columns: list[int]) -> Cut | None:
+    """The piece cut at ``columns`` (offsets in its box), or None if a part holds no ink."""
+    x, y = piece.box[:2]
+    parts = []
+    for x0, x1 in itertools.pairwise(columns):
+        rows = np.flatnonzero(own[:, x0:x1].any(axis=1))
+        if rows.size == 0 or x1 <= x0:
+            return None
+        box = (x + x0, y + int(rows[0]), x1 - x0, int(rows[-1] - rows[0] + 1))
+        parts.append(Candidate(index, index + 1, box, (x + x0, x + x1)))
+    return Cut(index, tuple(parts))
 
 
 def candidate_mask(candidate: Candidate, line: list[Piece], labels: np.ndarray) -> np.ndarray:

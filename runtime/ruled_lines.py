@@ -20,6 +20,8 @@ _LINE_WIDTH = 3
 # lies within _BAND px of them.
 _BRIDGE = 9
 _BAND = 5
+# Ink at least this many px thick across a line is a pen stroke on it, not the line.
+_STROKE = 5
 
 
 def remove_ruled_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,15 +43,24 @@ def remove_ruled_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lines = cv2.bitwise_or(*across)
     clean = cv2.bitwise_and(mask, cv2.bitwise_not(lines))
     restored = clean
-    for drawn, kernel in zip(across, ((1, _BRIDGE), (_BRIDGE, 1)), strict=True):
-        if cv2.countNonZero(drawn):
-            shape = cv2.getStructuringElement(cv2.MORPH_RECT, kernel)
-            bridged = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, shape)
-            restored = cv2.bitwise_or(
-                restored, cv2.bitwise_and(bridged, cv2.bitwise_and(drawn, mask))
-            )
+    for drawn, bridge, thick in zip(
+        across, ((1, _BRIDGE), (_BRIDGE, 1)), ((1, _STROKE), (_STROKE, 1)), strict=True
+    ):
+        if not cv2.countNonZero(drawn):
+            continue
+        on_line = cv2.bitwise_and(drawn, mask)
+        # A stroke crossing the line: ink on both sides, bridged across it.
+        bridged = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, _rect(cv2, bridge))
+        # A stroke running along the line: ink thicker across it than the line itself.
+        wide = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _rect(cv2, thick))
+        kept = cv2.bitwise_and(cv2.bitwise_or(bridged, wide), on_line)
+        restored = cv2.bitwise_or(restored, kept)
     band = cv2.dilate(lines, np.ones((_BAND, _BAND), np.uint8))
     return restored, band
+
+
+def _rect(cv2, size: tuple[int, int]) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_RECT, size)
 
 
 def _line_segments(mask: np.ndarray) -> list[tuple[int, int, int, int, bool]]:

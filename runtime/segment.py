@@ -275,14 +275,15 @@ def _best_reading(
     candidate, or takes a cut of a wide piece. Digits of a word that holds letters are
     dropped (``_in_numbers``)."""
 
-    def value(candidate: Candidate) -> tuple[float, list]:
+    def value(candidate: Candidate) -> tuple[float, tuple]:
         item = judged.get((number, candidate))
         if item is None:
-            return 0.0, []
+            return 0.0, (candidate, None)
         confidence = float(item[1].max())
         if not accepts(confidence):
-            return 0.0, []
-        return 1.0 + _CONFIDENCE_WEIGHT * math.log(max(confidence, 1e-9)), [(candidate, item)]
+            return 0.0, (candidate, None)
+        points = 1.0 + _CONFIDENCE_WEIGHT * math.log(max(confidence, 1e-9))
+        return points, (candidate, item)
 
     count = len(line.pieces)
     best: list[tuple[float, list]] = [(0.0, [])] + [(-math.inf, [])] * count
@@ -298,27 +299,31 @@ def _best_reading(
         for end, chosen in [(start + 1, []), *starting.get(start, [])]:
             gained, found = score, list(reading)
             for candidate in chosen:
-                points, digit = value(candidate)
+                points, taken = value(candidate)
                 gained += points
-                found.extend(digit)
+                found.append(taken)
             if gained > best[end][0]:
                 best[end] = (gained, found)
-    accepted = best[count][1]
+    taken = best[count][1]
+    accepted = [(candidate, item) for candidate, item in taken if item is not None]
     if _WORDS_ARE_NOT_NUMBERS:
-        accepted = _in_numbers(number, line, judged, accepted)
+        accepted = _in_numbers(number, line, judged, taken)
     return [item for _, item in accepted]
 
 
-def _in_numbers(number: int, line: _Line, judged: dict, accepted: list) -> list:
-    """The accepted digits that belong to numbers, not to words.
+def _in_numbers(number: int, line: _Line, judged: dict, taken: list) -> list:
+    """The accepted digits of a reading (``taken``: (candidate, item or None if rejected))
+    that belong to numbers, not to words.
 
     The line's pieces fall into words at gaps wider than ``_WORD_GAP`` x the taller
     neighbour. A word holding a letter is writing, not a number: an ``o`` or ``l`` in "hello"
-    looks like a digit on its own, not beside the ``h`` and ``e``. A letter is a piece no
-    accepted digit explains, of at least ``_LETTER_HEIGHT`` of the word's digits' height,
-    which the classifier, on its own, finds no digit at all (confidence under
-    ``_NOT_A_DIGIT``); a digit it merely doubts does not turn a number into a word.
+    looks like a digit on its own, not beside the ``h`` and ``e``. A letter is a piece the
+    reading does not explain as digits (no accepted candidate covers it, or a part cut from
+    it was rejected), of at least ``_LETTER_HEIGHT`` of the word's digits' height, which the
+    classifier, on its own, finds no digit at all (confidence under ``_NOT_A_DIGIT``); a
+    digit it merely doubts does not turn a number into a word.
     """
+    accepted = [(candidate, item) for candidate, item in taken if item is not None]
     if not accepted:
         return accepted
     pieces = line.pieces
@@ -330,9 +335,13 @@ def _in_numbers(number: int, line: _Line, judged: dict, accepted: list) -> list:
         word_of.append(word)
         right = (x + w, h) if right is None or x + w > right[0] else right
     explained = np.zeros(len(pieces), bool)
-    tallest: dict[int, int] = {}
     for candidate, _ in accepted:
         explained[candidate.start : candidate.end] = True
+    for candidate, item in taken:
+        if item is None and candidate.columns is not None:
+            explained[candidate.start] = False  # a rejected part of a cut piece
+    tallest: dict[int, int] = {}
+    for candidate, _ in accepted:
         index = word_of[candidate.start]
         tallest[index] = max(tallest.get(index, 0), candidate.box[3])
     alone = {

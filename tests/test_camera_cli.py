@@ -11,10 +11,10 @@ import pytest
 from camera_fakes import FakeCapture, FakeWindow, ListSource
 
 from camera_demo import cli, synth
-from runtime.cli_common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from camera_demo.sources import (
     CaptureSource,
 )
+from runtime.cli_common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
 VIDEO_FRAMES = 360
 VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits

@@ -317,8 +317,7 @@ def fit(
     inference.set_weights(model.get_weights())  # left uncompiled: model.keras carries no optimizer
     threshold = None
     if recipe.threshold_pages and validation is not None:
-        held_out = harvest(recipe.threshold_pages, seed + 1, x_val, y_val)
-        threshold = choose_threshold(inference, held_out, recipe.threshold_pages, x_val, y_val)
+        threshold = choose_threshold(inference, recipe.threshold_pages, seed + 1, x_val, y_val)
     wall = time.perf_counter() - started
     return TrainResult(
         model=inference,

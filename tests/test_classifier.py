@@ -1,4 +1,4 @@
-"""DigitClassifier: inputs, batching, thresholds, backends, metadata, errors and the CLI.
+"""DigitClassifier: inputs, batching, thresholds, backends, metadata and errors.
 
 Fast tests use small models built in-process (tests/tflite_builder.py); the slow ones use the
 converter's real files (the ``tflite_models`` fixture) on the MNIST test set.
@@ -6,8 +6,6 @@ converter's real files (the ``tflite_models`` fixture) on the MNIST test set.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -20,7 +18,6 @@ import runtime
 from runtime import DigitClassifier, Prediction, available_backends
 from runtime.backends import auto_order
 from runtime.classifier import DEFAULT_THRESHOLD
-from runtime.cli import main
 from runtime.errors import (
     BackendUnavailableError,
     ImageError,
@@ -298,99 +295,6 @@ def test_predict_batch_names_the_bad_image(built, images):
         clf.predict_batch(7)
 
 
-# --- command line ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def image_files(tmp_path_factory, images) -> list[Path]:
-    import cv2
-
-    folder = tmp_path_factory.mktemp("images")
-    paths = []
-    for index in range(3):
-        path = folder / f"digit_{index}.png"
-        assert cv2.imwrite(str(path), images[index])
-        paths.append(path)
-    return paths
-
-
-def test_cli_prints_one_line_per_image(built, image_files, images, capsys):
-    assert main([*map(str, image_files), "--model", str(built["int8"])]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    clf = DigitClassifier(built["int8"])
-    assert len(lines) == len(image_files)
-    for line, path, image in zip(lines, image_files, images, strict=False):
-        assert line.startswith(f"{path}: {clf.predict(image).digit}  confidence ")
-
-
-def test_cli_json_output(built, image_files, images, capsys):
-    args = [*map(str, image_files), "--model", str(built["int8"]), "--json"]
-    assert main([*args, "--backend", "numpy", "--threshold", "0.05"]) == 0
-    document = json.loads(capsys.readouterr().out)
-    assert document["backend"] == "numpy" and document["threshold"] == 0.05
-    expected = DigitClassifier(built["int8"], threshold=0.05).predict_batch(images[:3])
-    for result, prediction in zip(document["results"], expected, strict=True):
-        assert result["digit"] == prediction.digit
-        assert result["accepted"] == prediction.accepted
-        assert result["confidence"] == pytest.approx(prediction.confidence, abs=1e-6)
-        assert len(result["probabilities"]) == 10
-
-
-def test_cli_bad_image_file_is_one_error_line_and_exit_2(built, image_files, tmp_path, capsys):
-    not_an_image = tmp_path / "notes.png"
-    not_an_image.write_text("not an image")
-    missing = tmp_path / "missing.png"
-    code = main(
-        [str(image_files[0]), str(not_an_image), str(missing), "--model", str(built["int8"])]
-    )
-    assert code == 2
-    captured = capsys.readouterr()
-    assert len(captured.out.strip().splitlines()) == 1
-    errors = captured.err.strip().splitlines()
-    assert len(errors) == 2
-    assert str(not_an_image) in errors[0] and "decode" in errors[0]
-    assert str(missing) in errors[1] and "no such file" in errors[1]
-
-
-@pytest.mark.parametrize("model", ["missing", "text"])
-def test_cli_bad_model_is_one_error_line_and_exit_2(image_files, tmp_path, capsys, model):
-    path = tmp_path / "model.tflite"
-    if model == "text":
-        path.write_text("not a model")
-    assert main([str(image_files[0]), "--model", str(path)]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert len(captured.err.strip().splitlines()) == 1
-    assert captured.err.startswith("digit-classify: error: ")
-
-
-def test_cli_bad_arguments_exit_2(built, image_files):
-    with pytest.raises(SystemExit) as raised:
-        main([str(image_files[0]), "--model", str(built["int8"]), "--backend", "gpu"])
-    assert raised.value.code == 2
-
-
-def test_python_dash_m_runtime(built, image_files):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runtime",
-            str(image_files[0]),
-            "--model",
-            str(built["int8"]),
-            "--json",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["results"][0]["image"] == str(image_files[0])
-
-
 # --- converted models on MNIST (slow) -------------------------------------------------------
 
 
@@ -413,28 +317,3 @@ def test_every_converted_format_classifies_mnist(tflite_models, mnist, backend):
 def test_lazy_names():
     assert runtime.DigitClassifier is DigitClassifier
     assert "DigitClassifier" in dir(runtime)
-
-
-@pytest.mark.slow
-def test_photos_of_digits_classify_like_mnist(tflite_models, mnist, tmp_path, capsys):
-    import cv2
-
-    from camera_demo import paper as drawing
-
-    clf = DigitClassifier(tflite_models["int8"])
-    count = 200
-    photos = [
-        drawing.finish(drawing.digit_on_paper(mnist.x_test[i], channels=3)) for i in range(count)
-    ]
-    labels = mnist.y_test[:count]
-    direct = (clf.predict_proba(mnist.x_test[:count]).argmax(1) == labels).mean()
-    photographed = np.mean([p.digit for p in clf.predict_batch(photos)] == labels)
-    assert photographed >= direct - 0.03, (photographed, direct)
-    paths = []
-    for index, photo in enumerate(photos[:5]):
-        paths.append(tmp_path / f"photo_{index}.jpg")
-        assert cv2.imwrite(str(paths[-1]), photo)
-    assert main([*map(str, paths), "--model", str(tflite_models["int8"]), "--json"]) == 0
-    results = json.loads(capsys.readouterr().out)["results"]
-    expected = [clf.predict(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)).digit for path in paths]
-    assert [r["digit"] for r in results] == expected

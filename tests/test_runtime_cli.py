@@ -1,0 +1,180 @@
+"""digit-classify: reading numbers and single digits from image files, its output and errors.
+
+Fast tests use a small model built in-process (tests/tflite_builder.py); the slow ones use the
+converter's real int8 file and pages from the reading benchmark's generators (tune split).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tflite_builder as tb
+
+from runtime import DigitClassifier
+from runtime.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = tb.FloatMlp.random(seed=11, hidden=24)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cli_models")
+    path = folder / "int8.tflite"
+    path.write_bytes(tb.with_metadata(tb.int8_mlp(WEIGHTS), format="int8"))
+    return {"int8": path}
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return tb.random_images(8, seed=3)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory, images) -> list[Path]:
+    import cv2
+
+    folder = tmp_path_factory.mktemp("images")
+    paths = []
+    for index in range(3):
+        path = folder / f"digit_{index}.png"
+        assert cv2.imwrite(str(path), images[index])
+        paths.append(path)
+    return paths
+
+
+def test_cli_prints_one_line_per_image(built, image_files, images, capsys):
+    """28x28 files are MNIST form: one digit each, with its confidence."""
+    assert main([*map(str, image_files), "--model", str(built["int8"])]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    clf = DigitClassifier(built["int8"])
+    assert len(lines) == len(image_files)
+    for line, path, image in zip(lines, image_files, images, strict=False):
+        assert line.startswith(f"{path}: {clf.predict(image).digit}  confidence ")
+
+
+def test_cli_json_output(built, image_files, images, capsys):
+    args = [*map(str, image_files), "--model", str(built["int8"]), "--json"]
+    assert main([*args, "--backend", "numpy", "--threshold", "0.05"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["backend"] == "numpy" and document["threshold"] == 0.05
+    expected = DigitClassifier(built["int8"], threshold=0.05).predict_batch(images[:3])
+    for result, prediction in zip(document["results"], expected, strict=True):
+        (digit,) = result["digits"]
+        assert digit["digit"] == prediction.digit and digit["box"] == [0, 0, 28, 28]
+        assert digit["accepted"] == prediction.accepted
+        assert result["number"] == (str(prediction.digit) if prediction.accepted else "")
+        assert digit["confidence"] == pytest.approx(prediction.confidence, abs=1e-6)
+        assert len(digit["probabilities"]) == 10
+
+
+def test_cli_bad_image_file_is_one_error_line_and_exit_2(built, image_files, tmp_path, capsys):
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("not an image")
+    missing = tmp_path / "missing.png"
+    code = main(
+        [str(image_files[0]), str(not_an_image), str(missing), "--model", str(built["int8"])]
+    )
+    assert code == 2
+    captured = capsys.readouterr()
+    assert len(captured.out.strip().splitlines()) == 1
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 2
+    assert str(not_an_image) in errors[0] and "decode" in errors[0]
+    assert str(missing) in errors[1] and "no such file" in errors[1]
+
+
+@pytest.mark.parametrize("model", ["missing", "text"])
+def test_cli_bad_model_is_one_error_line_and_exit_2(image_files, tmp_path, capsys, model):
+    path = tmp_path / "model.tflite"
+    if model == "text":
+        path.write_text("not a model")
+    assert main([str(image_files[0]), "--model", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert captured.err.startswith("digit-classify: error: ")
+
+
+def test_cli_bad_arguments_exit_2(built, image_files):
+    with pytest.raises(SystemExit) as raised:
+        main([str(image_files[0]), "--model", str(built["int8"]), "--backend", "gpu"])
+    assert raised.value.code == 2
+
+
+def test_python_dash_m_runtime(built, image_files):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runtime",
+            str(image_files[0]),
+            "--model",
+            str(built["int8"]),
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["results"][0]["image"] == str(image_files[0])
+
+
+@pytest.mark.slow
+def test_photos_of_digits_classify_like_mnist(tflite_models, mnist, tmp_path, capsys):
+    import cv2
+
+    from camera_demo import paper as drawing
+
+    clf = DigitClassifier(tflite_models["int8"])
+    count = 200
+    photos = [
+        drawing.finish(drawing.digit_on_paper(mnist.x_test[i], channels=3)) for i in range(count)
+    ]
+    labels = mnist.y_test[:count]
+    direct = (clf.predict_proba(mnist.x_test[:count]).argmax(1) == labels).mean()
+    photographed = np.mean([p.digit for p in clf.predict_batch(photos)] == labels)
+    assert photographed >= direct - 0.03, (photographed, direct)
+    paths = []
+    for index, photo in enumerate(photos[:5]):
+        paths.append(tmp_path / f"photo_{index}.jpg")
+        assert cv2.imwrite(str(paths[-1]), photo)
+    args = [*map(str, paths), "--model", str(tflite_models["int8"]), "--json", "--one-digit"]
+    assert main(args) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    expected = [clf.predict(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)).digit for path in paths]
+    assert [r["digits"][0]["digit"] for r in results] == expected
+
+
+@pytest.mark.slow
+def test_a_photo_of_a_number_reads_as_the_number(tflite_models, mnist_path, tmp_path, capsys):
+    """The issue's "472": a photo with several digits gives the number and each digit's box."""
+    import cv2
+
+    from benchmarks.corpora import Sources, generate
+
+    items = [i for i in generate("camera", "tune", 40, Sources(mnist_path)) if len(i.text) >= 3]
+    paths = []
+    for index, item in enumerate(items[:6]):
+        paths.append(tmp_path / f"page_{index}.jpg")
+        assert cv2.imwrite(str(paths[-1]), item.image)
+    assert main([*map(str, paths), "--model", str(tflite_models["int8"]), "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    exact = 0
+    for result, item in zip(results, items, strict=False):
+        assert result["number"] == "".join(str(d["digit"]) for d in result["digits"])
+        boxes = [d["box"] for d in result["digits"]]
+        assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+        exact += result["number"] == item.text
+    assert exact >= 4, [(r["number"], i.text) for r, i in zip(results, items, strict=False)]
