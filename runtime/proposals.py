@@ -6,13 +6,12 @@ touching the frame edge is cut off by the frame; a piece smaller than a quarter 
 smallest digit in both directions is a speck). The pieces are ordered into lines and, along
 each line, grouped into *candidates*: runs of up to ``MAX_PIECES`` neighbouring pieces (a
 digit drawn in several strokes, a 5's detached bar, a digit cut by a ruled line) and cuts of
-one wide piece into 2..``MAX_PARTS`` parts (digits written touching). The classifier then
-chooses among them (``runtime.segment``).
+the parts of one wide piece between any two of its candidate cut columns (digits written
+touching). The classifier then chooses among them (``runtime.segment``).
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,14 +30,19 @@ _JOIN_GAP = 0.35
 # than _JOIN_HEIGHT times its tallest piece stacks things no digit is made of (lines of text).
 _JOIN_ASPECT = 1.4
 _JOIN_HEIGHT = 2.2
-# A piece at least this wide for its height may hold touching digits, cut into at most
-# MAX_PARTS parts; each cut is tried at the thinnest columns near an even division.
+# A piece at least this wide for its height may hold touching digits. It may be cut at the
+# thinnest columns of its ink (local minima of the column profile, where touching digits
+# meet) and at the even divisions into 2 and 3, at most _MAX_CUTS columns, each at least
+# _MIN_PART of the height from the next: no digit is narrower.
 _CUT_ASPECT = 0.9
-MAX_PARTS = 4
-# Width of the windows searched for a cut, as a fraction of one part's width.
-_CUT_REACH = 0.25
+_MAX_CUTS = 6
+_MIN_PART = 0.15
 # A piece with this share of its pixels where ruled lines were erased is what is left of them.
 _LINE_RESIDUE = 0.8
+# A piece whose faint surroundings form one structure this many times its size, spanning this
+# share of the frame's short side, is a fragment of that structure (wood grain, a crease).
+_STRUCTURE = 2.5
+_STRUCTURE_SPAN = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,18 +69,27 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Cut:
-    """One way to cut a wide piece (line index ``piece``) into touching digits, left to right."""
+    """The ways to cut a wide piece (line index ``piece``) into touching digits: ``columns``
+    (frame pixels, its left and right edges included) and, for each pair ``(i, j)`` of them,
+    the candidate between them (None when it holds no ink)."""
 
     piece: int
-    parts: tuple[Candidate, ...]
+    columns: tuple[int, ...]
+    parts: dict[tuple[int, int], Candidate | None]
 
 
 def ink_pieces(
-    mask: np.ndarray, shortest: float, lines: np.ndarray | None = None
+    mask: np.ndarray,
+    shortest: float,
+    lines: np.ndarray | None = None,
+    structure: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Piece]]:
     """The label image and the pieces of a 0/255 mask, without specks, pieces cut by the
-    frame edge, and what is left of erased ruled lines: pieces lying almost wholly
-    (``_LINE_RESIDUE``) on the ``lines`` mask (0/255, where lines were found)."""
+    frame edge, what is left of erased ruled lines (pieces lying almost wholly,
+    ``_LINE_RESIDUE``, on the ``lines`` mask), and fragments of a larger structure: pieces
+    whose connected part of the fainter ``structure`` mask (which holds ``mask``) is far
+    larger than they are and spans a good part of the frame (the grain of a wooden table, a
+    long crease), which no digit is."""
     cv2 = require_opencv()
     # 16-bit labels: enough for any work-size frame, and markedly faster than 32-bit here.
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
@@ -88,8 +101,27 @@ def ink_pieces(
     if lines is not None and cv2.countNonZero(lines):
         on_lines = np.bincount(labels[lines > 0].ravel(), minlength=len(stats))[1:]
         keep &= on_lines < _LINE_RESIDUE * stats[1:, cv2.CC_STAT_AREA]
+    if structure is not None and keep.any():
+        keep &= ~_fragments(labels, stats, structure, min(height, width))
     kept = np.flatnonzero(keep) + 1
     return labels, [Piece(tuple(int(v) for v in stats[i, :4]), int(i)) for i in kept]
+
+
+def _fragments(
+    labels: np.ndarray, stats: np.ndarray, structure: np.ndarray, side: int
+) -> np.ndarray:
+    """For each piece (label 1..N), is it a fragment of a far larger faint structure?"""
+    cv2 = require_opencv()
+    _, parts, part_stats, _ = cv2.connectedComponentsWithStats(
+        structure, connectivity=8, ltype=cv2.CV_16U
+    )
+    inked = labels > 0
+    part_of = np.zeros(len(stats), np.int64)
+    np.maximum.at(part_of, labels[inked], parts[inked])
+    part_extent = part_stats[part_of[1:], 2:4].max(axis=1)
+    part_extent[part_of[1:] == 0] = 0
+    extent = stats[1:, 2:4].max(axis=1)
+    return (part_extent >= _STRUCTURE * extent) & (part_extent >= _STRUCTURE_SPAN * side)
 
 
 def lines_of(pieces: list[Piece]) -> list[list[Piece]]:
@@ -144,42 +176,36 @@ def candidates(
 
 
 def _cuts(index: int, piece: Piece, labels: np.ndarray, shortest: float) -> list[Cut]:
-    """The ways to cut a wide piece into 2..MAX_PARTS digits: near each even division, at the
-    thinnest column (where touching digits meet) and at the division itself."""
+    """The candidate cut columns of a wide piece and every part between two of them."""
     x, y, w, h = piece.box
     own = labels[y : y + h, x : x + w] == piece.label
-    profile = np.count_nonzero(own, axis=0)
-    found = []
-    for count in range(2, MAX_PARTS + 1):
-        if w < count * h / 3:  # parts narrower than a third of the height: no digit is
+    profile = np.convolve(np.count_nonzero(own, axis=0), np.ones(3), mode="same")
+    gap = max(2, round(_MIN_PART * h))
+    minima = [
+        c for c in range(1, w - 1) if profile[c] <= profile[c - 1] and profile[c] < profile[c + 1]
+    ]
+    chosen: list[int] = []
+    for column in [*sorted(minima, key=lambda c: profile[c]), w // 2, w // 3, 2 * w // 3]:
+        if gap <= column <= w - gap and all(abs(column - c) >= gap for c in chosen):
+            chosen.append(column)
+        if len(chosen) == _MAX_CUTS:
             break
-        for thinnest in (True, False):
-            columns = [0]
-            for k in range(1, count):
-                centre, reach = k * w // count, max(1, round(_CUT_REACH * w / count))
-                lo, hi = max(columns[-1] + 1, centre - reach), min(w - 1, centre + reach + 1)
-                if hi <= lo:
-                    break
-                columns.append(lo + int(np.argmin(profile[lo:hi])) if thinnest else centre)
-            else:
-                columns.append(w)
-                cut = _cut_at(index, piece, own, columns)
-                if cut is not None and cut not in found:
-                    found.append(cut)
-    return found
-
-
-def _cut_at(index: int, piece: Piece, own: np.ndarray, columns: list[int]) -> Cut | None:
-    """The piece cut at ``columns`` (offsets in its box), or None if a part holds no ink."""
-    x, y = piece.box[:2]
-    parts = []
-    for x0, x1 in itertools.pairwise(columns):
-        rows = np.flatnonzero(own[:, x0:x1].any(axis=1))
-        if rows.size == 0 or x1 <= x0:
-            return None
-        box = (x + x0, y + int(rows[0]), x1 - x0, int(rows[-1] - rows[0] + 1))
-        parts.append(Candidate(index, index + 1, box, (x + x0, x + x1)))
-    return Cut(index, tuple(parts))
+    if not chosen:
+        return []
+    columns = [0, *sorted(chosen), w]
+    parts: dict[tuple[int, int], Candidate | None] = {}
+    for i in range(len(columns)):
+        for j in range(i + 1, len(columns)):
+            if (i, j) == (0, len(columns) - 1):
+                continue  # the whole piece is a candidate of its own
+            x0, x1 = columns[i], columns[j]
+            rows = np.flatnonzero(own[:, x0:x1].any(axis=1))
+            if rows.size == 0 or rows[-1] - rows[0] + 1 < shortest:
+                parts[i, j] = None
+                continue
+            box = (x + x0, y + int(rows[0]), x1 - x0, int(rows[-1] - rows[0] + 1))
+            parts[i, j] = Candidate(index, index + 1, box, (x + x0, x + x1))
+    return [Cut(index, tuple(x + c for c in columns), parts)]
 
 
 def candidate_mask(candidate: Candidate, line: list[Piece], labels: np.ndarray) -> np.ndarray:

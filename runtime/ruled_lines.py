@@ -24,17 +24,21 @@ _BAND = 5
 _STROKE = 5
 
 
-def remove_ruled_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def remove_ruled_lines(
+    mask: np.ndarray, detect_on: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Erase ruled lines, grids, margins and page edges from a 0/255 mask.
 
     Lines are found with OpenCV's probabilistic Hough transform, which follows a tilted or
     broken line exactly (a morphological opening by a level kernel loses it). Their pixels
     are erased; where a stroke crosses a line, the line pixels between its two sides are
-    kept (a closing across the line), so a digit written across a line stays whole. Returns
-    the cleaned mask and a band (0/255) around the lines that were found.
+    kept (a closing across the line), so a digit written across a line stays whole. Lines
+    are looked for in ``detect_on`` when given (a mask of fainter ink, in which a light line
+    is not broken into dashes). Returns the cleaned mask and a band (0/255) around the lines
+    that were found.
     """
     cv2 = require_opencv()
-    segments = _line_segments(mask)
+    segments = _line_segments(mask if detect_on is None else detect_on)
     if not segments:
         return mask, np.zeros_like(mask)
     across = (np.zeros_like(mask), np.zeros_like(mask))  # horizontal, vertical lines

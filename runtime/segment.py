@@ -48,9 +48,11 @@ _DETAILED_ENOUGH = 40
 # _MAX_STROKE of the frame's long side wide.
 _THUMB_SIDE = 80
 _MAX_STROKE = 0.1
-# In the choice of a line's reading, confidence only breaks ties between readings that
-# accept the same number of digits.
+# A line's reading is the one accepting the most digits; confidence only breaks ties. A piece
+# is cut only when it is not read as one digit, and read cut only when every part of the cut
+# is accepted.
 _CONFIDENCE_WEIGHT = 1e-3
+_LEAST = 1e-9
 # Words and numbers on a line are apart by more than this times the taller neighbour's height;
 # an unexplained piece at least _LETTER_HEIGHT of the digits' height makes a word writing.
 _WORD_GAP = 0.45
@@ -123,15 +125,22 @@ class FrameCandidates:
                 f"need 0 < min_height < max_height <= 1, got min_height={min_height}, "
                 f"max_height={max_height}"
             )
+        cv2 = require_opencv()
         self._gray = as_gray_u8(image)
         work, self._step = shrink(self._gray, WORK_SIDE)
         self._found = ink_map(
             work, polarity, min_contrast, max_stroke=_MAX_STROKE, thumb_side=_THUMB_SIDE
         )
-        mask, lines = remove_ruled_lines(self._found.mask)
+        # Fainter ink (half the threshold) shows lines whole and joins the fragments of a
+        # texture's long strokes (wood grain) that the threshold breaks apart.
+        _, faint = cv2.threshold(
+            self._found.ink, self._found.threshold // 2, 255, cv2.THRESH_BINARY
+        )
+        mask, lines = remove_ruled_lines(self._found.mask, detect_on=faint)
         height = work.shape[0]
         shortest, tallest = max(6.0, min_height * height), max_height * height
-        self._labels, pieces = ink_pieces(mask, shortest, lines)
+        structure = cv2.bitwise_and(faint, cv2.bitwise_not(lines))
+        self._labels, pieces = ink_pieces(mask, shortest, lines, structure)
         self._lines = [
             _Line(line, *candidates(line, self._labels, shortest, tallest))
             for line in lines_of(pieces)
@@ -139,7 +148,8 @@ class FrameCandidates:
         self._jobs: list[tuple[int, Candidate]] = []
         self.regions: list[DigitRegion] = []
         for number, line in enumerate(self._lines):
-            for candidate in [*line.candidates, *(part for cut in line.cuts for part in cut.parts)]:
+            parts = [part for cut in line.cuts for part in cut.parts.values() if part is not None]
+            for candidate in [*line.candidates, *parts]:
                 region = self._region(line, candidate)
                 if region is not None:
                     self._jobs.append((number, candidate))
@@ -172,7 +182,7 @@ class FrameCandidates:
         self, probabilities: np.ndarray, accepts: Callable[[float], bool]
     ) -> list[tuple[DigitRegion, np.ndarray]]:
         """The digits read, in reading order: per line the reading accepting the most digits
-        (then the most confident), without the digits of words (``_in_numbers``)."""
+        (``_best_reading``), without the digits of words (``_in_numbers``)."""
         judged: dict[tuple[int, Candidate], tuple[DigitRegion, np.ndarray]] = {
             job: (region, row)
             for job, region, row in zip(self._jobs, self.regions, probabilities, strict=True)
@@ -271,9 +281,9 @@ def _best_reading(
     number: int, line: _Line, judged: dict, accepts: Callable[[float], bool]
 ) -> list[tuple[DigitRegion, np.ndarray]]:
     """The line's reading accepting the most digits (then the most confident): a dynamic
-    programme over the pieces, left to right, where each step skips a piece, takes a joined
-    candidate, or takes a cut of a wide piece. Digits of a word that holds letters are
-    dropped (``_in_numbers``)."""
+    programme over the pieces, left to right, where each step leaves a piece out, takes a
+    joined candidate, or takes a piece that is not one digit cut into digits. Digits of a
+    word that holds letters are dropped (``_in_numbers``)."""
 
     def value(candidate: Candidate) -> tuple[float, tuple]:
         item = judged.get((number, candidate))
@@ -282,28 +292,50 @@ def _best_reading(
         confidence = float(item[1].max())
         if not accepts(confidence):
             return 0.0, (candidate, None)
-        points = 1.0 + _CONFIDENCE_WEIGHT * math.log(max(confidence, 1e-9))
-        return points, (candidate, item)
+        return 1.0 + _CONFIDENCE_WEIGHT * math.log(max(confidence, _LEAST)), (candidate, item)
+
+    def best_cut(cut: Cut) -> tuple[float, list]:
+        """The best reading of a cut piece: a dynamic programme over its cut columns."""
+        last = len(cut.columns) - 1
+        inner: list[tuple[float, list]] = [(0.0, [])] + [(-math.inf, [])] * last
+        for i in range(last):
+            if inner[i][0] == -math.inf:
+                continue
+            for j in range(i + 1, last + 1):
+                part = cut.parts.get((i, j))
+                if part is None:
+                    continue
+                points, taken = value(part)
+                if taken[1] is None:
+                    continue  # every part of a cut must be a digit: no "1" and a fragment
+                if inner[i][0] + points > inner[j][0]:
+                    inner[j] = (inner[i][0] + points, [*inner[i][1], taken])
+        return inner[last]
 
     count = len(line.pieces)
     best: list[tuple[float, list]] = [(0.0, [])] + [(-math.inf, [])] * count
     starting: dict[int, list] = {}
     for candidate in line.candidates:
-        starting.setdefault(candidate.start, []).append((candidate.end, [candidate]))
+        points, taken = value(candidate)
+        starting.setdefault(candidate.start, []).append((candidate.end, points, [taken]))
+    read_whole = {
+        candidate.start
+        for candidate in line.candidates
+        if candidate.end == candidate.start + 1 and value(candidate)[1][1] is not None
+    }
     for cut in line.cuts:
-        starting.setdefault(cut.piece, []).append((cut.piece + 1, list(cut.parts)))
+        if cut.piece in read_whole:
+            continue  # a piece read as one digit is not cut: a 6 is not a "(" and an "o"
+        points, taken = best_cut(cut)
+        if points > -math.inf:
+            starting.setdefault(cut.piece, []).append((cut.piece + 1, points, taken))
     for start in range(count):
         score, reading = best[start]
         if score == -math.inf:
             continue
-        for end, chosen in [(start + 1, []), *starting.get(start, [])]:
-            gained, found = score, list(reading)
-            for candidate in chosen:
-                points, taken = value(candidate)
-                gained += points
-                found.append(taken)
-            if gained > best[end][0]:
-                best[end] = (gained, found)
+        for end, points, taken in [(start + 1, 0.0, []), *starting.get(start, [])]:
+            if score + points > best[end][0]:
+                best[end] = (score + points, [*reading, *taken])
     taken = best[count][1]
     accepted = [(candidate, item) for candidate, item in taken if item is not None]
     if _WORDS_ARE_NOT_NUMBERS:

@@ -126,6 +126,7 @@ def test_other_images_go_through_preprocess(built, images, monkeypatch):
     assert seen == [(120, 90, 3), (120, 90, 3)]
 
 
+@pytest.mark.opencv
 def test_a_blank_photo_has_no_digit(built):
     clf = DigitClassifier(built["int8"])
     with pytest.raises(NoDigitFoundError):

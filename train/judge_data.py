@@ -10,7 +10,9 @@ pictures of pages (``camera_demo.paper``):
   scribbles and blobs: every candidate is a negative;
 - pages of MNIST *training* digits, apart, close and touching, on plain or ruled paper: a
   candidate holding exactly one digit is a positive with that digit's label (the reader's
-  own crop of it), one holding part of a digit or two digits is a negative.
+  own crop of it), one holding part of a digit or two digits is a negative;
+- digits in OpenCV's Hershey fonts (printed and script styles), as positives beyond
+  MNIST's writers.
 
 Negatives get the outlier-exposure target (uniform over the classes), so the softmax learns
 to be unsure exactly where the reader proposes something that is not one digit. Nothing here
@@ -39,6 +41,29 @@ _PART = 0.45
 # A straight stroke 20 px long and ~2.5 px wide has a spread ratio near 0.13; a 1 with a
 # slanted hook or a serif is wider.
 _BAR_SPREAD = 0.16
+
+
+def font_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` digits written in OpenCV's Hershey fonts (printed and script), slanted,
+    turned and of any pen width, in MNIST form with their labels: writing styles beyond
+    MNIST's for the positives."""
+    from runtime.preprocess import to_mnist
+
+    rng = np.random.default_rng([seed, 2])
+    images = np.zeros((count, 28, 28), np.uint8)
+    labels = rng.integers(0, 10, count)
+    for index, digit in enumerate(labels):
+        size = rng.uniform(30, 90)
+        coverage = paper.text_coverage(
+            str(digit),
+            size,
+            int(rng.choice(paper.HERSHEY_FONTS)),
+            int(rng.integers(1, max(2, round(size / 10)) + 1)),
+            rng.uniform(-0.3, 0.3),
+            rng.uniform(-8, 8),
+        )
+        images[index] = to_mnist(coverage)
+    return images, labels.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -102,11 +127,12 @@ def harvest(
                 elif digit >= 0:
                     positives.append(image)
                     digits.append(digit)
+    typed, typed_labels = font_digits(pages, seed)
     empty = np.zeros((0, 28, 28), np.uint8)
     return JudgeExamples(
         negatives=np.stack(negatives) if negatives else empty,
-        positives=np.stack(positives) if positives else empty,
-        labels=np.asarray(digits, np.int64),
+        positives=np.concatenate([np.stack(positives) if positives else empty, typed]),
+        labels=np.concatenate([np.asarray(digits, np.int64), typed_labels]),
     )
 
 
