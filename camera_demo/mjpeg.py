@@ -21,10 +21,10 @@ def encode_view(moment: Moment, quality: int = JPEG_QUALITY) -> bytes:
     """The frame of ``moment`` with its reading drawn over it, as JPEG bytes."""
     import cv2
 
-    from camera_demo.frames import to_bgr8
+    from runtime.images import as_bgr_u8
     from camera_demo.overlay import draw_overlay
 
-    view = draw_overlay(to_bgr8(moment.frame.image), moment.reading, moment.fps)
+    view = draw_overlay(as_bgr_u8(moment.frame.image), moment.reading, moment.fps)
     ok, data = cv2.imencode(".jpg", view, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("OpenCV could not encode the view as JPEG")

@@ -232,6 +232,12 @@ class _FakeClassifier:
     def predict_batch(self, images: list[np.ndarray]) -> list[Prediction]:
         return [self._prediction() for _ in images]
 
+    def predict_proba(self, batch: np.ndarray) -> np.ndarray:
+        return np.tile(np.asarray(self._prediction().probabilities, np.float32), (len(batch), 1))
+
+    def accepts(self, confidence: float) -> bool:
+        return confidence >= 0.7
+
 
 def test_adapter_reads_through_the_public_api(sources: Sources) -> None:
     photo = next(generate("fonts-single", "tune", 1, sources))  # a "0" in the first font

@@ -146,7 +146,7 @@ def test_reading_order_groups_lines_by_vertical_overlap():
 
 
 class InkAspectJudge:
-    """A stand-in classifier: a crop whose ink is 0.3-0.55 times as wide as tall (one of the
+    """A stand-in classifier: a crop whose ink is 0.4-0.55 times as wide as tall (one of the
     test's bars) is a confident "1", any other (two bars, part of a bar, a wide block) is
     nothing. Records how often it is called."""
 
@@ -163,7 +163,7 @@ class InkAspectJudge:
         rows = []
         for crop in batch:
             ys, xs = np.nonzero(crop > 64)
-            bar = 0.3 <= (np.ptp(xs) + 1) / (np.ptp(ys) + 1) <= 0.55
+            bar = 0.4 <= (np.ptp(xs) + 1) / (np.ptp(ys) + 1) <= 0.55
             rows.append(np.eye(10)[1] * 0.98 + 0.002 if bar else np.full(10, 0.1))
         return np.asarray(rows, np.float32)
 
