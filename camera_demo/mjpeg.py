@@ -21,8 +21,8 @@ def encode_view(moment: Moment, quality: int = JPEG_QUALITY) -> bytes:
     """The frame of ``moment`` with its reading drawn over it, as JPEG bytes."""
     import cv2
 
-    from runtime.images import as_bgr_u8
     from camera_demo.overlay import draw_overlay
+    from runtime.images import as_bgr_u8
 
     view = draw_overlay(as_bgr_u8(moment.frame.image), moment.reading, moment.fps)
     ok, data = cv2.imencode(".jpg", view, [cv2.IMWRITE_JPEG_QUALITY, quality])

@@ -48,7 +48,6 @@ def small_keras_model(tmp_path_factory, mnist) -> Path:
 
     from train.fit import fit
     from train.recipes import DEFAULT
-
     from train.report import write_report
 
     recipe = dataclasses.replace(DEFAULT, epochs=6, judge_pages=500, threshold_pages=100)
