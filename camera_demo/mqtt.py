@@ -29,12 +29,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from camera_demo.output import frame_record
 from camera_demo.pipeline import FrameReading
+from camera_demo.resources import Closable
 from camera_demo.sources import Frame
 from runtime.errors import DigitKitError
 
@@ -154,7 +154,7 @@ def _version() -> str:
         return "unknown"
 
 
-class MqttPublisher:
+class MqttPublisher(Closable):
     """Publishes changes of the number to ``target.topic``; ``observe`` never blocks."""
 
     def __init__(
@@ -340,14 +340,3 @@ class MqttPublisher:
         stopper = threading.Thread(target=self._client.loop_stop, daemon=True)
         stopper.start()
         stopper.join(0.5 if was_connected else 0.0)
-
-    def __enter__(self) -> MqttPublisher:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -12,12 +12,12 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from types import TracebackType
 from typing import IO
 
 import numpy as np
 
 from camera_demo.pipeline import FrameReading
+from camera_demo.resources import Closable
 from runtime.atomic import write_bytes
 from runtime.errors import DigitKitError
 from runtime.images import as_bgr_u8, require_opencv
@@ -36,7 +36,7 @@ def frame_record(reading: FrameReading, timings_ms: dict[str, float], name: str 
     return record
 
 
-class JsonlWriter:
+class JsonlWriter(Closable):
     """Append one JSON object per line to ``path``, or to stdout when ``path`` is None."""
 
     def __init__(self, path: str | Path | None = None) -> None:
@@ -57,17 +57,6 @@ class JsonlWriter:
     def close(self) -> None:
         if self.path is not None:
             self._stream.close()
-
-    def __enter__(self) -> JsonlWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def save_snapshot(

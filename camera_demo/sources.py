@@ -19,11 +19,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol
 
 import numpy as np
 
+from camera_demo.resources import Closable
 from runtime.errors import DigitKitError
 
 log = logging.getLogger("camera_demo")
@@ -76,7 +76,7 @@ class RetryPolicy:
         ]
 
 
-class FrameSource(ABC):
+class FrameSource(ABC, Closable):
     """Common interface: ``read()`` the next frame or ``None`` at the end; ``close()`` releases it."""
 
     description: str = "source"
@@ -94,7 +94,7 @@ class FrameSource(ABC):
     def _next_image(self) -> tuple[np.ndarray, str] | None:
         """The next image and its name, or ``None`` at the end of the source."""
 
-    def close(self) -> None:  # noqa: B027 - sources without resources need nothing
+    def close(self) -> None:
         """Release the device or file."""
 
     def read(self) -> Frame | None:
@@ -109,17 +109,6 @@ class FrameSource(ABC):
     def __iter__(self) -> Iterator[Frame]:
         while (frame := self.read()) is not None:
             yield frame
-
-    def __enter__(self) -> FrameSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def read_with_retry(

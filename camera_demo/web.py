@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socketserver import TCPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from camera_demo.live import LiveView
 from camera_demo.mjpeg import JpegFeed
+from camera_demo.resources import Closable
 from camera_demo.web_page import PAGE, SCRIPT_SHA256
 from runtime.errors import DigitKitError
 
@@ -399,7 +399,7 @@ ROUTES: dict[str, Callable[[_Handler], None]] = {
 }
 
 
-class LiveServer:
+class LiveServer(Closable):
     """The HTTP server of the live view, serving in daemon threads until ``close()``.
 
     ``live`` is fed by the reading loop; ``fps`` caps both the video and the event stream;
@@ -538,14 +538,3 @@ class LiveServer:
         server.shutdown()
         server.server_close()
         server.cut_connections()
-
-    def __enter__(self) -> LiveServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -6,10 +6,10 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from types import TracebackType
 
 import numpy as np
 
+from camera_demo.resources import Closable
 from runtime.errors import DigitKitError
 from runtime.images import require_opencv
 
@@ -42,7 +42,7 @@ def _reason(exc: Exception) -> str:
     return (match.group(1) if match else text)[:160]
 
 
-class Window:
+class Window(Closable):
     """A named OpenCV window; ``show`` displays a frame and returns the key pressed (or -1)."""
 
     def __init__(self, title: str = "digit camera") -> None:
@@ -72,14 +72,3 @@ class Window:
             cv2.waitKey(1)  # lets HighGUI process the close event
         except cv2.error:
             pass  # already gone (closed by the user)
-
-    def __enter__(self) -> Window:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
