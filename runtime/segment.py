@@ -58,6 +58,7 @@ _LEAST = 1e-9
 _WORD_GAP = 0.45
 _LETTER_HEIGHT = 0.4
 _NOT_A_DIGIT = 0.5
+_DOUBTED_IN_NUMBERS = True
 _WORDS_ARE_NOT_NUMBERS = True
 
 
@@ -377,19 +378,30 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list) -> list:
         index = word_of[candidate.start]
         tallest[index] = max(tallest.get(index, 0), candidate.box[3])
     alone = {
-        candidate.start: float(judged[number, candidate][1].max())
+        candidate.start: candidate
         for candidate in line.candidates
         if candidate.end == candidate.start + 1 and (number, candidate) in judged
     }
-    writing = {
-        word_of[i]
+
+    def confidence(i: int) -> float:
+        return float(judged[number, alone[i]][1].max()) if i in alone else 0.0
+
+    unexplained = [
+        i
         for i, piece in enumerate(pieces)
         if not explained[i]
         and word_of[i] in tallest
         and piece.box[3] >= _LETTER_HEIGHT * tallest[word_of[i]]
-        and alone.get(i, 0.0) < _NOT_A_DIGIT
-    }
-    return [item for item in accepted if word_of[item[0].start] not in writing]
+    ]
+    writing = {word_of[i] for i in unexplained if confidence(i) < _NOT_A_DIGIT}
+    kept = [item for item in accepted if word_of[item[0].start] not in writing]
+    if _DOUBTED_IN_NUMBERS:
+        # In a number of clear digits, a piece the classifier reads as a digit but doubts
+        # (between _NOT_A_DIGIT and the threshold) is one of its digits.
+        doubted = [i for i in unexplained if word_of[i] not in writing]
+        kept += [(alone[i], judged[number, alone[i]]) for i in doubted if i in alone]
+        kept.sort(key=lambda item: item[0].start)
+    return kept
 
 
 def reading_order(boxes: list[Box]) -> list[int]:
