@@ -2,19 +2,20 @@
 
     python -m benchmarks.compare_backends MODEL.tflite [--data DIR]
 
-Prints top-1 agreement and a histogram of output differences in quantization steps (for a
-quantized or int8-with-float-output model, one step is the softmax output scale, 1/256).
+Both run through ``runtime.DigitClassifier``, as a device runs them. Prints the top-1
+agreement, the largest difference of the probabilities, and a histogram of the differences of
+the raw outputs in quantization steps (for an int8 model, the step of its int8 logits).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from runtime.backends import create_backend
+from runtime.classifier import DigitClassifier
+from runtime.model_file import load_model, output_step
 from train.data import load_mnist
 
 
@@ -24,24 +25,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model")
     parser.add_argument("--data", default=None)
     args = parser.parse_args(argv)
-    data = load_mnist(args.data)
-    model = Path(args.model).read_bytes()
-    litert, numpy_backend = create_backend("litert", model), create_backend("numpy", model)
-    spec = litert.input_spec
-    images = data.x_test
-    if spec.dtype == np.int8:
-        images = (images.astype(np.int16) - 128).astype(np.int8)
-    elif spec.dtype != np.uint8:
-        images = images.astype(np.float32) / 255
-    batch = images.reshape(len(images), *spec.shape[1:])
-    expected, actual = litert.run_batch(batch), numpy_backend.run_batch(batch)
-    out = litert.output_spec
-    step = 1.0 if out.quantized else 1 / 256
-    steps = np.round(np.abs(expected.astype(np.float64) - actual.astype(np.float64)) / step)
-    agreement = float((expected.argmax(1) == actual.argmax(1)).mean())
+    images = load_mnist(args.data).x_test
+    classifiers = {name: DigitClassifier(args.model, backend=name) for name in ("litert", "numpy")}
+    probabilities = {name: c.predict_proba(images) for name, c in classifiers.items()}
+    raw = {
+        name: c._backend.run_batch(images.reshape(len(images), *c.input_spec.shape[1:]))
+        for name, c in classifiers.items()
+    }
+    agreement = float(
+        (probabilities["litert"].argmax(1) == probabilities["numpy"].argmax(1)).mean()
+    )
+    largest = float(np.abs(probabilities["litert"] - probabilities["numpy"]).max())
+    step = output_step(load_model(args.model).parsed)
     print(f"model: {args.model}")
-    print(f"top-1 agreement numpy vs litert: {agreement:.4%} of {len(batch)} images")
-    print("| difference (steps) | outputs |")
+    print(f"top-1 agreement numpy vs litert: {agreement:.4%} of {len(images)} images")
+    print(f"largest probability difference: {largest:.2e}")
+    if step is None:
+        difference = np.abs(raw["litert"].astype(np.float64) - raw["numpy"]).max()
+        print(f"float outputs; largest raw difference {difference:.2e}")
+        return 0
+    steps = np.round(np.abs(raw["litert"].astype(np.float64) - raw["numpy"]) / step)
+    print(f"| difference (steps of {step:.4g}) | outputs |")
     print("| ---: | ---: |")
     for size, count in enumerate(np.bincount(steps.astype(int).ravel())):
         print(f"| {size} | {count} |")

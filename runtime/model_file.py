@@ -336,3 +336,21 @@ def output_kind(parsed: Any) -> OutputKind:
             return "logits"
         tensor = int(inputs[0])
     return "logits"
+
+
+def output_step(parsed: Any) -> float | None:
+    """The quantization step of what the model outputs: the output tensor's scale, or for a
+    float output computed by DEQUANTIZE, the scale of the integers it dequantizes; None for a
+    float model. Two backends' outputs are compared in these steps."""
+    graph = parsed.Subgraphs(0)
+    tensor = int(_vector(graph.OutputsAsNumpy())[0])
+    for o in range(graph.OperatorsLength()):
+        op = graph.Operators(o)
+        if tensor in _vector(op.OutputsAsNumpy()).tolist():
+            code = parsed.OperatorCodes(op.OpcodeIndex())
+            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == _DEQUANTIZE:
+                tensor = int(_vector(op.InputsAsNumpy())[0])
+            break
+    quantization = graph.Tensors(tensor).Quantization()
+    scales = _vector(quantization.ScaleAsNumpy()) if quantization is not None else np.zeros(0)
+    return float(scales[0]) if scales.size else None
