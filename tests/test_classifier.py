@@ -6,6 +6,7 @@ converter's real files (the ``tflite_models`` fixture) on the MNIST test set.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from pathlib import Path
@@ -107,15 +108,15 @@ def test_batches_of_changing_size_match_single_predictions(built, backend):
 
 
 def test_other_images_go_through_preprocess(built, images, monkeypatch):
-    import runtime.preprocess
-
+    # The module, not the function ``runtime.preprocess`` that the package exports lazily.
+    preprocess_module = importlib.import_module("runtime.preprocess")
     seen = []
 
     def fake_preprocess(image):
         seen.append(image.shape)
         return images[1]
 
-    monkeypatch.setattr(runtime.preprocess, "preprocess", fake_preprocess)
+    monkeypatch.setattr(preprocess_module, "preprocess", fake_preprocess)
     clf = DigitClassifier(built["int8"])
     photo = np.full((120, 90, 3), 200, np.uint8)
     assert clf.predict(photo) == clf.predict(images[1])
