@@ -23,8 +23,9 @@ declare -A PLATFORMS=(
   [armhf-bookworm]="armhf bookworm system"
   [armhf-trixie]="armhf trixie system"
   [arm64-bookworm-system]="arm64 bookworm system"
+  [arm64-trixie-system]="arm64 trixie system"
 )
-ALL_PLATFORMS=arm64-bookworm,arm64-trixie,armhf-bookworm,armhf-trixie,arm64-bookworm-system
+ALL_PLATFORMS=arm64-bookworm,arm64-trixie,armhf-bookworm,armhf-trixie,arm64-bookworm-system,arm64-trixie-system
 # The Pi 4's Cortex-A72; qemu-arm has no 32-bit model of it, and "max" has its ARMv8 AArch32
 # instructions (Debian's armhf code targets ARMv7).
 declare -A QEMU_CPUS=([arm64]=cortex-a72 [armhf]=max)
