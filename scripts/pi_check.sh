@@ -174,10 +174,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/digit-kit-pi.XXXXXX")
 logs=$cache/logs/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$logs"
 cleanup() {
-  # The guests' mounts live in private mount namespaces that end with their processes;
-  # a still-running one is stopped first so nothing is mounted under $work.
+  # The guests' mounts live in private mount namespaces that end with their processes.
+  # unshare ignores SIGTERM; killing it kills its child (--kill-child), PID 1 of the guest's
+  # PID namespace, and with it every guest process.
   if [ -n "${guest_pid:-}" ] && kill -0 "$guest_pid" 2>/dev/null; then
-    kill "$guest_pid" 2>/dev/null || true
+    kill -KILL "$guest_pid" 2>/dev/null || true
     wait "$guest_pid" 2>/dev/null || true
   fi
   if [ "$keep" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
