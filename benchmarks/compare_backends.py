@@ -4,7 +4,8 @@
 
 Both run through ``runtime.DigitClassifier``, as a device runs them. Prints the top-1
 agreement, the largest difference of the probabilities, and a histogram of the differences of
-the raw outputs in quantization steps (for an int8 model, the step of its int8 logits).
+the model's own outputs (``predict_scores``) in quantization steps (for an int8 model, the
+step of its int8 logits).
 """
 
 from __future__ import annotations
@@ -28,10 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     images = load_mnist(args.data).x_test
     classifiers = {name: DigitClassifier(args.model, backend=name) for name in ("litert", "numpy")}
     probabilities = {name: c.predict_proba(images) for name, c in classifiers.items()}
-    raw = {
-        name: c._backend.run_batch(images.reshape(len(images), *c.input_spec.shape[1:]))
-        for name, c in classifiers.items()
-    }
+    raw = {name: c.predict_scores(images) for name, c in classifiers.items()}
     agreement = float(
         (probabilities["litert"].argmax(1) == probabilities["numpy"].argmax(1)).mean()
     )

@@ -59,7 +59,7 @@ from runtime.cli_common import (
     print_error,
 )
 from runtime.errors import DigitKitError, ImageError
-from runtime.images import as_bgr_u8, quiet_opencv_logs
+from runtime.images import as_bgr_u8, quiet_opencv_logs, require_opencv
 
 if TYPE_CHECKING:
     from camera_demo.web import LiveServer
@@ -428,10 +428,9 @@ def _start_outputs(
 
 def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     """Run the demo with parsed arguments until the source ends or ``stop``; returns the exit code."""
-    import cv2
-
     from runtime.classifier import DigitClassifier
 
+    cv2 = require_opencv()
     stop = stop or StopRequest()
     cv2.setNumThreads(args.threads)  # the thread budget covers OpenCV's stages too
     quiet_opencv_logs()

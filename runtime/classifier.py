@@ -184,19 +184,28 @@ class DigitClassifier:
     def predict_proba(self, batch: Any) -> np.ndarray:
         """Class probabilities ``(N, 10)`` float32 for an ``(N, 28, 28)`` or ``(N, 784)`` batch
         of MNIST-form images. The fast path for many digits."""
+        scores = self.predict_scores(batch)
+        return softmax(scores) if self.output_kind == "logits" else scores
+
+    def predict_scores(self, batch: Any) -> np.ndarray:
+        """The model's own outputs ``(N, 10)`` float32, dequantized: logits for the kit's files
+        (``output_kind``), probabilities for a model that ends in a softmax."""
         pixels = mnist_batch_u8(batch)
         if len(pixels) == 0:
             return np.zeros((0, NUM_CLASSES), dtype=np.float32)
         samples = pixels.reshape(len(pixels), *self._sample_shape)
         if not self._pixels_are_input:
             samples = self._pixel_table[samples]
-        return self._probabilities(self._backend.run_batch(samples))
+        return self._scores(self._backend.run_batch(samples))
 
-    def _probabilities(self, raw: np.ndarray) -> np.ndarray:
+    def _scores(self, raw: np.ndarray) -> np.ndarray:
         spec = self.output_spec
         values = dequantize(raw, spec.scale, spec.zero_point) if spec.quantized else raw
-        values = np.asarray(values, np.float32)
-        return softmax(values) if self.output_kind == "logits" else values
+        return np.asarray(values, np.float32)
+
+    def _probabilities(self, raw: np.ndarray) -> np.ndarray:
+        scores = self._scores(raw)
+        return softmax(scores) if self.output_kind == "logits" else scores
 
     def _prediction(self, probabilities: np.ndarray) -> Prediction:
         values = probabilities.tolist()  # ten Python floats: cheaper than NumPy scalars here

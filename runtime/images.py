@@ -48,13 +48,16 @@ def require_opencv() -> ModuleType:
     """Return the ``cv2`` module, or raise a clear error on an install without OpenCV."""
     try:
         import cv2
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
         from runtime import install_hints
 
         raise DigitKitError(
             f"this needs OpenCV, which is not installed: {install_hints.opencv()}; "
             "classifying 28x28 MNIST-form arrays does not need it"
         ) from exc
+    except ImportError as exc:  # installed but broken, e.g. built for another NumPy
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DigitKitError(f"OpenCV is installed but does not import: {detail}") from exc
     return cv2
 
 

@@ -19,45 +19,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import tflite
 
 from camera_demo.synth import render_frames
 from runtime.classifier import DigitClassifier
+from runtime.model_file import load_model, output_step
 from train.data import load_mnist
 
 DIGIT_INDEX = 0  # the first MNIST test image, a 7
 DIGIT_SCALE = 4
 DIGIT_MARGIN = 40
-
-
-def output_step(model: bytes) -> float | None:
-    """The size of one quantization step of the model's output, or None for a float model.
-
-    A quantized output tensor has its own scale. A float output that a DEQUANTIZE op computes
-    from a quantized tensor (the kit's int8 files: uint8 softmax -> float32) moves in steps of
-    that tensor's scale.
-    """
-    m = tflite.Model.GetRootAsModel(model, 0)
-    graph = m.Subgraphs(0)
-    output = graph.Outputs(0)
-    for tensor_index in _dequantize_input(m, graph, output), output:
-        if tensor_index is None:
-            continue
-        quantization = graph.Tensors(tensor_index).Quantization()
-        if quantization is not None and quantization.ScaleLength() == 1:
-            return float(quantization.Scale(0))
-    return None
-
-
-def _dequantize_input(m: tflite.Model, graph: tflite.SubGraph, tensor: int) -> int | None:
-    for i in range(graph.OperatorsLength()):
-        op = graph.Operators(i)
-        if op.OutputsLength() and op.Outputs(0) == tensor:
-            code = m.OperatorCodes(op.OpcodeIndex())
-            builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            if builtin == tflite.BuiltinOperator.DEQUANTIZE:
-                return int(op.Inputs(0))
-    return None
 
 
 def main() -> int:
@@ -79,12 +49,13 @@ def main() -> int:
 
     reference = DigitClassifier(model_path, backend="litert")
     probabilities = reference.predict_proba(images)
-    step = output_step(model)
+    step = output_step(load_model(model).parsed)
     np.savez_compressed(
         out / "reference.npz",
         images=images,
         labels=labels,
         probabilities=probabilities,
+        scores=reference.predict_scores(images),
         step=np.float64(step if step is not None else np.nan),
     )
 
