@@ -131,7 +131,7 @@ def check(inputs: Path, venv: Path, path_kind: str, result: dict) -> None:
     )
     digit = None
     if classify.returncode == 0:
-        digit = json.loads(classify.stdout)["results"][0]["digit"]
+        digit = json.loads(classify.stdout)["results"][0]["number"]
     result["classify_ok"] = classify.returncode == 0 and digit == host["digit_host"]
     if not result["classify_ok"]:
         failures.append(

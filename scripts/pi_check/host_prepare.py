@@ -113,7 +113,7 @@ def main() -> int:
         "host_accuracy": float((probabilities.argmax(1) == labels).mean()),
         "output_step": step,
         "digit_label": int(mnist.y_test[DIGIT_INDEX]),
-        "digit_host": json.loads(classify.stdout)["results"][0]["digit"],
+        "digit_host": json.loads(classify.stdout)["results"][0]["number"],
         "frames": args.frames,
         "frame_numbers_truth": numbers,
         "frame_numbers_host": host_numbers,
