@@ -70,7 +70,9 @@ def save_snapshot(
     stem = f"snapshot-{time.strftime('%Y%m%d-%H%M%S')}-{index:06d}"
     target = Path(folder) / f"{stem}.png"
     # A frame that is already gray or 16-bit is kept as it is: PNG stores both losslessly.
-    raw = frame if frame.dtype in (np.uint8, np.uint16) and frame.ndim in (2, 3) else as_bgr_u8(frame)
+    raw = (
+        frame if frame.dtype in (np.uint8, np.uint16) and frame.ndim in (2, 3) else as_bgr_u8(frame)
+    )
     for image, path in ((raw, target), (view, target.with_name(f"{stem}-overlay.png"))):
         if image is None:
             continue

@@ -55,7 +55,9 @@ def textured_paper(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarra
     vignette = -(xx**2 + yy**2) * rng.uniform(0, 25)
     coarse = rng.normal(0, 1, (height // 16 + 2, width // 16 + 2)).astype(np.float32)
     texture = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC) * rng.uniform(2, 6)
-    grain = cv2.GaussianBlur(rng.standard_normal((height, width), dtype=np.float32) * 2, (0, 0), 0.8)
+    grain = cv2.GaussianBlur(
+        rng.standard_normal((height, width), dtype=np.float32) * 2, (0, 0), 0.8
+    )
     gray = rng.uniform(175, 235) + gradient + vignette + texture + grain
     tint = np.array([rng.uniform(0.88, 1.0), rng.uniform(0.95, 1.0), 1.0], dtype=np.float32)
     return gray[:, :, None] * tint

@@ -179,9 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--hold", type=int_at_least(1), default=12, help="frames per arrangement of digits"
     )
-    parser.add_argument(
-        "--fps", type=float, default=15.0, help="frame rate stored in the video"
-    )
+    parser.add_argument("--fps", type=float, default=15.0, help="frame rate stored in the video")
     parser.add_argument(
         "--size", type=frame_size(64), default="640x480", help="frame size WIDTHxHEIGHT"
     )

@@ -289,6 +289,7 @@ def test_models_with_another_signature_are_refused(built, backend):
 
 # --- bad images -----------------------------------------------------------------------------
 
+
 def test_predict_batch_names_the_bad_image(built, images):
     clf = DigitClassifier(built["int8"])
     with pytest.raises(ImageError, match="image 2: image contains NaN"):

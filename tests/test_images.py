@@ -24,7 +24,17 @@ from runtime.images import as_bgr_u8, as_gray_u8, mnist_batch_u8, to_u8, validat
         (np.array([[0, 2048, 4095]], np.uint16), [0, 128, 255]),  # 12-bit sensor
         (np.array([[0, 65535]], np.uint16), [0, 255]),
     ],
-    ids=["uint8", "bool", "float01", "float255", "int64", "u16-8bit", "u16-10bit", "u16-12bit", "u16"],
+    ids=[
+        "uint8",
+        "bool",
+        "float01",
+        "float255",
+        "int64",
+        "u16-8bit",
+        "u16-10bit",
+        "u16-12bit",
+        "u16",
+    ],
 )
 def test_every_dtype_has_one_conversion(image, expected):
     converted = to_u8(validated_array(image))
@@ -136,7 +146,12 @@ def test_bad_batches_raise_image_error(classifier, batch, message):
 def test_the_same_pixels_in_any_dtype_classify_the_same(classifier):
     images = tb.random_images(4, seed=9)
     expected = classifier.predict_proba(images)
-    for variant in (images / 255.0, images.astype(np.float32), images.astype(np.int32), images.astype(np.uint16)):
+    for variant in (
+        images / 255.0,
+        images.astype(np.float32),
+        images.astype(np.int32),
+        images.astype(np.uint16),
+    ):
         np.testing.assert_array_equal(classifier.predict_proba(variant), expected)
         np.testing.assert_array_equal(
             [p.probabilities for p in classifier.predict_batch(list(variant))], expected

@@ -28,7 +28,10 @@ def test_missing_opencv_gets_a_clear_error():
         [sys.executable, "-c", SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    assert "ERROR: this needs OpenCV, which is not installed: pip install 'digit-kit[camera]'" in done.stdout
+    assert (
+        "ERROR: this needs OpenCV, which is not installed: pip install 'digit-kit[camera]'"
+        in done.stdout
+    )
 
 
 def test_missing_opencv_in_find_digits_too():

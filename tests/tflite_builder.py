@@ -299,7 +299,12 @@ def int8_mlp(
         graph.op("DEQUANTIZE", [probabilities], [output])
     elif output_type == "uint8":
         output = graph.tensor(
-            "probabilities", (1, classes), np.uint8, scale=scale, zero_point=zero, dynamic_batch=True
+            "probabilities",
+            (1, classes),
+            np.uint8,
+            scale=scale,
+            zero_point=zero,
+            dynamic_batch=True,
         )
         graph.op("QUANTIZE", [probabilities], [output])
     else:

@@ -46,9 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("artifacts"),
         help="output directory; an earlier run there is kept unless --overwrite is given",
     )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace an earlier run in --out"
-    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
     parser.add_argument(
         "--recipe",
         choices=sorted(RECIPES),

@@ -200,7 +200,9 @@ def digit_page(
         paper.draw_ruled_lines_at(canvas, rng.uniform(24, 60), rng)
     count = int(rng.integers(1, 6))
     field = rng.uniform(40, 170)
-    spacing = field * rng.uniform(-0.15, 0.4) if rng.random() < 0.5 else field * rng.uniform(0.0, 0.8)
+    spacing = (
+        field * rng.uniform(-0.15, 0.4) if rng.random() < 0.5 else field * rng.uniform(0.0, 0.8)
+    )
     while count > 1 and count * field + (count - 1) * spacing > width - 60:
         count -= 1
     x = rng.uniform(30, max(31, width - 30 - count * field - (count - 1) * spacing))
@@ -229,7 +231,9 @@ def digit_free_page(rng: np.random.Generator) -> np.ndarray:
     """A BGR canvas a camera may see that holds no digit."""
     kind = rng.choice(["ruled", "graph", "texture", "words", "scribbles", "plain"])
     if kind == "texture":
-        gray = paper.texture_frame(FRAME, rng) if rng.random() < 0.6 else paper.table_frame(FRAME, rng)
+        gray = (
+            paper.texture_frame(FRAME, rng) if rng.random() < 0.6 else paper.table_frame(FRAME, rng)
+        )
         return np.repeat(gray[:, :, None], 3, axis=2)
     canvas = _sheet(rng)
     if kind == "ruled" or (kind == "words" and rng.random() < 0.5):
@@ -293,9 +297,21 @@ def _scribble(canvas: np.ndarray, rng: np.random.Generator) -> None:
         points = (centre + rng.normal(0, spread, (int(rng.integers(3, 12)), 2))).astype(np.int32)
         if rng.random() < 0.3:
             axes = (int(rng.uniform(6, spread)), int(rng.uniform(4, spread)))
-            cv2.ellipse(canvas, tuple(int(v) for v in centre), axes, rng.uniform(0, 180), 0, 360, color, -1, cv2.LINE_AA)
+            cv2.ellipse(
+                canvas,
+                tuple(int(v) for v in centre),
+                axes,
+                rng.uniform(0, 180),
+                0,
+                360,
+                color,
+                -1,
+                cv2.LINE_AA,
+            )
         else:
-            cv2.polylines(canvas, [points], rng.random() < 0.3, color, int(rng.integers(1, 7)), cv2.LINE_AA)
+            cv2.polylines(
+                canvas, [points], rng.random() < 0.3, color, int(rng.integers(1, 7)), cv2.LINE_AA
+            )
     paper.add_specks(canvas, int(rng.integers(0, 25)), rng, radius=(1, 3))
 
 
@@ -303,5 +319,3 @@ def _intersection(a, b) -> int:
     width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
     return max(0, width) * max(0, height)
-
-

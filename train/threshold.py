@@ -64,9 +64,7 @@ def choose_threshold(
         for (frame, placed), rows in zip(frames, by_page, strict=True):
             for region, row in frame.choose(rows, lambda confidence: confidence >= threshold):
                 digit = int(row.argmax())
-                hit = any(
-                    d.label == digit and d.share_inside(region.box) >= _MATCH for d in placed
-                )
+                hit = any(d.label == digit and d.share_inside(region.box) >= _MATCH for d in placed)
                 right += hit
                 false += not hit
         return false, right

@@ -133,7 +133,9 @@ def create_backend(name: str, model: bytes, num_threads: int = 1, source: str = 
 def _create(name: str, model: bytes, num_threads: int, source: str) -> Backend:
     module = _module(name)
     if not _installed(module.REQUIRED_MODULE):
-        raise BackendUnavailableError(f"backend {name!r} is not installed ({module.install_hint()})")
+        raise BackendUnavailableError(
+            f"backend {name!r} is not installed ({module.install_hint()})"
+        )
     try:
         return module.create(model, num_threads=num_threads, source=source)
     except ImportError as exc:

@@ -12,7 +12,6 @@ def install_hint() -> str:
     return "pip install tflite-runtime (needs numpy<2; prefer ai-edge-litert)"
 
 
-
 def create(model: bytes, num_threads: int = 1, source: str = "model") -> InterpreterBackend:
     """Load ``model`` bytes into a ``tflite_runtime`` interpreter."""
     from tflite_runtime.interpreter import Interpreter
