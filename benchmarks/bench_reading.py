@@ -127,6 +127,7 @@ def header(args: argparse.Namespace, classifier: DigitClassifier) -> dict[str, o
         "split": args.split,
         "opencv": cv2.__version__,
         "threads": 1,
+        "rules_off": list(args.without),
     }
 
 
@@ -175,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
         f"Model: {facts['model']}; backend {facts['backend']}; acceptance threshold "
         f"{facts['threshold']}"
     )
+    if args.without:
+        print(f"Reading rules off: {', '.join(args.without)}")
     limit = "" if args.limit is None else f" (first {args.limit} per corpus)"
     print(f"Split: {facts['split']}{limit}\n")
     print(report.results_table(rows))
@@ -214,6 +217,17 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# The reader's heuristic rules (runtime/segment.py switches), kept only while this benchmark
+# shows they help: name -> (switch, what it does).
+RULES = {
+    "word-rule": ("_WORDS_ARE_NOT_NUMBERS", "digits in a word holding letters are not read"),
+    "doubted-digits": (
+        "_DOUBTED_IN_NUMBERS",
+        "a doubted digit among clear ones is read",
+    ),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line (``--help`` lists the corpora)."""
     parser = make_parser(
@@ -247,6 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="acceptance threshold (default: the model's own); for exploring on the tune split",
     )
     parser.add_argument(
+        "--without",
+        nargs="+",
+        choices=list(RULES),
+        default=[],
+        metavar="RULE",
+        help="read with these reading rules off, to measure what each buys: "
+        + ", ".join(f"{name} ({what})" for name, (_, what) in RULES.items()),
+    )
+    parser.add_argument(
         "--limit",
         type=int_at_least(1),
         metavar="N",
@@ -267,11 +290,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.corpus:
         if args.limit is not None and args.limit > CORPORA[name].most:
             parser.error(f"--limit: {name} has {CORPORA[name].most} items per split")
+    from runtime import segment
+
+    switches = {RULES[rule][0]: getattr(segment, RULES[rule][0]) for rule in args.without}
+    for switch in switches:
+        setattr(segment, switch, False)
     try:
         return run(args)
     except (FontsMissingError, DatasetError, DigitKitError) as exc:
         print_error(PROG, exc)
         return EXIT_BAD_INPUT
+    finally:
+        for switch, value in switches.items():
+            setattr(segment, switch, value)
 
 
 if __name__ == "__main__":

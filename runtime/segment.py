@@ -58,6 +58,8 @@ _LEAST = 1e-9
 _WORD_GAP = 0.45
 _LETTER_HEIGHT = 0.4
 _NOT_A_DIGIT = 0.5
+# The two heuristic rules of _in_numbers, switchable so that the reading benchmark can
+# measure what each buys (python -m benchmarks.bench_reading --without RULE).
 _DOUBTED_IN_NUMBERS = True
 _WORDS_ARE_NOT_NUMBERS = True
 
@@ -338,10 +340,7 @@ def _best_reading(
             if score + points > best[end][0]:
                 best[end] = (score + points, [*reading, *taken])
     taken = best[count][1]
-    accepted = [(candidate, item) for candidate, item in taken if item is not None]
-    if _WORDS_ARE_NOT_NUMBERS:
-        accepted = _in_numbers(number, line, judged, taken)
-    return [item for _, item in accepted]
+    return [item for _, item in _in_numbers(number, line, judged, taken)]
 
 
 def _in_numbers(number: int, line: _Line, judged: dict, taken: list) -> list:
@@ -394,6 +393,8 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list) -> list:
         and piece.box[3] >= _LETTER_HEIGHT * tallest[word_of[i]]
     ]
     writing = {word_of[i] for i in unexplained if confidence(i) < _NOT_A_DIGIT}
+    if not _WORDS_ARE_NOT_NUMBERS:
+        writing = set()
     kept = [item for item in accepted if word_of[item[0].start] not in writing]
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts

@@ -171,6 +171,24 @@ def test_benchmark_stops_on_missing_fonts(tmp_path: Path, monkeypatch, capsys) -
     assert "sudo apt-get install fonts-comic-neue" in capsys.readouterr().err
 
 
+def test_rules_switched_off_for_one_run_are_on_again_after_it(tmp_path: Path, monkeypatch) -> None:
+    from runtime import segment
+
+    seen = {}
+
+    def run(args):
+        seen.update(
+            {name: getattr(segment, switch) for name, (switch, _) in bench_reading.RULES.items()}
+        )
+        return 0
+
+    monkeypatch.setattr(bench_reading, "run", run)
+    argv = ["--model", str(tmp_path / "m.tflite"), "--without", "word-rule", "doubted-digits"]
+    assert bench_reading.main(argv) == 0
+    assert seen == {"word-rule": False, "doubted-digits": False}
+    assert segment._WORDS_ARE_NOT_NUMBERS and segment._DOUBTED_IN_NUMBERS
+
+
 def test_edit_distance() -> None:
     assert edit_distance("", "") == 0
     assert edit_distance("472", "") == 3
