@@ -14,6 +14,18 @@ from camera_demo.sources import FrameSource
 MATCH_IOU = 0.5
 
 
+VIDEO_HOLD = 6  # frames per page: 360 frames are 60 pages, about 150 different MNIST digits
+
+
+def write_sample_video(folder: Path, mnist, frames: int) -> tuple[Path, list[synth.FrameTruth]]:
+    """A synthetic video of MNIST test digits (``digit-sample-video``) and its ground truth."""
+    path = folder / "sample.mp4"
+    truth_path = synth.write_video(
+        path, mnist.x_test, mnist.y_test, frames, seed=11, hold=VIDEO_HOLD
+    )
+    return path, synth.load_truth(truth_path)
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from camera_fakes import FakeCapture, FakeWindow, ListSource
+from camera_fakes import FakeCapture, FakeWindow, ListSource, write_sample_video
 
 from camera_demo import cli, synth
 from camera_demo.sources import (
@@ -16,17 +16,10 @@ from camera_demo.sources import (
 )
 from runtime.cli_common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
-VIDEO_FRAMES = 360
-VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
-
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory, mnist) -> tuple[Path, list[synth.FrameTruth]]:
-    path = tmp_path_factory.mktemp("video") / "sample.mp4"
-    truth_path = synth.write_video(
-        path, mnist.x_test, mnist.y_test, 24, seed=11, hold=VIDEO_HOLD
-    )
-    return path, synth.load_truth(truth_path)
+    return write_sample_video(tmp_path_factory.mktemp("video"), mnist, 24)
 
 
 def test_cli_reports_a_dead_camera_and_exits_non_zero(built_model, monkeypatch, capsys):
@@ -51,7 +44,9 @@ def test_cli_reports_a_dead_camera_and_exits_non_zero(built_model, monkeypatch, 
     ],
 )
 def test_cli_missing_source_is_a_clear_error(built_model, source, message, capsys):
-    assert cli.main(["--model", str(built_model), "--source", source, "--headless"]) == EXIT_BAD_INPUT
+    assert (
+        cli.main(["--model", str(built_model), "--source", source, "--headless"]) == EXIT_BAD_INPUT
+    )
     assert message in capsys.readouterr().err
 
 
@@ -145,5 +140,3 @@ def test_sigterm_stops_cleanly(built_model, monkeypatch, capsys):
     assert source.closed
     assert "stopped by SIGTERM: 1 frames" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is restored
-
-

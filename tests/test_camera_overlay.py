@@ -9,8 +9,6 @@ from camera_demo.output import save_snapshot
 from camera_demo.overlay import draw_overlay
 from camera_demo.pipeline import DigitReading, FrameReading
 
-VIDEO_FRAMES = 360
-VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
 
 def test_overlay_draws_boxes_labels_and_number():
     frame = np.full((240, 320, 3), 200, np.uint8)
@@ -30,5 +28,3 @@ def test_snapshot_is_written_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [path.name, path.name.replace(".png", "-overlay.png")]
     )
-
-

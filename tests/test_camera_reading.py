@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from camera_fakes import page_frame, read_jsonl, score
+from camera_fakes import VIDEO_HOLD, page_frame, read_jsonl, score, write_sample_video
 
 from camera_demo import cli, synth
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
@@ -18,16 +18,11 @@ from camera_demo.sources import (
 )
 
 VIDEO_FRAMES = 360
-VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory, mnist) -> tuple[Path, list[synth.FrameTruth]]:
-    path = tmp_path_factory.mktemp("video") / "sample.mp4"
-    truth_path = synth.write_video(
-        path, mnist.x_test, mnist.y_test, VIDEO_FRAMES, seed=11, hold=VIDEO_HOLD
-    )
-    return path, synth.load_truth(truth_path)
+    return write_sample_video(tmp_path_factory.mktemp("video"), mnist, VIDEO_FRAMES)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ import pytest
 
 from camera_demo.smoothing import TemporalSmoother
 
-VIDEO_FRAMES = 360
-VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
 
 def test_smoother_steadies_a_flickering_label():
     smoother = TemporalSmoother(window=5)
@@ -51,5 +49,3 @@ def test_smoother_forgets_tracks_and_rejects_bad_window():
     assert b.track != a.track
     with pytest.raises(ValueError, match="at least 1"):
         TemporalSmoother(window=0)
-
-

@@ -16,8 +16,6 @@ from camera_demo.sources import (
     open_source,
 )
 
-VIDEO_FRAMES = 360
-VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
 
 def test_folder_without_images_is_an_error(tmp_path):
     (tmp_path / "readme.txt").write_text("nothing here")
@@ -71,5 +69,3 @@ def test_picamera_without_picamera2_explains_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)  # makes the import fail
     with pytest.raises(SourceError, match="sudo apt install python3-picamera2"):
         open_source("picamera")
-
-

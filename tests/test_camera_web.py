@@ -427,9 +427,7 @@ def browser_shows(driver, expected: str, timeout: float) -> str:
 def test_page_in_headless_chromium_shows_the_number_and_the_video(plumbing_model):
     with (
         MjpegCamera([digit_frame("42")], fps=20) as camera,
-        start_demo(
-            plumbing_model, camera.url, "--threshold", "0", "--serve-token", TOKEN
-        ) as demo,
+        start_demo(plumbing_model, camera.url, "--threshold", "0", "--serve-token", TOKEN) as demo,
     ):
         url = served_url(demo)
         deadline = time.monotonic() + 20
@@ -526,6 +524,7 @@ def reading_rates(model: Path, video: Path, jsonl: Path, stalled_viewer: bool) -
     return [100 / (b - a) for a, b in zip(steady[::100], steady[100::100], strict=False) if b > a]
 
 
+@pytest.mark.slow  # six timed runs of 1,200 frames: ~20 s
 def test_a_viewer_that_never_reads_does_not_slow_the_reader(plumbing_model, busy_video, tmp_path):
     # Runs alternate, so a busy neighbour on the machine hits both conditions alike. Other load
     # only ever slows reading down, in bursts; so each condition is scored by the upper

@@ -8,8 +8,6 @@ import cv2
 
 from camera_demo import synth
 
-VIDEO_FRAMES = 360
-VIDEO_HOLD = 6  # 60 pages, about 150 different MNIST digits
 
 def test_synth_writes_video_and_ground_truth(tmp_path, mnist_path, mnist):
     out = tmp_path / "clip.avi"
@@ -51,5 +49,3 @@ def test_synth_rejects_a_container_it_cannot_encode(tmp_path, mnist_path, capsys
     err = capsys.readouterr().err
     assert err.startswith("digit-sample-video: error:") and ".mp4" in err
     assert not list(tmp_path.iterdir())
-
-

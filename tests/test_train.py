@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,8 +10,19 @@ import pytest
 
 from runtime.atomic import atomic_path, write_json
 from train.cli import main as train_main
+from train.recipes import DEFAULT, RECIPES
 
 QUICK = ["--epochs", "1", "--train-limit", "8000", "--quiet"]
+# The default recipe with a small judge harvest: its 1,500 synthetic pages take a minute,
+# which the pipeline tests here do not need (test_judge covers the harvest).
+LIGHT_DEFAULT = dataclasses.replace(DEFAULT, judge_pages=12, threshold_pages=6)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def light_default_recipe():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(RECIPES, "default", LIGHT_DEFAULT)
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +83,7 @@ def test_saved_model_reproduces_reported_accuracy(quick_run, mnist):
     assert accuracy == pytest.approx(reported, abs=1e-9)
 
 
+@pytest.mark.slow  # a second training run
 def test_same_seed_same_accuracy(quick_run, tmp_path, mnist_path):
     assert (
         train_main(["--data", str(mnist_path), "--out", str(tmp_path), "--seed", "3", *QUICK]) == 0
@@ -81,6 +94,7 @@ def test_same_seed_same_accuracy(quick_run, tmp_path, mnist_path):
     assert second["history"]["loss"] == first["history"]["loss"]
 
 
+@pytest.mark.slow  # a second training run
 def test_seed_recipe_runs(tmp_path, mnist_path):
     args = ["--data", str(mnist_path), "--out", str(tmp_path), "--recipe", "seed", *QUICK]
     assert train_main(args) == 0
