@@ -460,12 +460,12 @@ def test_page_in_headless_chromium_shows_the_number_and_the_video(plumbing_model
 
 @pytest.mark.slow
 def test_page_shows_the_number_a_trained_model_reads(tflite_models, mnist):
-    from camera_demo import synth
+    from camera_demo import paper
 
     rng = np.random.default_rng(3)
     indices = [int(np.flatnonzero(mnist.y_test == d)[5]) for d in (3, 8, 1)]
-    page = synth.render_page(rng, mnist.x_test, mnist.y_test, indices=indices)
-    frames = [synth.camera_view(page, rng)[0] for _ in range(6)]
+    row = paper.written_row(rng, mnist.x_test, mnist.y_test, indices=indices)
+    frames = [paper.camera_view(row, rng)[0] for _ in range(6)]
     model = Path(tflite_models["int8"])
     with MjpegCamera(frames, fps=20) as camera, start_demo(model, camera.url) as demo:
         url = served_url(demo)
