@@ -27,6 +27,7 @@ from camera_demo.live import LiveView
 from camera_demo.pipeline import DigitReading, FrameReading
 from camera_demo.sources import Frame
 from camera_demo.web import BOUNDARY, COOKIE_NAME, ROUTES, LiveServer, parse_serve_address
+from runtime import DigitClassifier, read_number
 
 TOKEN = "correct horse battery staple"
 MODEL_INFO = {"file": "m.tflite", "format": "int8", "labels": [str(d) for d in range(10)]}
@@ -413,12 +414,14 @@ def test_the_token_comes_from_the_environment_and_the_url_is_announced(plumbing_
         assert code == 0 and elapsed < 2.0
 
 
-def browser_shows(driver, expected: str, timeout: float) -> str:
+def browser_shows(driver, expected: str | set[str], timeout: float) -> str:
+    """The page's number once it is ``expected`` (or one of them), or at the timeout."""
+    wanted = {expected} if isinstance(expected, str) else expected
     deadline = time.monotonic() + timeout
     shown = ""
     while time.monotonic() < deadline:
         shown = driver.find_element("id", "number").text
-        if shown == expected:
+        if shown in wanted:
             break
         time.sleep(0.1)
     return shown
@@ -467,11 +470,16 @@ def test_page_shows_the_number_a_trained_model_reads(tflite_models, mnist):
     row = paper.written_row(rng, mnist.x_test, mnist.y_test, indices=indices)
     frames = [paper.camera_view(row, rng)[0] for _ in range(6)]
     model = Path(tflite_models["int8"])
+    # What the model reads on these frames, in process: the page must show one of them. The
+    # 1 is a doubted digit some frames drop, so the page may show "38" or "381".
+    classifier = DigitClassifier(model)
+    readings = {read_number(frame, classifier).text for frame in frames}
+    assert "381" in readings and all(text.startswith("38") for text in readings), readings
     with MjpegCamera(frames, fps=20) as camera, start_demo(model, camera.url) as demo:
         url = served_url(demo)
         with chromium_driver() as driver:
             driver.get(url)
-            assert browser_shows(driver, "381", 20) == "381"
+            assert browser_shows(driver, readings, 20) in readings
         code, _ = demo.signal_and_wait(signal.SIGTERM)
         assert code == 0
 
