@@ -28,8 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     images = load_mnist(args.data).x_test
     classifiers = {name: DigitClassifier(args.model, backend=name) for name in ("litert", "numpy")}
-    probabilities = {name: c.predict_proba(images) for name, c in classifiers.items()}
     raw = {name: c.predict_scores(images) for name, c in classifiers.items()}
+    probabilities = {
+        name: c.probabilities_from_scores(raw[name]) for name, c in classifiers.items()
+    }
     agreement = float(
         (probabilities["litert"].argmax(1) == probabilities["numpy"].argmax(1)).mean()
     )

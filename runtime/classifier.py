@@ -153,7 +153,7 @@ class DigitClassifier:
             pixels = _mnist_form(image)
         sample = pixels if self._pixels_are_input else self._pixel_table[pixels]
         raw = self._backend.run_one(sample.reshape(self._one_shape))
-        return self._prediction(self._probabilities(raw)[0])
+        return self._prediction(self.probabilities_from_scores(self._scores(raw))[0])
 
     def predict_batch(self, images: Iterable[Any]) -> list[Prediction]:
         """Classify many images in one vectorized run; returns one ``Prediction`` per image.
@@ -184,8 +184,7 @@ class DigitClassifier:
     def predict_proba(self, batch: Any) -> np.ndarray:
         """Class probabilities ``(N, 10)`` float32 for an ``(N, 28, 28)`` or ``(N, 784)`` batch
         of MNIST-form images. The fast path for many digits."""
-        scores = self.predict_scores(batch)
-        return softmax(scores) if self.output_kind == "logits" else scores
+        return self.probabilities_from_scores(self.predict_scores(batch))
 
     def predict_scores(self, batch: Any) -> np.ndarray:
         """The model's own outputs ``(N, 10)`` float32, dequantized: logits for the kit's files
@@ -198,14 +197,15 @@ class DigitClassifier:
             samples = self._pixel_table[samples]
         return self._scores(self._backend.run_batch(samples))
 
+    def probabilities_from_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Class probabilities from :meth:`predict_scores`' outputs (a float32 softmax of
+        logits; a model's own probabilities as they are)."""
+        return softmax(scores) if self.output_kind == "logits" else scores
+
     def _scores(self, raw: np.ndarray) -> np.ndarray:
         spec = self.output_spec
         values = dequantize(raw, spec.scale, spec.zero_point) if spec.quantized else raw
         return np.asarray(values, np.float32)
-
-    def _probabilities(self, raw: np.ndarray) -> np.ndarray:
-        scores = self._scores(raw)
-        return softmax(scores) if self.output_kind == "logits" else scores
 
     def _prediction(self, probabilities: np.ndarray) -> Prediction:
         values = probabilities.tolist()  # ten Python floats: cheaper than NumPy scalars here

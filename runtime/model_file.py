@@ -319,16 +319,11 @@ def output_kind(parsed: Any) -> OutputKind:
     """Probabilities when the graph's output comes from a SOFTMAX (possibly re-quantized or
     dequantized after it), else logits: for files without the kit's metadata."""
     graph = parsed.Subgraphs(0)
-    producers = {}
-    for o in range(graph.OperatorsLength()):
-        op = graph.Operators(o)
-        for tensor in _vector(op.OutputsAsNumpy()).tolist():
-            producers[tensor] = op
+    producers = _producers(graph)
     tensor = int(_vector(graph.OutputsAsNumpy())[0]) if graph.OutputsLength() else -1
     while tensor in producers:
         op = producers[tensor]
-        code = parsed.OperatorCodes(op.OpcodeIndex())
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        builtin = builtin_code(parsed, op)
         if builtin == _SOFTMAX:
             return "probabilities"
         inputs = _vector(op.InputsAsNumpy())
@@ -344,13 +339,26 @@ def output_step(parsed: Any) -> float | None:
     float model. Two backends' outputs are compared in these steps."""
     graph = parsed.Subgraphs(0)
     tensor = int(_vector(graph.OutputsAsNumpy())[0])
-    for o in range(graph.OperatorsLength()):
-        op = graph.Operators(o)
-        if tensor in _vector(op.OutputsAsNumpy()).tolist():
-            code = parsed.OperatorCodes(op.OpcodeIndex())
-            if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == _DEQUANTIZE:
-                tensor = int(_vector(op.InputsAsNumpy())[0])
-            break
+    op = _producers(graph).get(tensor)
+    if op is not None and builtin_code(parsed, op) == _DEQUANTIZE:
+        tensor = int(_vector(op.InputsAsNumpy())[0])
     quantization = graph.Tensors(tensor).Quantization()
     scales = _vector(quantization.ScaleAsNumpy()) if quantization is not None else np.zeros(0)
     return float(scales[0]) if scales.size else None
+
+
+def _producers(graph: Any) -> dict[int, Any]:
+    """Each tensor of ``graph`` that an operator writes -> that operator."""
+    producers = {}
+    for o in range(graph.OperatorsLength()):
+        op = graph.Operators(o)
+        for tensor in _vector(op.OutputsAsNumpy()).tolist():
+            producers[tensor] = op
+    return producers
+
+
+def builtin_code(parsed: Any, op: Any) -> int:
+    """The builtin operator code of ``op``: opcodes above 127 live only in ``BuiltinCode``,
+    older files fill only ``DeprecatedBuiltinCode``."""
+    code = parsed.OperatorCodes(op.OpcodeIndex())
+    return max(code.BuiltinCode(), code.DeprecatedBuiltinCode())

@@ -392,9 +392,11 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list) -> list:
         and word_of[i] in tallest
         and piece.box[3] >= _LETTER_HEIGHT * tallest[word_of[i]]
     ]
-    writing = {word_of[i] for i in unexplained if confidence(i) < _NOT_A_DIGIT}
-    if not _WORDS_ARE_NOT_NUMBERS:
-        writing = set()
+    writing = (
+        {word_of[i] for i in unexplained if confidence(i) < _NOT_A_DIGIT}
+        if _WORDS_ARE_NOT_NUMBERS
+        else set()
+    )
     kept = [item for item in accepted if word_of[item[0].start] not in writing]
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts

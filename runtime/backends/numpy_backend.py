@@ -21,6 +21,7 @@ from runtime.backends import TensorSpec
 from runtime.backends.numpy_ops import BUILDERS, OpContext, Step, Tensor, Values
 from runtime.errors import ModelFormatError, UnsupportedOpError
 from runtime.metadata import buffer_bytes, parse
+from runtime.model_file import builtin_code
 
 REQUIRED_MODULE = "tflite"
 
@@ -209,10 +210,9 @@ def _tensor_spec(tensor: Tensor, role: str, source: str) -> TensorSpec:
 
 
 def _op_name(parsed, op, tflite) -> str:
-    code = parsed.OperatorCodes(op.OpcodeIndex())
-    # Opcodes above 127 live only in BuiltinCode; older files fill only DeprecatedBuiltinCode.
-    builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    builtin = builtin_code(parsed, op)
     if builtin == tflite.BuiltinOperator.CUSTOM:
+        code = parsed.OperatorCodes(op.OpcodeIndex())
         custom = (code.CustomCode() or b"").decode("utf-8", "replace")
         return f"CUSTOM({custom})"
     try:
