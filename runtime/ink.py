@@ -70,14 +70,36 @@ def ink_map(
     ``1 - gray / paper`` (scaled to 0..255), so a digit in a dim corner is as strong as one
     in the light. A pixel is ink when that exceeds ``min_contrast`` and ``noise_sigmas`` x
     the robust noise level of the paper (which keeps noise, texture and JPEG blocks out).
-    Light-on-dark images are inverted first.
+    Light-on-dark images are inverted first. With ``polarity="auto"`` the polarity is guessed
+    (``is_dark_on_light``); when the guess finds no ink at all, the other polarity is used if
+    it does: a dark digit in a vignetted photo can skew the gray levels the wrong way.
     """
-    import cv2
-
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+    thumb, _ = shrink(gray, thumb_side)
+    if polarity != "auto":
+        dark = polarity == "dark_on_light"
+        return _ink_map(gray, dark, min_contrast, noise_sigmas, max_stroke, thumb_side)
+    guess = is_dark_on_light(thumb)
+    found = _ink_map(gray, guess, min_contrast, noise_sigmas, max_stroke, thumb_side)
+    if found.mask.any():
+        return found
+    other = _ink_map(gray, not guess, min_contrast, noise_sigmas, max_stroke, thumb_side)
+    return other if other.mask.any() else found
+
+
+def _ink_map(
+    gray: np.ndarray,
+    dark: bool,
+    min_contrast: float,
+    noise_sigmas: float,
+    max_stroke: float,
+    thumb_side: int,
+) -> InkMap:
+    """``ink_map`` for a known polarity (``dark``: dark ink on light paper)."""
+    import cv2
+
     thumb, step = shrink(gray, thumb_side)
-    dark = is_dark_on_light(thumb) if polarity == "auto" else polarity == "dark_on_light"
     if not dark:
         thumb = cv2.bitwise_not(thumb)
     paper = paper_level(thumb, _odd(max_stroke * max(thumb.shape) + 2))

@@ -273,3 +273,18 @@ def test_adapter_reads_through_the_public_api(sources: Sources) -> None:
     for digit in reading.digits:
         _, _, w, h = digit.box
         assert w > 0 and h > 0 and digit.image.shape == (28, 28)
+
+
+def test_a_dark_digit_whose_polarity_guess_fails_is_still_found(sources: Sources) -> None:
+    # A "3" in Humor Sans on dim, vignetted paper (tune split): the gray levels' skew makes
+    # the polarity guess say light-on-dark, which finds no ink; the other polarity does.
+    from runtime import preprocess
+    from runtime.images import as_gray_u8, shrink
+    from runtime.ink import is_dark_on_light
+
+    (photo,) = CORPORA["fonts-single"].make("tune", 378, sources)
+    assert photo.text == "3"
+    assert not is_dark_on_light(shrink(as_gray_u8(photo.image), 64)[0])  # the guess is wrong
+    np.testing.assert_array_equal(
+        preprocess(photo.image), preprocess(photo.image, polarity="dark_on_light")
+    )
