@@ -52,14 +52,18 @@ from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_OUTPUT_CLOSED,
+    console_script,
     float_in_range,
     frame_size,
     int_at_least,
     make_parser,
     print_error,
+    silence_stdout,
 )
 from runtime.errors import DigitKitError, ImageError
 from runtime.images import as_bgr_u8, quiet_opencv_logs, require_opencv
+from runtime.ink import POLARITIES
 
 if TYPE_CHECKING:
     from camera_demo.web import LiveServer
@@ -172,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         default=5,
         help="average each digit over this many frames (1 = off)",
+    )
+    parser.add_argument(
+        "--polarity",
+        choices=POLARITIES,
+        default="dark_on_light",
+        help="pen on paper, chalk on a board (light_on_dark), or guessed per frame (auto)",
     )
     parser.add_argument(
         "--threshold",
@@ -437,7 +447,7 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     classifier = DigitClassifier(
         args.model, backend=args.backend, num_threads=args.threads, threshold=args.threshold
     )
-    pipeline = FramePipeline(classifier, args.roi, args.smooth)
+    pipeline = FramePipeline(classifier, args.roi, args.smooth, args.polarity)
     summary = RunSummary()
     code = EXIT_OK
     with contextlib.ExitStack() as stack:
@@ -478,6 +488,9 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
             ending = _loop(session, summary, stop)
         except KeyboardInterrupt:  # a second Ctrl-C, or one raised by a source
             ending, code = "interrupted", EXIT_INTERRUPTED
+        except BrokenPipeError:  # the JSONL's reader on stdout went away (| head)
+            silence_stdout()
+            ending, code = "stopped: the output's reader went away", EXIT_OUTPUT_CLOSED
         if stop.is_set():
             code = stop.exit_code
         skipped = getattr(source, "skipped", [])
@@ -487,6 +500,7 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     return code
 
 
+@console_script
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``digit-camera``; returns the process exit code."""
     args = build_parser().parse_args(argv)

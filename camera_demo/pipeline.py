@@ -12,6 +12,7 @@ import numpy as np
 from camera_demo.smoothing import Box, TemporalSmoother
 from runtime.errors import NoDigitFoundError
 from runtime.images import as_gray_u8
+from runtime.ink import Polarity
 
 
 class Judge(Protocol):
@@ -69,9 +70,16 @@ class FramePipeline:
     acceptance rule (``accepts``) holds for the averaged confidence.
     """
 
-    def __init__(self, classifier: Judge, rois: Sequence[Box] = (), smoothing: int = 5) -> None:
+    def __init__(
+        self,
+        classifier: Judge,
+        rois: Sequence[Box] = (),
+        smoothing: int = 5,
+        polarity: Polarity = "dark_on_light",
+    ) -> None:
         self.classifier = classifier
         self.rois = tuple(rois)
+        self.polarity = polarity
         self.smoother = TemporalSmoother(window=smoothing)
 
     def _roi_digits(self, gray: np.ndarray) -> tuple[list[Box], list[np.ndarray], np.ndarray]:
@@ -84,7 +92,7 @@ class FramePipeline:
             if x >= x1 or y >= y1:
                 continue  # the ROI lies outside this frame
             try:
-                crops.append(preprocess(gray[y:y1, x:x1]))
+                crops.append(preprocess(gray[y:y1, x:x1], self.polarity))
             except NoDigitFoundError:
                 continue  # an empty cell is not a digit
             boxes.append((x, y, x1 - x, y1 - y))
@@ -96,7 +104,7 @@ class FramePipeline:
     def _found_digits(self, gray: np.ndarray) -> tuple[list[Box], list[np.ndarray], np.ndarray]:
         from runtime.segment import read_digits
 
-        read = read_digits(gray, self.classifier)
+        read = read_digits(gray, self.classifier, self.polarity)
         if not read:
             return [], [], np.zeros((0, 10), np.float32)
         boxes = [tuple(int(v) for v in region.box) for region, _ in read]
@@ -122,7 +130,9 @@ class FramePipeline:
         digits = []
         for item in smoothed:
             confidence = float(item.probabilities.max())
-            if self.classifier.accepts(confidence):
+            # Found digits were chosen by the reader (read_digits: a doubted digit among clear
+            # ones is kept), exactly as digit-classify reads them; an ROI's crop is judged here.
+            if not self.rois or self.classifier.accepts(confidence):
                 digits.append(
                     DigitReading(int(item.probabilities.argmax()), confidence, item.box, item.track)
                 )

@@ -24,7 +24,8 @@ from typing import Protocol
 import numpy as np
 
 from camera_demo.resources import Closable
-from runtime.errors import DigitKitError
+from runtime.errors import DigitKitError, ImageError
+from runtime.images import read_image_file
 
 log = logging.getLogger("camera_demo")
 
@@ -263,16 +264,14 @@ class ImageFolderSource(FrameSource):
         self.skipped: list[Path] = []
 
     def _next_image(self) -> tuple[np.ndarray, str] | None:
-        import cv2
-
         while self._position < len(self.paths):
             path = self.paths[self._position]
             self._position += 1
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if image is not None and image.size:
-                return image, path.name
-            self.skipped.append(path)
-            log.warning("skipping %s: not an image OpenCV can decode", path)
+            try:
+                return read_image_file(path), path.name
+            except ImageError as exc:
+                self.skipped.append(path)
+                log.warning("skipping %s", exc)
         return None
 
 
@@ -286,6 +285,16 @@ class SingleImageSource(ImageFolderSource):
         self.paths = [Path(path)]
         self._position = 0
         self.skipped = []
+        try:  # a one-image source that cannot be read does not open
+            self._image = read_image_file(path)
+        except ImageError as exc:
+            raise SourceError(str(exc)) from None
+
+    def _next_image(self) -> tuple[np.ndarray, str] | None:
+        if self._position:
+            return None
+        self._position = 1
+        return self._image, self.paths[0].name
 
 
 class PiCameraSource(FrameSource):

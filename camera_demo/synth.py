@@ -26,6 +26,7 @@ from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    console_script,
     frame_size,
     int_at_least,
     make_parser,
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@console_script
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)

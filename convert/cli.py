@@ -30,6 +30,7 @@ from runtime.cli_common import (
     EXIT_CHECK_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    console_script,
     float_in_range,
     int_at_least,
     make_parser,
@@ -112,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@console_script
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the converter; return the exit status."""
     args = build_parser().parse_args(argv)

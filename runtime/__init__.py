@@ -16,7 +16,6 @@ _EXPORTS = {
     "DigitClassifier": "runtime.classifier",
     "Prediction": "runtime.classifier",
     "available_backends": "runtime.backends",
-    "preprocess": "runtime.preprocess",
     "find_digits": "runtime.segment",
     "read_number": "runtime.segment",
     "DigitRegion": "runtime.segment",
@@ -37,3 +36,9 @@ __all__ = sorted(_EXPORTS)
 
 
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
+
+# Bound now (it needs only NumPy): the function shares its name with its module, and a lazy
+# name would be replaced by the module as soon as anything imported runtime.preprocess.
+from runtime.preprocess import preprocess as preprocess  # noqa: E402
+
+__all__ = sorted([*__all__, "preprocess"])

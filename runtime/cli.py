@@ -26,13 +26,15 @@ from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    console_script,
     float_in_range,
     int_at_least,
     make_parser,
     print_error,
 )
-from runtime.errors import DigitKitError, ImageError
-from runtime.images import MNIST_SHAPE, require_opencv
+from runtime.errors import DigitKitError
+from runtime.images import MNIST_SHAPE, as_gray_u8, read_image_file
+from runtime.ink import POLARITIES, Polarity
 
 PROG = "digit-classify"
 
@@ -46,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--one-digit",
         action="store_true",
         help="take each image as one digit (no search): the fast path for cropped digits",
+    )
+    parser.add_argument(
+        "--polarity",
+        choices=POLARITIES,
+        default=None,
+        help="dark_on_light (pen on paper), light_on_dark (chalk on a board) or auto (guess); "
+        "default: dark_on_light for pictures of numbers, auto with --one-digit",
     )
     parser.add_argument(
         "--backend", default="auto", choices=("auto", *BACKEND_NAMES), help="inference backend"
@@ -66,22 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_image(path: Path) -> np.ndarray:
     """Read an image file as a 2-D uint8 grayscale array; ``ImageError`` if it cannot be read."""
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
-    cv2 = require_opencv()
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise ImageError(f"{path}: not an image file OpenCV can decode")
-    return image
+    return as_gray_u8(read_image_file(path), str(path))
 
 
-def read_file(classifier: DigitClassifier, path: Path, one_digit: bool) -> dict[str, Any]:
-    """The reading of one image file as a JSON-ready record."""
+def read_file(
+    classifier: DigitClassifier, path: Path, one_digit: bool, polarity: Polarity | None = None
+) -> dict[str, Any]:
+    """The reading of one image file as a JSON-ready record. ``polarity``: see ``--polarity``."""
     image = read_image(path)
     if not one_digit and image.shape != MNIST_SHAPE:
         from runtime.segment import read_number
 
-        reading = read_number(image, classifier)
+        reading = read_number(image, classifier, polarity or "dark_on_light")
         if reading.digits:
             return {
                 "image": str(path),
@@ -95,7 +100,13 @@ def read_file(classifier: DigitClassifier, path: Path, one_digit: bool) -> dict[
                     for item in reading.digits
                 ],
             }
-    prediction = classifier.predict(image)
+    if image.shape != MNIST_SHAPE:
+        from runtime.preprocess import preprocess
+
+        image_as_digit = preprocess(image, polarity or "auto")
+    else:
+        image_as_digit = image
+    prediction = classifier.predict(image_as_digit)
     return {
         "image": str(path),
         "number": str(prediction.digit) if prediction.accepted else "",
@@ -115,8 +126,12 @@ def _line(record: dict[str, Any], threshold: float) -> str:
     digits = record["digits"]
     if len(digits) == 1 and "accepted" in digits[0]:
         digit = digits[0]
-        verdict = "" if digit["accepted"] else f"  (rejected: below {threshold:g})"
-        return f"{record['image']}: {digit['digit']}  confidence {digit['confidence']:.3f}{verdict}"
+        if not digit["accepted"]:
+            return (
+                f"{record['image']}: no digit read (as one digit it looks most like "
+                f"{digit['digit']}, confidence {digit['confidence']:.3f}, below {threshold:g})"
+            )
+        return f"{record['image']}: {digit['digit']}  confidence {digit['confidence']:.3f}"
     parts = ", ".join(
         f"{d['digit']} {d['confidence']:.3f} at {','.join(str(v) for v in d['box'])}"
         for d in digits
@@ -124,6 +139,7 @@ def _line(record: dict[str, Any], threshold: float) -> str:
     return f"{record['image']}: {record['number']}  ({parts})"
 
 
+@console_script
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -150,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
     failed = False
     for path in args.images:
         try:
-            record = read_file(classifier, path, args.one_digit)
+            record = read_file(classifier, path, args.one_digit, args.polarity)
         except DigitKitError as exc:
             failed = True
             message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"

@@ -10,6 +10,7 @@ code  meaning
 1     a check failed (the parity gate rejected a format)
 2     bad input or usage: unknown flag, missing or malformed file, bad model, bad image
 130   interrupted (Ctrl-C / SIGINT)
+141   the output's reader went away (``| head``): stopped quietly, as a shell reports SIGPIPE
 ====  =================================================================================
 
 Errors are one line on stderr, ``<prog>: error: <message>`` (argparse's own usage errors
@@ -19,6 +20,8 @@ have the same form), and ``--help`` shows every option's default.
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
 from collections.abc import Callable
 
@@ -26,6 +29,31 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE
+
+
+def console_script(main: Callable[..., int]) -> Callable[..., int]:
+    """Wrap a console script's ``main``: when the reader of its output goes away (``| head``),
+    it stops without a traceback and returns ``EXIT_OUTPUT_CLOSED``."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs) -> int:
+        try:
+            code = main(*args, **kwargs)
+            sys.stdout.flush()
+            return code
+        except BrokenPipeError:
+            silence_stdout()
+            return EXIT_OUTPUT_CLOSED
+
+    return wrapper
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device once its reader has gone away, so that Python's final
+    flush does not fail again with a warning."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):

@@ -27,6 +27,7 @@ needs only NumPy, so ``import runtime`` classifies arrays on a device without Op
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -40,6 +41,10 @@ _SUPPORTED = "bool, uint8, uint16, integers 0..255, or float 0..1 / 0..255"
 # Float values this far outside 0..1 / 0..255 are rounding noise (e.g. from a resize), not data.
 _FLOAT_SLACK = 1e-3
 _BIT_DEPTHS = (8, 10, 12, 14, 16)
+# Formats that may carry an alpha channel are decoded unchanged (alpha and bit depth kept);
+# others (JPEG) keep their bit depth and colour and follow their EXIF orientation, which
+# OpenCV ignores when it decodes unchanged.
+_ALPHA_FORMATS = frozenset({".png", ".webp", ".tif", ".tiff"})
 # cv::utils::logging::LOG_LEVEL_ERROR; OpenCV before 4.13 exposes the level only as a number.
 _OPENCV_LOG_LEVEL_ERROR = 2
 
@@ -73,6 +78,29 @@ def quiet_opencv_logs() -> None:
         logging_module.setLogLevel(logging_module.LOG_LEVEL_ERROR)
     elif hasattr(cv2, "setLogLevel"):
         cv2.setLogLevel(_OPENCV_LOG_LEVEL_ERROR)
+
+
+def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file's pixels for this module's converters: bit depth, colour and alpha kept
+    (a 12-bit PNG or a digit on a transparent background read as they look).
+
+    Raises ``ImageError`` naming the file when it is missing, a directory or not an image
+    OpenCV can decode.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory, not an image file")
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    cv2 = require_opencv()
+    if path.suffix.lower() in _ALPHA_FORMATS:
+        flags = cv2.IMREAD_UNCHANGED
+    else:
+        flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    image = cv2.imread(str(path), flags)
+    if image is None or not image.size:
+        raise ImageError(f"{path}: not an image file OpenCV can decode")
+    return image
 
 
 def validated_array(image: Any, what: str = "image") -> np.ndarray:

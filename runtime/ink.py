@@ -31,6 +31,9 @@ _NOISY = 3.0
 # upper class lies _INK_SEPARATION paper sigmas above the paper.
 _BIMODAL = 0.85
 _INK_SEPARATION = 8.0
+# The polarity fallback of ink_map wants a stroke at least this share of the picture's height
+# or width: the one-digit path's pictures show their digit large (these measured 55-85%).
+_FALLBACK_SPAN = 0.25
 _SQUARE_3 = np.ones((3, 3), np.uint8)
 
 
@@ -72,7 +75,9 @@ def ink_map(
     the robust noise level of the paper (which keeps noise, texture and JPEG blocks out).
     Light-on-dark images are inverted first. With ``polarity="auto"`` the polarity is guessed
     (``is_dark_on_light``); when the guess finds no ink at all, the other polarity is used if
-    it does: a dark digit in a vignetted photo can skew the gray levels the wrong way.
+    it finds a stroke spanning ``_FALLBACK_SPAN`` of the picture (a dark digit in a dim,
+    vignetted photo can skew the gray levels the wrong way; the pixel noise of a blank
+    gradient is not a digit).
     """
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
@@ -85,7 +90,23 @@ def ink_map(
     if found.mask.any():
         return found
     other = _ink_map(gray, not guess, min_contrast, noise_sigmas, max_stroke, thumb_side)
-    return other if other.mask.any() else found
+    return other if _holds_a_stroke(other.mask) else found
+
+
+def _holds_a_stroke(mask: np.ndarray) -> bool:
+    """Does a piece of the 0/255 ``mask`` clear of its border span ``_FALLBACK_SPAN`` of its
+    height or width? (What the wrong polarity sees of uneven light runs into the border.)"""
+    import cv2
+
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return False
+    height, width = mask.shape
+    x, y = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
+    w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    inside = (x > 0) & (y > 0) & (x + w < width) & (y + h < height)
+    spans = np.maximum(h / height, w / width)
+    return bool((inside & (spans >= _FALLBACK_SPAN)).any())
 
 
 def _ink_map(

@@ -69,3 +69,18 @@ def test_picamera_without_picamera2_explains_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)  # makes the import fail
     with pytest.raises(SourceError, match="sudo apt install python3-picamera2"):
         open_source("picamera")
+
+
+def test_a_single_image_that_cannot_be_read_does_not_open(tmp_path):
+    broken = tmp_path / "page.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    with pytest.raises(SourceError, match="not an image file OpenCV can decode"):
+        open_source(str(broken))
+    good = tmp_path / "good.png"
+    import cv2
+
+    cv2.imwrite(str(good), np.full((40, 60), 200, np.uint8))
+    source = open_source(str(good))
+    image, name = source._next_image()
+    assert image.shape == (40, 60) and name == "good.png"
+    assert source._next_image() is None

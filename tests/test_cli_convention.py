@@ -70,8 +70,33 @@ def test_missing_input_is_one_error_line_and_exit_2(script, tmp_path):
 
 def test_exit_code_table_is_in_the_readme():
     readme = (REPO / "README.md").read_text()
-    for code in (0, 1, 2, 130):
+    for code in (0, 1, 2, 130, 141):
         assert f"| {code} |" in readme
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_every_script_stops_quietly_when_its_output_is_closed(script):
+    # The wrapper every console script carries: its output's reader going away (| head) is
+    # exit 141 with no traceback.
+    assert getattr(entry_point(script), "__wrapped__", None) is not None
+
+
+def test_a_closed_output_is_exit_141_without_a_traceback():
+    code = (
+        "import sys; from runtime.cli_common import console_script\n"
+        "@console_script\n"
+        "def main():\n"
+        "    for _ in range(100000): print('line ' * 20)\n"
+        "    return 0\n"
+        "sys.exit(main())"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    process.stdout.readline()
+    process.stdout.close()  # like `| head -1`
+    assert process.wait(timeout=60) == cli_common.EXIT_OUTPUT_CLOSED
+    assert b"Traceback" not in process.stderr.read()
 
 
 def test_print_error_keeps_one_line(capsys):

@@ -284,3 +284,16 @@ def test_preprocessed_photos_are_classified_like_the_originals(mnist, tflite_mod
     print(f"\nbaseline accuracy {baseline:.4f}; relative per condition:", relative)
     assert min(relative.values()) >= 0.97, relative
     assert np.mean(list(relative.values())) >= 0.98, relative
+
+
+def test_runtime_preprocess_stays_the_function_whatever_was_imported():
+    import subprocess
+    import sys
+
+    code = (
+        "import runtime, runtime.segment, runtime.preprocess; "
+        "assert callable(runtime.preprocess), runtime.preprocess; "
+        "from runtime import preprocess; assert callable(preprocess)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -58,7 +58,14 @@ def test_cli_prints_one_line_per_image(built, image_files, images, capsys):
     clf = DigitClassifier(built["int8"])
     assert len(lines) == len(image_files)
     for line, path, image in zip(lines, image_files, images, strict=False):
-        assert line.startswith(f"{path}: {clf.predict(image).digit}  confidence ")
+        prediction = clf.predict(image)
+        if prediction.accepted:
+            assert line == f"{path}: {prediction.digit}  confidence {prediction.confidence:.3f}"
+        else:
+            assert line.startswith(
+                f"{path}: no digit read (as one digit it looks most like {prediction.digit}, "
+                f"confidence {prediction.confidence:.3f}, below {clf.threshold:g})"
+            )
 
 
 def test_cli_json_output(built, image_files, images, capsys):
@@ -129,6 +136,53 @@ def test_python_dash_m_runtime(built, image_files):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["results"][0]["image"] == str(image_files[0])
+
+
+def test_files_are_read_as_they_look(built, images, tmp_path, capsys):
+    """A digit on a transparent background and a 12-bit gray PNG read like the 8-bit original;
+    a directory is named as one."""
+    import cv2
+
+    digit = images[0]
+    plain, transparent, deep = (
+        tmp_path / "plain.png",
+        tmp_path / "alpha.png",
+        tmp_path / "12bit.png",
+    )
+    cv2.imwrite(str(plain), digit)
+    bgra = np.zeros((28, 28, 4), np.uint8)  # black ink on nothing: the alpha holds the digit
+    bgra[..., 3] = 255 - digit
+    cv2.imwrite(str(transparent), bgra)
+    cv2.imwrite(str(deep), (digit.astype(np.uint32) * 4095 // 255).astype(np.uint16))
+    args = ["--model", str(built["int8"]), "--json"]
+    assert main([str(plain), str(transparent), str(deep), *args]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [r["digits"][0]["digit"] for r in results] == [results[0]["digits"][0]["digit"]] * 3
+    probabilities = [np.array(r["digits"][0]["probabilities"]) for r in results]
+    assert np.abs(probabilities[1] - probabilities[0]).max() < 0.02
+    assert np.abs(probabilities[2] - probabilities[0]).max() < 0.02
+    assert main([str(tmp_path), "--model", str(built["int8"])]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_stops_digit_classify_quietly(built, image_files):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "runtime",
+            *map(str, image_files * 3000),
+            "--model",
+            str(built["int8"]),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout.readline()
+    process.stdout.close()  # like `| head -1`
+    assert process.wait(timeout=120) == 141
+    assert b"Traceback" not in process.stderr.read()
 
 
 @pytest.mark.slow

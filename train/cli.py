@@ -15,6 +15,7 @@ from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    console_script,
     int_at_least,
     make_parser,
     print_error,
@@ -82,6 +83,7 @@ def earlier_run(out: Path) -> list[str]:
     return [name for name in RUN_FILES if (out / name).exists()]
 
 
+@console_script
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = build_parser().parse_args(argv)
