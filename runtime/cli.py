@@ -32,7 +32,7 @@ from runtime.cli_common import (
     make_parser,
     print_error,
 )
-from runtime.errors import DigitKitError
+from runtime.errors import DigitKitError, NoDigitFoundError
 from runtime.images import MNIST_SHAPE, as_gray_u8, read_image_file
 from runtime.ink import POLARITIES, Polarity
 
@@ -103,7 +103,10 @@ def read_file(
     if image.shape != MNIST_SHAPE:
         from runtime.preprocess import preprocess
 
-        image_as_digit = preprocess(image, polarity or "auto")
+        try:
+            image_as_digit = preprocess(image, polarity or "auto")
+        except NoDigitFoundError:  # a blank page is a picture without digits, not bad input
+            return {"image": str(path), "number": "", "digits": []}
     else:
         image_as_digit = image
     prediction = classifier.predict(image_as_digit)
@@ -124,6 +127,8 @@ def read_file(
 
 def _line(record: dict[str, Any], threshold: float) -> str:
     digits = record["digits"]
+    if not digits:
+        return f"{record['image']}: no digit read (no ink stands out from the paper)"
     if len(digits) == 1 and "accepted" in digits[0]:
         digit = digits[0]
         if not digit["accepted"]:

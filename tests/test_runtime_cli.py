@@ -165,6 +165,22 @@ def test_files_are_read_as_they_look(built, images, tmp_path, capsys):
     assert "is a directory" in capsys.readouterr().err
 
 
+def test_a_blank_page_reads_as_no_digit(built, tmp_path, capsys):
+    import cv2
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((120, 160), 230, np.uint8))
+    for mode in ([], ["--one-digit"]):
+        assert main([str(blank), "--model", str(built["int8"]), *mode]) == 0
+        assert (
+            capsys.readouterr().out
+            == f"{blank}: no digit read (no ink stands out from the paper)\n"
+        )
+    assert main([str(blank), "--model", str(built["int8"]), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert (result["number"], result["digits"]) == ("", [])
+
+
 def test_a_closed_pipe_stops_digit_classify_quietly(built, image_files):
     process = subprocess.Popen(
         [
