@@ -497,6 +497,9 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
         if skipped:
             ending += f" ({len(skipped)} unreadable file{'s' if len(skipped) > 1 else ''} skipped)"
     log.info("%s", summary.report(ending))
+    if skipped and summary.frames == 0 and code == EXIT_OK:
+        print_error(PROG, f"no image in {source.description} could be read")
+        return EXIT_BAD_INPUT
     return code
 
 

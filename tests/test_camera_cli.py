@@ -140,3 +140,13 @@ def test_sigterm_stops_cleanly(built_model, monkeypatch, capsys):
     assert source.closed
     assert "stopped by SIGTERM: 1 frames" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is restored
+
+
+def test_a_folder_where_no_image_can_be_read_exits_2(built_model, tmp_path, capsys):
+    for name in ("a.png", "b.jpg"):
+        (tmp_path / name).write_bytes(b"not an image")
+    code = cli.main(["--model", str(built_model), "--source", str(tmp_path), "--headless"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "2 unreadable files skipped" in err
+    assert f"digit-camera: error: no image in image folder {tmp_path} could be read" in err
