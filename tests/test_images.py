@@ -156,3 +156,30 @@ def test_the_same_pixels_in_any_dtype_classify_the_same(classifier):
         np.testing.assert_array_equal(
             [p.probabilities for p in classifier.predict_batch(list(variant))], expected
         )
+
+
+def test_image_files_are_read_as_they_look(tmp_path):
+    import cv2
+    from PIL import Image
+
+    from runtime.images import read_image_file
+
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:, :10] = 255
+    photo = Image.fromarray(wide)
+    exif = photo.getexif()
+    exif[0x0112] = 6  # EXIF orientation: the camera was turned by 90 degrees
+    photo.save(tmp_path / "turned.jpg", exif=exif)
+    assert read_image_file(tmp_path / "turned.jpg").shape == (40, 20, 3)
+    deep = np.full((8, 8), 4095, np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), deep)
+    assert read_image_file(tmp_path / "deep.png").dtype == np.uint16
+    cv2.imwrite(str(tmp_path / "alpha.png"), np.zeros((8, 8, 4), np.uint8))
+    assert read_image_file(tmp_path / "alpha.png").shape == (8, 8, 4)
+    with pytest.raises(ImageError, match="is a directory"):
+        read_image_file(tmp_path)
+    with pytest.raises(ImageError, match="no such file"):
+        read_image_file(tmp_path / "missing.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ImageError, match="not an image file OpenCV can decode"):
+        read_image_file(tmp_path / "notes.png")
