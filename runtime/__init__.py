@@ -32,7 +32,7 @@ _EXPORTS = {
     "NoDigitFoundError": "runtime.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "preprocess"])
 
 
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
@@ -40,5 +40,3 @@ __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 # Bound now (it needs only NumPy): the function shares its name with its module, and a lazy
 # name would be replaced by the module as soon as anything imported runtime.preprocess.
 from runtime.preprocess import preprocess as preprocess  # noqa: E402
-
-__all__ = sorted([*__all__, "preprocess"])

@@ -81,15 +81,18 @@ def ink_map(
     """
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
-    thumb, _ = shrink(gray, thumb_side)
+    thumb, step = shrink(gray, thumb_side)
+
+    def separated(dark: bool) -> InkMap:
+        return _ink_map(gray, thumb, step, dark, min_contrast, noise_sigmas, max_stroke)
+
     if polarity != "auto":
-        dark = polarity == "dark_on_light"
-        return _ink_map(gray, dark, min_contrast, noise_sigmas, max_stroke, thumb_side)
+        return separated(polarity == "dark_on_light")
     guess = is_dark_on_light(thumb)
-    found = _ink_map(gray, guess, min_contrast, noise_sigmas, max_stroke, thumb_side)
+    found = separated(guess)
     if found.mask.any():
         return found
-    other = _ink_map(gray, not guess, min_contrast, noise_sigmas, max_stroke, thumb_side)
+    other = separated(not guess)
     return other if _holds_a_stroke(other.mask) else found
 
 
@@ -111,16 +114,17 @@ def _holds_a_stroke(mask: np.ndarray) -> bool:
 
 def _ink_map(
     gray: np.ndarray,
+    thumb: np.ndarray,
+    step: int,
     dark: bool,
     min_contrast: float,
     noise_sigmas: float,
     max_stroke: float,
-    thumb_side: int,
 ) -> InkMap:
-    """``ink_map`` for a known polarity (``dark``: dark ink on light paper)."""
+    """``ink_map`` for a known polarity (``dark``: dark ink on light paper), given ``gray``'s
+    thumbnail and its reduction ``step``."""
     import cv2
 
-    thumb, step = shrink(gray, thumb_side)
     if not dark:
         thumb = cv2.bitwise_not(thumb)
     paper = paper_level(thumb, _odd(max_stroke * max(thumb.shape) + 2))
