@@ -180,8 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--polarity",
         choices=POLARITIES,
-        default="dark_on_light",
-        help="pen on paper, chalk on a board (light_on_dark), or guessed per frame (auto)",
+        default=None,
+        help="dark_on_light (pen on paper), light_on_dark (chalk on a board) or auto (guess); "
+        "default: dark_on_light for frames, auto for each --roi crop",
     )
     parser.add_argument(
         "--threshold",

@@ -75,7 +75,7 @@ class FramePipeline:
         classifier: Judge,
         rois: Sequence[Box] = (),
         smoothing: int = 5,
-        polarity: Polarity = "dark_on_light",
+        polarity: Polarity | None = None,
     ) -> None:
         self.classifier = classifier
         self.rois = tuple(rois)
@@ -92,7 +92,7 @@ class FramePipeline:
             if x >= x1 or y >= y1:
                 continue  # the ROI lies outside this frame
             try:
-                crops.append(preprocess(gray[y:y1, x:x1], self.polarity))
+                crops.append(preprocess(gray[y:y1, x:x1], self.polarity or "auto"))
             except NoDigitFoundError:
                 continue  # an empty cell is not a digit
             boxes.append((x, y, x1 - x, y1 - y))
@@ -104,7 +104,7 @@ class FramePipeline:
     def _found_digits(self, gray: np.ndarray) -> tuple[list[Box], list[np.ndarray], np.ndarray]:
         from runtime.segment import read_digits
 
-        read = read_digits(gray, self.classifier, self.polarity)
+        read = read_digits(gray, self.classifier, self.polarity or "dark_on_light")
         if not read:
             return [], [], np.zeros((0, 10), np.float32)
         boxes = [tuple(int(v) for v in region.box) for region, _ in read]

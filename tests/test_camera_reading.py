@@ -228,3 +228,25 @@ def test_the_camera_demo_reads_what_the_reader_chose(mnist):
         assert pipeline.process(view, seed).number == expected.text
         doubted += sum(not judge.accepts(d.prediction.confidence) for d in expected.digits)
     assert doubted > 0  # the case this test is about did occur
+
+
+class _RecordingJudge(_DoubtingJudge):
+    def __init__(self) -> None:
+        self.seen: list[np.ndarray] = []
+
+    def predict_proba(self, batch: np.ndarray) -> np.ndarray:
+        self.seen.extend(batch)
+        return super().predict_proba(batch)
+
+
+def test_an_roi_crop_guesses_its_polarity_unless_told(mnist):
+    from runtime import preprocess
+
+    frame = np.zeros((120, 160), np.uint8)  # chalk on a board: a white digit on black
+    frame[30:86, 50:106] = cv2.resize(mnist.x_test[0], (56, 56))
+    roi = (40, 20, 80, 80)
+    crop = frame[20:100, 40:120]
+    for polarity, expected in ((None, "light_on_dark"), ("dark_on_light", "dark_on_light")):
+        judge = _RecordingJudge()
+        FramePipeline(judge, rois=[roi], smoothing=1, polarity=polarity).process(frame, 0)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(judge.seen[0], preprocess(crop, expected))
