@@ -8,8 +8,8 @@ Corpora (``benchmarks.corpora``; each split generated deterministically from its
 ``DigitClassifier.predict``), ``fonts-numbers`` (640x480 photos of a 1-6 digit number in
 those fonts), ``camera`` (640x480 frames of 1-4 MNIST test digits on tinted, often ruled
 paper), ``digit-free`` (ruled and graph paper, wood, fabric, handwritten words, printed
-text) and ``lowres`` (MNIST test digits clean, low-resolution, thick and blurred). Tune on
-``--split tune``; report ``--split report``.
+text) and ``lowres`` (MNIST test digits clean, low-resolution, thick, blurred and cut at
+their box). Tune on ``--split tune``; report ``--split report``.
 
 Columns: per-digit accuracy (frames: 1 - edit distance / truth digits on the accepted digit
 string; single digits: top-1), exact-number rate (digit-free: frames read as nothing),
@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit",
         type=int_at_least(1),
         metavar="N",
-        help="only the first N items per corpus (lowres: N digits, each in 4 conditions)",
+        help="only the first N items per corpus (lowres: N digits, each in 5 conditions)",
     )
     parser.add_argument(
         "--dump", type=Path, metavar="DIR", help="write misread items here as annotated PNGs"

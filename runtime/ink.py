@@ -35,6 +35,8 @@ _INK_SEPARATION = 8.0
 # or width: the one-digit path's pictures show their digit large (these measured 55-85%).
 _FALLBACK_SPAN = 0.25
 _SQUARE_3 = np.ones((3, 3), np.uint8)
+# ink_map's thumbnail side (px) for the paper estimate and the polarity guess.
+THUMB_SIDE = 64
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def ink_map(
     min_contrast: float = 24.0,
     noise_sigmas: float = 5.0,
     max_stroke: float = 0.3,
-    thumb_side: int = 64,
+    thumb_side: int = THUMB_SIDE,
 ) -> InkMap:
     """Separate ink from paper in a uint8 grayscale image.
 

@@ -12,6 +12,9 @@ steps, none of which can break a digit apart:
    in two pieces, a broken pen line and the dot of a bold 0's hole all stay), cut to its
    box and brought to MNIST form.
 
+A picture cut at its digit's box is read again framed by its paper (see
+``_read_as_cut_at_its_digit``).
+
 ``runtime.segment`` uses ``ink_to_mnist`` for each digit it finds in a camera frame.
 """
 
@@ -21,13 +24,15 @@ import numpy as np
 
 from runtime.errors import ImageError, NoDigitFoundError
 from runtime.images import as_gray_u8, require_opencv, shrink, to_u8, validated_array
-from runtime.ink import Polarity, ink_map
+from runtime.ink import THUMB_SIDE, InkMap, Polarity, ink_map, is_dark_on_light
 
 MNIST_SIZE = 28
 MNIST_BOX = 20
 # MNIST puts the centre of mass at pixel index 14.0 (x and y, cv2.moments convention),
 # measured on the test set: mean 14.00, spread 0.29 = integer shifts.
 MNIST_CENTER = 14.0
+# MNIST's margin around its 20 px digit box, per side, as a share of the box: 4 / 20.
+_MNIST_MARGIN = (MNIST_SIZE - MNIST_BOX) / 2 / MNIST_BOX
 # MNIST strokes saturate in their middle: the stroke core (this percentile of the 20 px digit's
 # ink levels) is brought to full white, the anti-aliased edges stay gray.
 _CORE_PERCENTILE = 90
@@ -51,7 +56,58 @@ def preprocess(
     """
     gray, _ = shrink(as_gray_u8(image), MAX_WORK_SIDE)
     found = ink_map(gray, polarity=polarity, min_contrast=min_contrast)
-    return ink_to_mnist(found.ink, without_specks(found.mask))
+    try:
+        digit: np.ndarray | None = without_specks(found.mask)
+    except NoDigitFoundError:
+        digit = None
+    cut = _read_as_cut_at_its_digit(gray, found, digit, polarity, min_contrast)
+    if cut is not None:
+        found, digit = cut
+    if digit is None:
+        raise NoDigitFoundError("the image holds no ink that differs from the background")
+    return ink_to_mnist(found.ink, digit)
+
+
+def _read_as_cut_at_its_digit(
+    gray: np.ndarray,
+    found: InkMap,
+    digit: np.ndarray | None,
+    polarity: Polarity,
+    min_contrast: float,
+) -> tuple[InkMap, np.ndarray] | None:
+    """The reading of a picture cut at its digit's box (a program's own crop), or None.
+
+    Such a picture shows no paper around the digit: the paper's level and noise, and in auto
+    mode the polarity, cannot be told from it (a bold 9's hole is taken for its ink). Framed
+    by a margin of its paper (its edge's median level), it looks like any photo of a digit.
+    It is read framed when the first reading found no digit, found one spanning the whole
+    picture, or the framed picture shows the other polarity; and that reading is kept when
+    its ink spans the picture (the digit was cut at its box), else the first one stands.
+    """
+    margin = max(2, round(max(gray.shape) * _MNIST_MARGIN))
+    paper = float(np.median(_edge(gray)))
+    cv2 = require_opencv()
+    framed_gray = cv2.copyMakeBorder(gray, *[margin] * 4, cv2.BORDER_CONSTANT, value=paper)
+    dark = found.dark_on_light
+    if polarity == "auto":
+        dark = is_dark_on_light(shrink(framed_gray, THUMB_SIDE)[0])
+    if digit is not None and not _spans(digit) and dark == found.dark_on_light:
+        return None
+    framed = ink_map(
+        framed_gray, "dark_on_light" if dark else "light_on_dark", min_contrast=min_contrast
+    )
+    if not _spans(framed.mask[margin:-margin, margin:-margin]):
+        return None
+    return framed, without_specks(framed.mask)
+
+
+def _spans(mask: np.ndarray) -> bool:
+    """Does the 0/255 ``mask`` reach all four edges of its picture?"""
+    return bool(mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any())
+
+
+def _edge(image: np.ndarray) -> np.ndarray:
+    return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
 
 
 def without_specks(mask: np.ndarray) -> np.ndarray:

@@ -4,8 +4,10 @@ Each digit is drawn dark on light paper at 112 px (MNIST's 28x28 scaled 4x, the 
 80 px tall) in the middle of a 128x128 photo, and photographed lightly. Conditions, all on the same digit and the
 same paper, light and noise: ``clean``; ``lowres`` (the digit shrunk to 8-12 px tall, then
 enlarged back with bilinear or bicubic interpolation); ``thick`` (strokes dilated by a 5-11
-px disc, a marker); ``blurred`` (Gaussian blur, sigma 2.5-4.5 px). Index ``i`` is the i-th
-digit of a fixed shuffle of the split's half of the MNIST test set.
+px disc, a marker); ``blurred`` (Gaussian blur, sigma 2.5-4.5 px); ``tight`` (the clean photo
+cut at the box of its ink, as a program that finds digits itself hands them over: no paper
+around the digit). Index ``i`` is the i-th digit of a fixed shuffle of the split's half of
+the MNIST test set.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ NAME = "lowres"
 SIZE = 1000  # digits; each gives one item per condition
 MOST = 5000  # the split's half of the MNIST test set
 NEEDS = ("mnist",)
-CONDITIONS = ("clean", "lowres", "thick", "blurred")
+CONDITIONS = ("clean", "lowres", "thick", "blurred", "tight")
 SIDE = 112
 PHOTO = 128
 LIGHTLY = Camera(
@@ -48,7 +50,7 @@ def digit_order(split: str) -> np.ndarray:
 
 def degrade(alpha: np.ndarray, condition: str, rng: np.random.Generator) -> np.ndarray:
     """The ink coverage ``alpha`` (float32 0..1, SIDE x SIDE) under ``condition``."""
-    if condition == "clean":
+    if condition in ("clean", "tight"):
         return alpha
     if condition == "lowres":
         rows = np.flatnonzero(alpha.max(axis=1) > 0.05)
@@ -83,7 +85,10 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
         paint(page, ink * opacity, color, offset, offset)
         # The clean digit's ink fixes the geometry, so every condition gets the same one.
         inks = [ink_points(alpha, offset, offset)]
-        photo, _ = LIGHTLY.shoot(page, photo_rng, inks, margin=3)
+        photo, boxes = LIGHTLY.shoot(page, photo_rng, inks, margin=3)
+        if condition == "tight":
+            x, y, w, h = boxes[0]
+            photo = np.ascontiguousarray(photo[y : y + h, x : x + w])
         items.append(
             Item(
                 NAME,
