@@ -24,7 +24,14 @@ import numpy as np
 
 from runtime.errors import ImageError, NoDigitFoundError
 from runtime.images import as_gray_u8, require_opencv, shrink, to_u8, validated_array
-from runtime.ink import THUMB_SIDE, InkMap, Polarity, ink_map, is_dark_on_light
+from runtime.ink import (
+    THUMB_SIDE,
+    InkMap,
+    Polarity,
+    ink_map,
+    is_dark_on_light,
+    narrower_than_a_stroke,
+)
 
 MNIST_SIZE = 28
 MNIST_BOX = 20
@@ -75,14 +82,17 @@ def _read_as_cut_at_its_digit(
     polarity: Polarity,
     min_contrast: float,
 ) -> tuple[InkMap, np.ndarray] | None:
-    """The reading of a picture cut at its digit's box (a program's own crop), or None.
+    """The reading of a picture cut at or near its digit's box (a program's own crop), or None.
 
-    Such a picture shows no paper around the digit: the paper's level and noise, and in auto
-    mode the polarity, cannot be told from it (a bold 9's hole is taken for its ink). Framed
-    by a margin of its paper (its edge's median level), it looks like any photo of a digit.
-    It is read framed when the first reading found no digit, found one spanning the whole
-    picture, or the framed picture shows the other polarity; and that reading is kept when
-    its ink spans the picture (the digit was cut at its box), else the first one stands.
+    Such a picture shows little or no paper around the digit: the paper's level and noise,
+    and in auto mode the polarity, cannot be told from it (a "1" finds no ink, a bold 9's
+    hole is taken for its ink). Framed by a margin of its paper (its edge's median level), it
+    looks like any photo of a digit. It is read framed when the first reading found no digit,
+    found one spanning the whole picture, the framed picture shows the other polarity, or
+    the picture is narrower than the strokes the paper estimate erases; the framed reading
+    is kept when its ink spans the picture (the digit was cut at its box), the picture is
+    that narrow, or the first reading found nothing and the framed one found ink clear of
+    the picture's edge (a blank picture's uneven light, framed, runs into its edge).
     """
     margin = max(2, round(max(gray.shape) * _MNIST_MARGIN))
     paper = float(np.median(_edge(gray)))
@@ -91,12 +101,16 @@ def _read_as_cut_at_its_digit(
     dark = found.dark_on_light
     if polarity == "auto":
         dark = is_dark_on_light(shrink(framed_gray, THUMB_SIDE)[0])
-    if digit is not None and not _spans(digit) and dark == found.dark_on_light:
+    narrow = narrower_than_a_stroke(gray)
+    if digit is not None and not (narrow or _spans(digit)) and dark == found.dark_on_light:
         return None
     framed = ink_map(
         framed_gray, "dark_on_light" if dark else "light_on_dark", min_contrast=min_contrast
     )
-    if not _spans(framed.mask[margin:-margin, margin:-margin]):
+    inner = framed.mask[margin:-margin, margin:-margin]
+    if not inner.any():
+        return None
+    if not (narrow or _spans(inner) or (digit is None and not _edge(inner).any())):
         return None
     return framed, without_specks(framed.mask)
 
