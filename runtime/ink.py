@@ -97,12 +97,13 @@ def ink_map(
     if found.mask.any():
         return found
     other = separated(not guess)
-    return other if _holds_a_stroke(other.mask) else found
+    return other if holds_a_stroke(other.mask) else found
 
 
-def _holds_a_stroke(mask: np.ndarray) -> bool:
+def holds_a_stroke(mask: np.ndarray) -> bool:
     """Does a piece of the 0/255 ``mask`` clear of its border span ``_FALLBACK_SPAN`` of its
-    height or width? (What the wrong polarity sees of uneven light runs into the border.)"""
+    height or width? (What the wrong polarity sees of uneven light runs into the border;
+    pixel noise is specks.)"""
     import cv2
 
     count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -157,15 +158,6 @@ def _ink_map(
 
 def _paper_kernel(thumb_shape: tuple[int, ...], max_stroke: float) -> int:
     return _odd(max_stroke * max(thumb_shape) + 2)
-
-
-def narrower_than_a_stroke(
-    gray: np.ndarray, max_stroke: float = MAX_STROKE, thumb_side: int = THUMB_SIDE
-) -> bool:
-    """Is the picture's short side under the widest stroke ``ink_map`` erases from its paper
-    estimate (a crop of a "1")? Then each of its lines may show no paper at all."""
-    thumb, _ = shrink(gray, thumb_side)
-    return min(thumb.shape) < _paper_kernel(thumb.shape, max_stroke)
 
 
 def relative_ink(

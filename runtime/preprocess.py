@@ -28,10 +28,11 @@ from runtime.ink import (
     THUMB_SIDE,
     InkMap,
     Polarity,
+    holds_a_stroke,
     ink_map,
     is_dark_on_light,
-    narrower_than_a_stroke,
 )
+from runtime.proposals import MAX_PIECES
 
 MNIST_SIZE = 28
 MNIST_BOX = 20
@@ -63,10 +64,7 @@ def preprocess(
     """
     gray, _ = shrink(as_gray_u8(image), MAX_WORK_SIDE)
     found = ink_map(gray, polarity=polarity, min_contrast=min_contrast)
-    try:
-        digit: np.ndarray | None = without_specks(found.mask)
-    except NoDigitFoundError:
-        digit = None
+    digit = without_specks(found.mask) if found.mask.any() else None
     cut = _read_as_cut_at_its_digit(gray, found, digit, polarity, min_contrast)
     if cut is not None:
         found, digit = cut
@@ -86,33 +84,50 @@ def _read_as_cut_at_its_digit(
 
     Such a picture shows little or no paper around the digit: the paper's level and noise,
     and in auto mode the polarity, cannot be told from it (a "1" finds no ink, a bold 9's
-    hole is taken for its ink). Framed by a margin of its paper (its edge's median level), it
-    looks like any photo of a digit. It is read framed when the first reading found no digit,
-    found one spanning the whole picture, the framed picture shows the other polarity, or
-    the picture is narrower than the strokes the paper estimate erases; the framed reading
-    is kept when its ink spans the picture (the digit was cut at its box), the picture is
-    that narrow, or the first reading found nothing and the framed one found ink clear of
-    the picture's edge (a blank picture's uneven light, framed, runs into its edge).
+    hole is taken for its ink). Framed by a margin of its paper (its edge's median level,
+    as wide for the picture as MNIST's margin for its 20 px box), it looks like any photo of
+    a digit. It is read framed when the first reading found no digit or one spanning the
+    whole picture, or the framed picture shows the other polarity; the framed reading is
+    kept when its digit is in at most ``MAX_PIECES`` pieces (pixel noise is in many) and
+    spans the picture (the digit was cut at its box) or, read in the first reading's
+    polarity, holds a stroke clear of the picture's edge (what framing does to uneven light
+    runs into the edge).
     """
-    margin = max(2, round(max(gray.shape) * _MNIST_MARGIN))
-    paper = float(np.median(_edge(gray)))
     cv2 = require_opencv()
-    framed_gray = cv2.copyMakeBorder(gray, *[margin] * 4, cv2.BORDER_CONSTANT, value=paper)
+    margin = max(2, round(max(gray.shape) * _MNIST_MARGIN))
+    paper = float(np.median(_border(gray)))
     dark = found.dark_on_light
     if polarity == "auto":
-        dark = is_dark_on_light(shrink(framed_gray, THUMB_SIDE)[0])
-    narrow = narrower_than_a_stroke(gray)
-    if digit is not None and not (narrow or _spans(digit)) and dark == found.dark_on_light:
+        thumb, step = shrink(gray, THUMB_SIDE)
+        thumb_margin = [max(1, round(margin / step))] * 4
+        dark = is_dark_on_light(
+            cv2.copyMakeBorder(thumb, *thumb_margin, cv2.BORDER_CONSTANT, value=paper)
+        )
+    suspect = digit is None or _spans(digit)
+    if not suspect and dark == found.dark_on_light:
         return None
     framed = ink_map(
-        framed_gray, "dark_on_light" if dark else "light_on_dark", min_contrast=min_contrast
+        cv2.copyMakeBorder(gray, *[margin] * 4, cv2.BORDER_CONSTANT, value=paper),
+        "dark_on_light" if dark else "light_on_dark",
+        min_contrast=min_contrast,
     )
     inner = framed.mask[margin:-margin, margin:-margin]
     if not inner.any():
         return None
-    if not (narrow or _spans(inner) or (digit is None and not _edge(inner).any())):
+    digit_ink = without_specks(inner)
+    if _pieces(digit_ink) > MAX_PIECES:
+        return None  # pixel noise, not a digit in a few strokes
+    same_polarity = dark == found.dark_on_light
+    clear_stroke = holds_a_stroke(inner) and not _border(inner).any()
+    if not (_spans(digit_ink) or (clear_stroke and same_polarity)):
         return None
-    return framed, without_specks(framed.mask)
+    mask = np.zeros_like(framed.mask)
+    mask[margin:-margin, margin:-margin] = digit_ink
+    return framed, mask
+
+
+def _pieces(mask: np.ndarray) -> int:
+    return require_opencv().connectedComponents(mask, connectivity=8)[0] - 1
 
 
 def _spans(mask: np.ndarray) -> bool:
@@ -120,7 +135,8 @@ def _spans(mask: np.ndarray) -> bool:
     return bool(mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any())
 
 
-def _edge(image: np.ndarray) -> np.ndarray:
+def _border(image: np.ndarray) -> np.ndarray:
+    """The pixels along an image's four edges."""
     return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
 
 

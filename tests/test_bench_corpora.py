@@ -167,7 +167,7 @@ def test_a_digit_cut_at_its_box_is_prepared_like_the_same_digit_with_paper_aroun
     # A program that finds digits itself hands over crops cut at the ink's box: no paper to
     # measure, no margin to guess the polarity from. Measured on the tune split's first 60
     # digits: 12 of them prepared unlike the same photo uncut (a "1" found no ink, a bold 9's
-    # hole taken for its ink) before such crops were read framed by paper; none after.
+    # hole taken for its ink) before such crops were read framed by paper; 1 after.
     from runtime import preprocess
 
     items = list(generate("lowres", "tune", 60, sources))
