@@ -39,6 +39,7 @@ from camera_demo.stopping import (
     StopRequest,
     StopRequested,
     call_unless_stopped,
+    end_process,
     stop_on_signals,
 )
 from camera_demo.window import (
@@ -518,3 +519,11 @@ def main(argv: list[str] | None = None) -> int:
         except DigitKitError as exc:
             print_error(PROG, exc)
             return EXIT_BAD_INPUT
+
+
+@console_script
+def entry(argv: list[str] | None = None) -> int:
+    """``digit-camera`` and ``python -m camera_demo``: ``main``, then the process ends
+    (``end_process``: at once if threads are left behind). For the process's entry only;
+    call ``main`` from other code."""
+    return end_process(main(argv))

@@ -9,7 +9,10 @@ demo (frame reads, retry back-off, pacing) waits on that event and ends as soon 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -107,3 +110,21 @@ def call_unless_stopped(
     if not ok:
         raise value
     return value
+
+
+def end_process(code: int) -> int:
+    """``code``, for the process to exit with; if threads are left behind (a frame read
+    blocked in FFmpeg, a viewer's connection, a stream being opened), the process ends here
+    at once with ``code`` instead.
+
+    Python's teardown would run while those threads may be inside OpenCV or FFmpeg, or
+    writing to stderr, and can then abort the process (seen once as exit -6 after SIGTERM,
+    which systemd reports as a crash). The demo has closed and flushed every output by now.
+    """
+    if threading.active_count() == 1:
+        return code
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

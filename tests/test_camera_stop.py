@@ -6,11 +6,16 @@ normally; bad input exits 2.
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 import cv2
@@ -22,6 +27,8 @@ from camera_demo import cli
 from camera_demo.reader import ThreadedReader
 from camera_demo.sources import CaptureSource, FrameSource, RetryPolicy
 from camera_demo.stopping import StopRequest, StopRequested, stop_on_signals
+
+REPO = Path(__file__).resolve().parents[1]
 
 STOP_WITHIN_S = 2.0
 
@@ -317,6 +324,39 @@ def test_signal_handlers_record_the_stop_and_are_restored():
         assert (stop.reason, stop.exit_code) == ("interrupted", 130)
         with pytest.raises(KeyboardInterrupt):  # Ctrl-C twice: now
             signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.parametrize("left_behind", [False, True], ids=["no-thread", "a-thread-left"])
+def test_the_process_ends_with_its_code_and_its_output_whatever_threads_are_left(left_behind):
+    # A thread still busy when the demo is done (here writing to stderr in a loop, as a left
+    # viewer's connection might) must not take part in Python's teardown: the process ends
+    # at once with the demo's code and everything it printed.
+    program = (
+        "import sys, threading, time\n"
+        "from camera_demo.stopping import end_process\n"
+        "def busy():\n"
+        "    while True:\n"
+        "        sys.stderr.write('busy\\n')\n"
+        f"if {left_behind}:\n"
+        "    threading.Thread(target=busy, daemon=True).start()\n"
+        "    time.sleep(0.1)\n"
+        "print('summary line')\n"
+        "raise SystemExit(end_process(3))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a service's stdout
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert done.returncode == 3
+    assert done.stdout == "summary line\n"
+
+
+def test_the_console_script_ends_through_end_process():
+    assert "end_process(main(argv))" in inspect.getsource(cli.entry.__wrapped__)
+    assert (
+        tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]["digit-camera"]
+        == "camera_demo.cli:entry"
+    )
 
 
 def test_jsonl_records_are_whole_after_a_stop(model, camera, tmp_path):
