@@ -35,10 +35,8 @@ _INK_SEPARATION = 8.0
 # or width: the one-digit path's pictures show their digit large (these measured 55-85%).
 _FALLBACK_SPAN = 0.25
 _SQUARE_3 = np.ones((3, 3), np.uint8)
-# ink_map's thumbnail side (px) for the paper estimate and the polarity guess, and the widest
-# stroke its paper estimate erases, as a share of the picture's long side.
+# ink_map's thumbnail side (px) for the paper estimate and the polarity guess.
 THUMB_SIDE = 64
-MAX_STROKE = 0.3
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ def ink_map(
     polarity: Polarity = "auto",
     min_contrast: float = 24.0,
     noise_sigmas: float = 5.0,
-    max_stroke: float = MAX_STROKE,
+    max_stroke: float = 0.3,
     thumb_side: int = THUMB_SIDE,
 ) -> InkMap:
     """Separate ink from paper in a uint8 grayscale image.
@@ -132,7 +130,7 @@ def _ink_map(
 
     if not dark:
         thumb = cv2.bitwise_not(thumb)
-    paper = paper_level(thumb, _paper_kernel(thumb.shape, max_stroke))
+    paper = paper_level(thumb, _odd(max_stroke * max(thumb.shape) + 2))
     if step > 1:
         paper = cv2.resize(paper, gray.shape[::-1], interpolation=cv2.INTER_LINEAR)
     _, lit = cv2.threshold(paper, _MIN_PAPER, 255, cv2.THRESH_BINARY)
@@ -154,10 +152,6 @@ def _ink_map(
         level=level,
         dark_on_light=dark,
     )
-
-
-def _paper_kernel(thumb_shape: tuple[int, ...], max_stroke: float) -> int:
-    return _odd(max_stroke * max(thumb_shape) + 2)
 
 
 def relative_ink(
