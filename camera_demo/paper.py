@@ -527,14 +527,20 @@ def text_coverage(
     pad = thickness + round(abs(shear) * (tall + base)) + 4
     glyphs = np.zeros((tall + base + 2 * pad, width + 2 * pad), np.uint8)
     cv2.putText(glyphs, text, (pad, pad + tall), font, scale, 255, thickness, cv2.LINE_AA)
-    canvas = glyphs.astype(np.float32) / 255.0
-    rows, cols = canvas.shape
+    return slant_and_turn(glyphs.astype(np.float32) / 255.0, shear, angle, pad)
+
+
+def slant_and_turn(coverage: np.ndarray, shear: float, angle: float, pad: int = 4) -> np.ndarray:
+    """Ink coverage 0..1 slanted by ``shear`` (x per y) and turned by ``angle`` degrees about
+    its centre, cropped to its ink (a 1x1 blank when there is none)."""
+    cv2 = require_opencv()
+    rows, cols = coverage.shape
     matrix = cv2.getRotationMatrix2D((cols / 2, rows / 2), angle, 1.0)
     matrix[0, 1] += shear
     matrix[0, 2] -= shear * rows / 2
     side = round(math.hypot(rows, cols)) + 2 * pad
     matrix[:, 2] += ((side - cols) / 2, (side - rows) / 2)
-    alpha = np.clip(cv2.warpAffine(canvas, matrix, (side, side), flags=cv2.INTER_LINEAR), 0, 1)
+    alpha = np.clip(cv2.warpAffine(coverage, matrix, (side, side), flags=cv2.INTER_LINEAR), 0, 1)
     ys, xs = np.nonzero(alpha > 0.05)
     if ys.size == 0:
         return np.zeros((1, 1), np.float32)

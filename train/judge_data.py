@@ -11,8 +11,8 @@ pictures of pages (``camera_demo.paper``):
 - pages of MNIST *training* digits, apart, close and touching, on plain or ruled paper: a
   candidate holding exactly one digit is a positive with that digit's label (the reader's
   own crop of it), one holding part of a digit or two digits is a negative;
-- digits in OpenCV's Hershey fonts (printed and script styles), as positives beyond
-  MNIST's writers.
+- digits in OpenCV's Hershey fonts (printed and script styles) and in the handwriting
+  fonts of ``train.glyphs``, as positives beyond MNIST's writers.
 
 Negatives get the outlier-exposure target (uniform over the classes), so the softmax learns
 to be unsure exactly where the reader proposes something that is not one digit. Nothing here
@@ -27,11 +27,14 @@ import numpy as np
 
 from camera_demo import paper
 from runtime.segment import candidate_regions
+from train import glyphs
 
 FRAME = (480, 640)
 # Letters and signs no digit resembles (no o, l, i, s, z, b, g, q, ...): a candidate that
 # looks like a digit must stay acceptable; the reader rejects words by their context instead.
 NON_DIGIT_LETTERS = "acdefhkmnprtuvwxyACEFHKLMNPRUVWXY#%&@*+=?"
+# Share of the typed digits written in a handwriting font (train.glyphs) rather than a Hershey font
+HANDWRITTEN_SHARE = 0.5
 # Shares of a digit's ink inside a candidate's box: at least _WHOLE of one digit and under
 # _OTHER_DIGIT of any other is that digit; under _PART of every digit (a fragment) or _PART
 # of two digits (a merge) is a non-digit; anything between is left out as unclear.
@@ -44,24 +47,36 @@ _BAR_SPREAD = 0.16
 
 
 def font_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` digits written in OpenCV's Hershey fonts (printed and script), slanted,
-    turned and of any pen width, in MNIST form with their labels: writing styles beyond
-    MNIST's for the positives."""
+    """``count`` digits written in OpenCV's Hershey fonts (printed and script) and in
+    handwriting fonts (``train.glyphs``), slanted, turned and of any pen width, in MNIST form
+    with their labels: writing styles beyond MNIST's for the positives."""
     from runtime.preprocess import to_mnist
 
     rng = np.random.default_rng([seed, 2])
     images = np.zeros((count, 28, 28), np.uint8)
     labels = rng.integers(0, 10, count)
+    handwriting = glyphs.load()
     for index, digit in enumerate(labels):
         size = rng.uniform(30, 90)
-        coverage = paper.text_coverage(
-            str(digit),
-            size,
-            int(rng.choice(paper.HERSHEY_FONTS)),
-            int(rng.integers(1, max(2, round(size / 10)) + 1)),
-            rng.uniform(-0.3, 0.3),
-            rng.uniform(-8, 8),
-        )
+        if rng.random() < HANDWRITTEN_SHARE:
+            coverage = glyphs.text_coverage(
+                str(digit),
+                size,
+                int(rng.integers(len(handwriting.font_names))),
+                rng,
+                rng.uniform(-0.25, 0.25),
+                rng.uniform(-8, 8),
+                int(rng.integers(-1 if size > 50 else 0, max(1, round(size / 25)) + 1)),
+            )
+        else:
+            coverage = paper.text_coverage(
+                str(digit),
+                size,
+                int(rng.choice(paper.HERSHEY_FONTS)),
+                int(rng.integers(1, max(2, round(size / 10)) + 1)),
+                rng.uniform(-0.3, 0.3),
+                rng.uniform(-8, 8),
+            )
         images[index] = to_mnist(coverage)
     return images, labels.astype(np.int64)
 
