@@ -95,10 +95,17 @@ def ink_coverage(
     elif side != digit.shape[0]:
         interpolation = cv2.INTER_AREA if side < digit.shape[0] else cv2.INTER_CUBIC
         alpha = np.clip(cv2.resize(alpha, (side, side), interpolation=interpolation), 0, 1)
-    if thickness:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(thickness) + 1,) * 2)
-        alpha = cv2.dilate(alpha, kernel) if thickness > 0 else cv2.erode(alpha, kernel)
-    return alpha
+    return restroke(alpha, thickness)
+
+
+def restroke(coverage: np.ndarray, thickness: int) -> np.ndarray:
+    """Ink coverage with ``thickness`` px added to (dilated) or, when negative, removed from
+    (eroded) each side of every stroke; ink at the array's edge cannot grow past it."""
+    if not thickness:
+        return coverage
+    cv2 = require_opencv()
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(thickness) + 1,) * 2)
+    return cv2.dilate(coverage, kernel) if thickness > 0 else cv2.erode(coverage, kernel)
 
 
 def draw_ink(canvas: np.ndarray, coverage: np.ndarray, x: int, y: int, ink: Color = INK) -> None:

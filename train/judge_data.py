@@ -59,14 +59,13 @@ def font_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     for index, digit in enumerate(labels):
         size = rng.uniform(30, 90)
         if rng.random() < HANDWRITTEN_SHARE:
-            coverage = glyphs.text_coverage(
-                str(digit),
+            coverage = glyphs.digit_coverage(
+                int(digit),
                 size,
                 int(rng.integers(len(handwriting.font_names))),
-                rng,
-                rng.uniform(-0.25, 0.25),
+                rng.uniform(-0.3, 0.3),
                 rng.uniform(-8, 8),
-                int(rng.integers(-1 if size > 50 else 0, max(1, round(size / 25)) + 1)),
+                int(rng.integers(0, max(1, round(size / 25)) + 1)),
             )
         else:
             coverage = paper.text_coverage(
