@@ -535,17 +535,19 @@ def reading_rates(model: Path, video: Path, jsonl: Path, stalled_viewer: bool) -
 @pytest.mark.slow  # six timed runs of 1,200 frames: ~20 s
 def test_a_viewer_that_never_reads_does_not_slow_the_reader(plumbing_model, busy_video, tmp_path):
     # Runs alternate, so a busy neighbour on the machine hits both conditions alike. Other load
-    # only ever slows reading down, in bursts; so each condition is scored by the upper
-    # quartile of its 100-frame windows, which is what the demo does when it has the CPU.
-    # A viewer that held the loop up would slow every window, and it would show.
-    without: list[float] = []
-    with_viewer: list[float] = []
+    # only ever slows reading down, in bursts; so each run is scored by the upper quartile of
+    # its 100-frame windows, which is what the demo does when it has the CPU, and each
+    # alternating pair by its own ratio, so a burst or a drift of the machine's speed that
+    # spoils one pair does not decide. A viewer that held the loop up would slow every run.
+    def score(stalled_viewer: bool) -> float:
+        jsonl = tmp_path / f"viewer-{stalled_viewer}.jsonl"
+        rates = reading_rates(plumbing_model, busy_video, jsonl, stalled_viewer)
+        return float(np.percentile(rates, 75))
+
+    ratios, scores = [], []
     for _ in range(3):
-        without += reading_rates(plumbing_model, busy_video, tmp_path / "a.jsonl", False)
-        with_viewer += reading_rates(plumbing_model, busy_video, tmp_path / "b.jsonl", True)
-    alone, watched = (float(np.percentile(rates, 75)) for rates in (without, with_viewer))
-    print(
-        f"reading FPS (upper quartile of windows): {alone:.0f} alone, {watched:.0f} with a "
-        f"stalled viewer; medians {np.median(without):.0f} / {np.median(with_viewer):.0f}"
-    )
-    assert watched >= 0.9 * alone, (sorted(without), sorted(with_viewer))
+        alone, watched = score(False), score(True)
+        ratios.append(watched / alone)
+        scores.append((round(alone), round(watched)))
+    print(f"reading FPS (upper quartile of windows), alone / with a stalled viewer: {scores}")
+    assert float(np.median(ratios)) >= 0.9, scores
