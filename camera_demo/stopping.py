@@ -2,8 +2,9 @@
 
 A Python signal handler runs between two bytecodes of the main thread, so raising from it
 lands inside whatever code happens to run (a frame read's retry loop took it for a read
-failure). Here the handler only records the request in a ``StopRequest``; every wait of the
-demo (frame reads, retry back-off, pacing) waits on that event and ends as soon as it is set.
+failure). Here the handler only records the request, which a relay thread then sets on a
+``StopRequest``; every wait of the demo (frame reads, retry back-off, pacing) waits on that
+event and ends as soon as it is set.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -50,38 +52,89 @@ _SIGNAL_REASONS = {
     signal.SIGTERM: ("stopped by SIGTERM", EXIT_OK),
     signal.SIGINT: ("interrupted", EXIT_INTERRUPTED),
 }
-_target: StopRequest | None = None
+
+
+class _SignalRelay:
+    """Carries a stop signal from the handler to ``target`` on a thread of its own.
+
+    The handler may run inside the main thread's own ``target.wait()``, which holds the
+    event's lock on its way in and out: setting the event from there would wait on that lock
+    forever (seen with ``--max-fps`` pacing). So the handler takes no lock: it records the
+    request and writes a byte to a socket, and this thread sets the event.
+    """
+
+    def __init__(self, target: StopRequest) -> None:
+        self.target = target
+        self.pending: tuple[str, int] | None = None
+        self._wake, self._listen = socket.socketpair()
+        self._wake.setblocking(False)
+        self._thread = threading.Thread(target=self._relay, name="stop-signal-relay", daemon=True)
+        self._thread.start()
+
+    def stop_requested(self) -> bool:
+        return self.pending is not None or self.target.is_set()
+
+    def forward(self, reason: str, exit_code: int) -> None:
+        """Called by the signal handler: no locks, no waiting."""
+        if self.pending is None:
+            self.pending = (reason, exit_code)
+        self._send(b"s")
+
+    def close(self) -> None:
+        """Deliver what is pending and end the thread."""
+        self._send(b"q")
+        self._thread.join(timeout=1.0)
+        self._wake.close()
+        self._listen.close()
+
+    def _send(self, byte: bytes) -> None:
+        with contextlib.suppress(OSError):  # a full buffer already holds a wake-up
+            self._wake.send(byte)
+
+    def _relay(self) -> None:
+        while True:
+            data = self._listen.recv(64)
+            if self.pending is not None:
+                self.target.request(*self.pending)
+            if not data or b"q" in data:
+                return
+
+
+_relay: _SignalRelay | None = None
 
 
 def handle_stop_signal(signum: int, frame: object) -> None:
     """The SIGTERM/SIGINT handler: records the stop; a second Ctrl-C interrupts at once."""
-    target = _target
-    if target is None:
+    relay = _relay
+    if relay is None:
         return
-    if signum == signal.SIGINT and target.is_set():
+    if signum == signal.SIGINT and relay.stop_requested():
         raise KeyboardInterrupt  # the user insists
     reason, code = _SIGNAL_REASONS.get(signum, (f"stopped by signal {signum}", EXIT_OK))
-    target.request(reason, code)
+    relay.forward(reason, code)
 
 
 @contextlib.contextmanager
 def stop_on_signals(stop: StopRequest) -> Iterator[StopRequest]:
-    """Route SIGTERM and SIGINT to ``stop`` while the block runs; restore the previous handlers.
+    """Route SIGTERM and SIGINT to ``stop`` while the block runs (set within moments, by a
+    relay thread); restore the previous handlers.
 
     Outside the main thread (signal handlers can only be set there) it does nothing.
     """
-    global _target
+    global _relay
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
+    outer, relay = _relay, _SignalRelay(stop)
     previous = {signum: signal.signal(signum, handle_stop_signal) for signum in _SIGNAL_REASONS}
-    outer, _target = _target, stop
+    _relay = relay
     try:
         yield stop
     finally:
-        _target = outer
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _relay = outer
+        relay.close()
 
 
 def call_unless_stopped(

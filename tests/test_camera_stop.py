@@ -315,15 +315,36 @@ def test_signal_handlers_record_the_stop_and_are_restored():
     previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     with stop_on_signals(StopRequest()) as stop:
         signal.raise_signal(signal.SIGTERM)
-        assert stop.is_set() and (stop.reason, stop.exit_code) == ("stopped by SIGTERM", 0)
+        assert stop.wait(5) and (stop.reason, stop.exit_code) == ("stopped by SIGTERM", 0)
         signal.raise_signal(signal.SIGTERM)  # a second SIGTERM changes nothing
         assert (stop.reason, stop.exit_code) == ("stopped by SIGTERM", 0)
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == previous
     with stop_on_signals(StopRequest()) as stop:
         signal.raise_signal(signal.SIGINT)
-        assert (stop.reason, stop.exit_code) == ("interrupted", 130)
+        assert stop.wait(5) and (stop.reason, stop.exit_code) == ("interrupted", 130)
         with pytest.raises(KeyboardInterrupt):  # Ctrl-C twice: now
             signal.raise_signal(signal.SIGINT)
+
+
+def test_a_signal_inside_the_main_threads_own_wait_still_stops_it():
+    # The handler runs between two bytecodes of the main thread, possibly inside its own
+    # stop.wait() (the demo's --max-fps pacing), which holds the event's lock on its way in
+    # and out; a handler that set the event there waited on that lock forever. Holding the
+    # lock (CPython's Event keeps it in _cond) makes that moment certain. In a child process,
+    # so that a regression fails by its timeout instead of hanging the test run.
+    program = (
+        "import os, signal\n"
+        "from camera_demo.stopping import StopRequest, stop_on_signals\n"
+        "with stop_on_signals(StopRequest()) as stop:\n"
+        "    with stop._cond:\n"
+        "        signal.raise_signal(signal.SIGTERM)\n"
+        "    print(stop.wait(5), stop.reason)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True stopped by SIGTERM"
 
 
 @pytest.mark.parametrize("left_behind", [False, True], ids=["no-thread", "a-thread-left"])
