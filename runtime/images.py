@@ -80,6 +80,10 @@ def quiet_opencv_logs() -> None:
         cv2.setLogLevel(_OPENCV_LOG_LEVEL_ERROR)
 
 
+# JPEG markers without a length: a fill byte, a stuffed 0x00 in coded data, TEM, restarts.
+_STANDALONE_JPEG_MARKERS = frozenset({0xFF, 0x00, 0x01, *range(0xD0, 0xD8)})
+
+
 def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
     """An image file's pixels for this module's converters: bit depth, colour and alpha kept
     (a 12-bit PNG or a digit on a transparent background read as they look).
@@ -97,10 +101,41 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
         flags = cv2.IMREAD_UNCHANGED
     else:
         flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
-    image = cv2.imread(str(path), flags)
+    data = np.fromfile(path, np.uint8)
+    if is_truncated_jpeg(data.tobytes()):
+        raise ImageError(f"{path}: the JPEG file is cut short (it ends before its image data does)")
+    image = cv2.imdecode(data, flags) if data.size else None
     if image is None or not image.size:
         raise ImageError(f"{path}: not an image file OpenCV can decode")
     return image
+
+
+def is_truncated_jpeg(data: bytes) -> bool:
+    """Is ``data`` a JPEG file that ends before its end-of-image marker?
+
+    By hand because no decoder at hand reports it: OpenCV decodes a cut-short JPEG with only
+    libjpeg's warning on stderr, the missing rows filled grey, and the reading goes on wrong.
+    The walk follows the markers: segments are skipped by their length (an embedded thumbnail
+    with them), and in a scan's coded data a 0xFF byte is followed only by 0x00 or a restart
+    marker, so the first end-of-image marker found is the file's own (a vendor's trailer may
+    follow it).
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return False
+    position = 2
+    while True:
+        position = data.find(b"\xff", position)
+        if position == -1 or position + 1 >= len(data):
+            return True
+        marker = data[position + 1]
+        if marker == 0xD9:
+            return False
+        if marker in _STANDALONE_JPEG_MARKERS:
+            position += 1 if marker == 0xFF else 2
+        elif position + 4 > len(data):
+            return True
+        else:
+            position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
 
 
 def validated_array(image: Any, what: str = "image") -> np.ndarray:

@@ -183,3 +183,23 @@ def test_image_files_are_read_as_they_look(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(ImageError, match="not an image file OpenCV can decode"):
         read_image_file(tmp_path / "notes.png")
+
+
+@pytest.mark.parametrize("progressive", [0, 1])
+def test_a_jpeg_cut_short_is_an_error_and_a_whole_one_reads(tmp_path, progressive):
+    # OpenCV decodes a cut-short JPEG with only a warning, the missing rows grey, and a
+    # photo of "4729" then read "4779" with exit 0.
+    import cv2
+
+    from runtime.images import is_truncated_jpeg, read_image_file
+
+    noise = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    _, encoded = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_PROGRESSIVE, progressive])
+    data = encoded.tobytes()
+    (tmp_path / "whole.jpg").write_bytes(data + b"vendor trailer \xff\xda\x00")
+    assert read_image_file(tmp_path / "whole.jpg").shape == (120, 160, 3)
+    for end in (3, 100, len(data) // 2, len(data) - 2):
+        (tmp_path / "cut.jpg").write_bytes(data[:end])
+        with pytest.raises(ImageError, match="JPEG file is cut short"):
+            read_image_file(tmp_path / "cut.jpg")
+    assert not is_truncated_jpeg(b"\x89PNG not a JPEG")
