@@ -118,7 +118,12 @@ def check_flatbuffer(data: bytes, source: str = "model") -> Any:
         _check_graph(parsed, tflite)
     except (_Damaged, struct.error, TypeError, ValueError, IndexError, OverflowError,
             AttributeError, UnicodeDecodeError, RecursionError) as exc:  # fmt: skip
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(
+            exc, struct.error
+        ):  # the flatbuffer reader's words for an offset past the end
+            reason = f"it points past its own end ({len(data):,} bytes): cut short or corrupt"
+        else:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFormatError(f"{source} is a damaged TFLite file: {reason}") from exc
     return parsed
 

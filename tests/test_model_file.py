@@ -69,6 +69,15 @@ def test_not_a_tflite_file(tmp_path):
         load_model(tmp_path)
 
 
+def test_a_model_file_cut_short_says_so():
+    whole = MODELS["int8"]
+    for end in (len(whole) // 10, len(whole) - 100):
+        with pytest.raises(
+            ModelFormatError, match=r"points past its own end .* cut short or corrupt"
+        ):
+            load_model(whole[:end])
+
+
 def test_output_kind_comes_from_metadata_or_the_graph():
     assert load_model(MODELS["int8"]).output_kind == "logits"
     assert load_model(tb.int8_mlp(WEIGHTS)).output_kind == "probabilities"
