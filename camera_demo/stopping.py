@@ -35,12 +35,22 @@ class StopRequest(threading.Event):
         super().__init__()
         self.reason = ""
         self.exit_code = EXIT_OK
+        self._recorded = False
 
     def request(self, reason: str, exit_code: int = EXIT_OK) -> None:
         """Ask everything to stop; the first request's reason and exit code are kept."""
-        if not self.is_set():
+        self.record(reason, exit_code)
+        self.set()
+
+    def record(self, reason: str, exit_code: int = EXIT_OK) -> None:
+        """Record a stop without taking a lock (all a signal handler may do): ``is_set`` and
+        ``check`` see it at once; waiters wake when ``set`` is called."""
+        if not self._recorded:
+            self._recorded = True
             self.reason, self.exit_code = reason, exit_code
-            self.set()
+
+    def is_set(self) -> bool:
+        return self._recorded or super().is_set()
 
     def check(self) -> None:
         """Raise ``StopRequested`` if a stop was requested."""
@@ -55,29 +65,24 @@ _SIGNAL_REASONS = {
 
 
 class _SignalRelay:
-    """Carries a stop signal from the handler to ``target`` on a thread of its own.
+    """Wakes the waiters of ``target`` for a signal handler, from a thread of its own.
 
     The handler may run inside the main thread's own ``target.wait()``, which holds the
     event's lock on its way in and out: setting the event from there would wait on that lock
     forever (seen with ``--max-fps`` pacing). So the handler takes no lock: it records the
-    request and writes a byte to a socket, and this thread sets the event.
+    stop (``StopRequest.record``) and writes a byte to a socket, and this thread sets the event.
     """
 
     def __init__(self, target: StopRequest) -> None:
         self.target = target
-        self.pending: tuple[str, int] | None = None
         self._wake, self._listen = socket.socketpair()
         self._wake.setblocking(False)
         self._thread = threading.Thread(target=self._relay, name="stop-signal-relay", daemon=True)
         self._thread.start()
 
-    def stop_requested(self) -> bool:
-        return self.pending is not None or self.target.is_set()
-
     def forward(self, reason: str, exit_code: int) -> None:
         """Called by the signal handler: no locks, no waiting."""
-        if self.pending is None:
-            self.pending = (reason, exit_code)
+        self.target.record(reason, exit_code)
         self._send(b"s")
 
     def close(self) -> None:
@@ -94,8 +99,8 @@ class _SignalRelay:
     def _relay(self) -> None:
         while True:
             data = self._listen.recv(64)
-            if self.pending is not None:
-                self.target.request(*self.pending)
+            if self.target.is_set():
+                self.target.set()
             if not data or b"q" in data:
                 return
 
@@ -108,7 +113,7 @@ def handle_stop_signal(signum: int, frame: object) -> None:
     relay = _relay
     if relay is None:
         return
-    if signum == signal.SIGINT and relay.stop_requested():
+    if signum == signal.SIGINT and relay.target.is_set():
         raise KeyboardInterrupt  # the user insists
     reason, code = _SIGNAL_REASONS.get(signum, (f"stopped by signal {signum}", EXIT_OK))
     relay.forward(reason, code)
