@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from camera_demo.smoothing import Box, TemporalSmoother
 from runtime.errors import NoDigitFoundError
 from runtime.images import as_gray_u8
 from runtime.ink import Polarity
+
+log = logging.getLogger("camera_demo")
 
 
 class Judge(Protocol):
@@ -79,6 +82,7 @@ class FramePipeline:
     ) -> None:
         self.classifier = classifier
         self.rois = tuple(rois)
+        self._outside: set[tuple[Box, tuple[int, int]]] = set()  # warned of, per frame size
         self.polarity = polarity
         self.smoother = TemporalSmoother(window=smoothing)
 
@@ -90,7 +94,15 @@ class FramePipeline:
         for x, y, w, h in self.rois:
             x1, y1 = min(x + w, width), min(y + h, height)
             if x >= x1 or y >= y1:
-                continue  # the ROI lies outside this frame
+                if ((x, y, w, h), (width, height)) not in self._outside:
+                    self._outside.add(((x, y, w, h), (width, height)))
+                    log.warning(
+                        "--roi %s lies outside the %dx%d frame: it reads nothing",
+                        f"{x},{y},{w},{h}",
+                        width,
+                        height,
+                    )
+                continue
             try:
                 crops.append(preprocess(gray[y:y1, x:x1], self.polarity or "auto"))
             except NoDigitFoundError:

@@ -4,6 +4,7 @@ reading what the reader chose (fast: a stand-in classifier)."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import cv2
@@ -139,7 +140,7 @@ def test_pipeline_reads_frames_of_any_size_and_channels(model, mnist):
 
 
 @pytest.mark.slow
-def test_fixed_roi_reads_one_digit_per_box(model, mnist):
+def test_fixed_roi_reads_one_digit_per_box(model, mnist, caplog):
     from runtime.classifier import DigitClassifier
 
     view, truth = page_frame(mnist, [3, 2], seed=4)
@@ -148,10 +149,17 @@ def test_fixed_roi_reads_one_digit_per_box(model, mnist):
         x, y, w, h = digit.box
         rois.append((max(0, x - 8), max(0, y - 8), w + 16, h + 16))
     rois.append((630, 470, 50, 50))  # partly outside the frame and blank: no digit
+    rois.append((700, 500, 10, 10))  # wholly outside: said once, reads nothing
     pipeline = FramePipeline(DigitClassifier(model), rois=rois, smoothing=1)
-    reading = pipeline.process(view, 0)
+    with caplog.at_level(logging.WARNING, logger="camera_demo"):
+        reading = pipeline.process(view, 0)
+        pipeline.process(view, 1)
     assert reading.number == truth.number
     assert [d.box for d in reading.digits] == rois[:2]
+    outside = [r.getMessage() for r in caplog.records if "outside" in r.getMessage()]
+    assert outside == [
+        f"--roi 700,500,10,10 lies outside the {view.shape[1]}x{view.shape[0]} frame: it reads nothing"
+    ]
     assert parse_roi("1,2,3,4") == (1, 2, 3, 4)
     with pytest.raises(ValueError, match="x,y,w,h"):
         parse_roi("1,2,3")
