@@ -101,10 +101,13 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
         flags = cv2.IMREAD_UNCHANGED
     else:
         flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
-    data = np.fromfile(path, np.uint8)
-    if is_truncated_jpeg(data.tobytes()):
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+    if is_truncated_jpeg(data):
         raise ImageError(f"{path}: the JPEG file is cut short (it ends before its image data does)")
-    image = cv2.imdecode(data, flags) if data.size else None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags) if data else None
     if image is None or not image.size:
         raise ImageError(f"{path}: not an image file OpenCV can decode")
     return image

@@ -118,9 +118,8 @@ def check_flatbuffer(data: bytes, source: str = "model") -> Any:
         _check_graph(parsed, tflite)
     except (_Damaged, struct.error, TypeError, ValueError, IndexError, OverflowError,
             AttributeError, UnicodeDecodeError, RecursionError) as exc:  # fmt: skip
-        if isinstance(
-            exc, struct.error
-        ):  # the flatbuffer reader's words for an offset past the end
+        # struct.error is the flatbuffer reader's way of saying an offset lies past the end.
+        if isinstance(exc, struct.error):
             reason = f"it points past its own end ({len(data):,} bytes): cut short or corrupt"
         else:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
