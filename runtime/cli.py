@@ -2,8 +2,9 @@
 
     python -m runtime page.jpg digit.png --model model_int8.tflite [--json]
 
-Each image is read as a number: every digit found (``runtime.segment.read_number``) with its
-box, left to right. An image in which no digit is found is taken as one digit filling the
+Each image is read as numbers: every digit found (``runtime.segment.read_number``) with its
+box, lines top to bottom, each left to right; digits apart by a word's gap or on another line
+are another number. An image in which no digit is found is taken as one digit filling the
 picture (``DigitClassifier.predict``, which prepares any photo the MNIST way); a 28x28 image
 is MNIST form already. ``--one-digit`` skips the search (the fast path for crops of single
 digits). Exit codes follow ``runtime.cli_common``: 0 every image read, 2 bad arguments, model
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from runtime.backends import BACKEND_NAMES
-from runtime.classifier import DigitClassifier
+from runtime.classifier import DigitClassifier, Prediction
 from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -66,7 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="confidence from which a digit is accepted (default: the model's own threshold)",
     )
     parser.add_argument("--threads", type=int_at_least(1), default=1, help="interpreter threads")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document: per image how it was read (read_as: numbers, or one "
+        "digit filling the picture), its number, the numbers as written (numbers) and each "
+        "digit read (digit, confidence, box x,y,w,h, probabilities); a picture read as one "
+        "digit that is not accepted has no digits but a best_guess",
+    )
     parser.add_argument(
         "--no-verify", action="store_true", help="do not check the metadata against the weights"
     )
@@ -81,67 +89,71 @@ def read_image(path: Path) -> np.ndarray:
 def read_file(
     classifier: DigitClassifier, path: Path, one_digit: bool, polarity: Polarity | None = None
 ) -> dict[str, Any]:
-    """The reading of one image file as a JSON-ready record. ``polarity``: see ``--polarity``."""
+    """The reading of one image file as a JSON-ready record (see ``--json``'s help).
+    ``polarity``: see ``--polarity``."""
     image = read_image(path)
     if not one_digit and image.shape != MNIST_SHAPE:
         from runtime.segment import read_number
 
         reading = read_number(image, classifier, polarity or "dark_on_light")
         if reading.digits:
-            return {
-                "image": str(path),
-                "number": reading.text,
-                "digits": [
-                    {
-                        "digit": item.prediction.digit,
-                        "confidence": round(item.prediction.confidence, 6),
-                        "box": [int(v) for v in item.region.box],
-                    }
-                    for item in reading.digits
-                ],
-            }
+            digits = [_digit(item.prediction, item.region.box) for item in reading.digits]
+            return _record(path, "numbers", list(reading.numbers), digits)
     if image.shape != MNIST_SHAPE:
         from runtime.preprocess import preprocess
 
         try:
             image_as_digit = preprocess(image, polarity or "auto")
         except NoDigitFoundError:  # a blank page is a picture without digits, not bad input
-            return {"image": str(path), "number": "", "digits": []}
+            return _record(path, "one digit", [], [])
     else:
         image_as_digit = image
     prediction = classifier.predict(image_as_digit)
+    whole = _digit(prediction, (0, 0, image.shape[1], image.shape[0]))
+    if prediction.accepted:
+        return _record(path, "one digit", [str(prediction.digit)], [whole])
+    return {**_record(path, "one digit", [], []), "best_guess": whole}
+
+
+def _digit(prediction: Prediction, box: Sequence[int]) -> dict[str, Any]:
+    return {
+        "digit": prediction.digit,
+        "confidence": round(prediction.confidence, 6),
+        "box": [int(v) for v in box],
+        "probabilities": [round(p, 6) for p in prediction.probabilities],
+    }
+
+
+def _record(
+    path: Path, read_as: str, numbers: list[str], digits: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "image": str(path),
-        "number": str(prediction.digit) if prediction.accepted else "",
-        "digits": [
-            {
-                "digit": prediction.digit,
-                "confidence": round(prediction.confidence, 6),
-                "accepted": prediction.accepted,
-                "box": [0, 0, int(image.shape[1]), int(image.shape[0])],
-                "probabilities": [round(p, 6) for p in prediction.probabilities],
-            }
-        ],
+        "read_as": read_as,
+        "number": "".join(numbers),
+        "numbers": numbers,
+        "digits": digits,
     }
 
 
 def _line(record: dict[str, Any], threshold: float) -> str:
     digits = record["digits"]
+    guess = record.get("best_guess")
+    if guess is not None:
+        return (
+            f"{record['image']}: no digit read (as one digit it looks most like "
+            f"{guess['digit']}, confidence {guess['confidence']:.3f}, below {threshold:g})"
+        )
     if not digits:
         return f"{record['image']}: no digit read (no ink stands out from the paper)"
-    if len(digits) == 1 and "accepted" in digits[0]:
-        digit = digits[0]
-        if not digit["accepted"]:
-            return (
-                f"{record['image']}: no digit read (as one digit it looks most like "
-                f"{digit['digit']}, confidence {digit['confidence']:.3f}, below {threshold:g})"
-            )
+    if record["read_as"] == "one digit":
+        (digit,) = digits
         return f"{record['image']}: {digit['digit']}  confidence {digit['confidence']:.3f}"
     parts = ", ".join(
         f"{d['digit']} {d['confidence']:.3f} at {','.join(str(v) for v in d['box'])}"
         for d in digits
     )
-    return f"{record['image']}: {record['number']}  ({parts})"
+    return f"{record['image']}: {' '.join(record['numbers'])}  ({parts})"
 
 
 @console_script

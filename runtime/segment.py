@@ -85,10 +85,15 @@ class ReadDigit:
 
 @dataclass(frozen=True)
 class NumberReading:
-    """The digits read in a frame in reading order; ``text`` spells the accepted ones."""
+    """The digits read in a frame in reading order; ``text`` spells them all.
+
+    ``numbers`` groups them as they are written: a number ends at the end of a line and at a
+    gap as wide as between words, so "305" above "61" is ``("305", "61")`` and ``text`` is
+    "30561"."""
 
     text: str
     digits: tuple[ReadDigit, ...]
+    numbers: tuple[str, ...] = ()
 
 
 class ProbabilityModel(Protocol):
@@ -186,14 +191,20 @@ class FrameCandidates:
     ) -> list[tuple[DigitRegion, np.ndarray]]:
         """The digits read, in reading order: per line the reading accepting the most digits
         (``_best_reading``), without the digits of words (``_in_numbers``)."""
+        return [digit for number in self.choose_numbers(probabilities, accepts) for digit in number]
+
+    def choose_numbers(
+        self, probabilities: np.ndarray, accepts: Callable[[float], bool]
+    ) -> list[list[tuple[DigitRegion, np.ndarray]]]:
+        """``choose``'s digits grouped into numbers (see ``NumberReading.numbers``)."""
         judged: dict[tuple[int, Candidate], tuple[DigitRegion, np.ndarray]] = {
             job: (region, row)
             for job, region, row in zip(self._jobs, self.regions, probabilities, strict=True)
         }
-        digits = []
+        numbers = []
         for number, line in enumerate(self._lines):
-            digits.extend(_best_reading(number, line, judged, accepts))
-        return digits
+            numbers.extend(_best_reading(number, line, judged, accepts))
+        return numbers
 
     def _region(self, line: _Line, candidate: Candidate) -> DigitRegion | None:
         """The candidate's box in frame pixels and MNIST-form crop (None if its ink is too faint)."""
@@ -253,40 +264,59 @@ def read_digits(
     Every candidate of the frame is classified in one ``predict_proba`` call; per line the
     reading with the most accepted digits (then the most confident) is kept.
     """
+    return [
+        digit
+        for number in _read(image, classifier, polarity, min_height, max_height)
+        for digit in number
+    ]
+
+
+def _read(
+    image: np.ndarray,
+    classifier: ProbabilityModel,
+    polarity: Polarity,
+    min_height: float,
+    max_height: float,
+) -> list[list[tuple[DigitRegion, np.ndarray]]]:
+    """The accepted digits of ``image`` grouped into numbers, one ``predict_proba`` call."""
     frame = FrameCandidates(image, polarity, 24.0, min_height, max_height)
     if not frame.regions:
         return []
     probabilities = np.asarray(
         classifier.predict_proba(np.stack([region.image for region in frame.regions])), np.float32
     )
-    return frame.choose(probabilities, classifier.accepts)
+    return frame.choose_numbers(probabilities, classifier.accepts)
 
 
 def read_number(
     image: np.ndarray,
     classifier: ProbabilityModel,
     polarity: Polarity = "dark_on_light",
+    min_height: float = 0.04,
+    max_height: float = 0.8,
 ) -> NumberReading:
-    """Read the digits in ``image`` (``read_digits``) as a number, with each digit's prediction."""
+    """Read the digits in ``image`` (``read_digits``, the same arguments) with each digit's
+    prediction, as one string (``text``) and as the numbers written (``numbers``)."""
     from runtime.classifier import Prediction
 
-    digits = []
-    for region, row in read_digits(image, classifier, polarity):
-        values = row.tolist()
-        index = values.index(max(values))
-        prediction = Prediction(index, values[index], tuple(values), True)
-        digits.append(ReadDigit(region, prediction))
-    text = "".join(str(item.prediction.digit) for item in digits)
-    return NumberReading(text=text, digits=tuple(digits))
+    digits: list[ReadDigit] = []
+    numbers = []
+    for number in _read(image, classifier, polarity, min_height, max_height):
+        for region, row in number:
+            values = row.tolist()
+            index = values.index(max(values))
+            digits.append(ReadDigit(region, Prediction(index, values[index], tuple(values), True)))
+        numbers.append("".join(str(item.prediction.digit) for item in digits[-len(number) :]))
+    return NumberReading(text="".join(numbers), digits=tuple(digits), numbers=tuple(numbers))
 
 
 def _best_reading(
     number: int, line: _Line, judged: dict, accepts: Callable[[float], bool]
-) -> list[tuple[DigitRegion, np.ndarray]]:
-    """The line's reading accepting the most digits (then the most confident): a dynamic
-    programme over the pieces, left to right, where each step leaves a piece out, takes a
-    joined candidate, or takes a piece that is not one digit cut into digits. Digits of a
-    word that holds letters are dropped (``_in_numbers``)."""
+) -> list[list[tuple[DigitRegion, np.ndarray]]]:
+    """The line's reading accepting the most digits (then the most confident), one list per
+    number: a dynamic programme over the pieces, left to right, where each step leaves a
+    piece out, takes a joined candidate, or takes a piece that is not one digit cut into
+    digits. Digits of a word that holds letters are dropped (``_in_numbers``)."""
 
     def value(candidate: Candidate) -> tuple[float, tuple]:
         item = judged.get((number, candidate))
@@ -339,26 +369,16 @@ def _best_reading(
         for end, points, taken in [(start + 1, 0.0, []), *starting.get(start, [])]:
             if score + points > best[end][0]:
                 best[end] = (score + points, [*reading, *taken])
-    taken = best[count][1]
-    return [item for _, item in _in_numbers(number, line, judged, taken)]
+    word_of = _words(line.pieces)
+    numbers: dict[int, list[tuple[DigitRegion, np.ndarray]]] = {}
+    for candidate, item in _in_numbers(number, line, judged, best[count][1], word_of):
+        numbers.setdefault(word_of[candidate.start], []).append(item)
+    return list(numbers.values())
 
 
-def _in_numbers(number: int, line: _Line, judged: dict, taken: list) -> list:
-    """The accepted digits of a reading (``taken``: (candidate, item or None if rejected))
-    that belong to numbers, not to words.
-
-    The line's pieces fall into words at gaps wider than ``_WORD_GAP`` x the taller
-    neighbour. A word holding a letter is writing, not a number: an ``o`` or ``l`` in "hello"
-    looks like a digit on its own, not beside the ``h`` and ``e``. A letter is a piece the
-    reading does not explain as digits (no accepted candidate covers it, or a part cut from
-    it was rejected), of at least ``_LETTER_HEIGHT`` of the word's digits' height, which the
-    classifier, on its own, finds no digit at all (confidence under ``_NOT_A_DIGIT``); a
-    digit it merely doubts does not turn a number into a word.
-    """
-    accepted = [(candidate, item) for candidate, item in taken if item is not None]
-    if not accepted:
-        return accepted
-    pieces = line.pieces
+def _words(pieces: list[Piece]) -> list[int]:
+    """Each piece's word on its line: words are apart by more than ``_WORD_GAP`` x the taller
+    neighbour's height."""
     word_of, word, right = [], 0, None
     for piece in pieces:
         x, _, w, h = piece.box
@@ -366,6 +386,25 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list) -> list:
             word += 1
         word_of.append(word)
         right = (x + w, h) if right is None or x + w > right[0] else right
+    return word_of
+
+
+def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: list[int]) -> list:
+    """The accepted digits of a reading (``taken``: (candidate, item or None if rejected))
+    that belong to numbers, not to words.
+
+    ``word_of``: each piece's word (``_words``). A word holding a letter is writing, not a
+    number: an ``o`` or ``l`` in "hello" looks like a digit on its own, not beside the ``h``
+    and ``e``. A letter is a piece the reading does not explain as digits (no accepted
+    candidate covers it, or a part cut from it was rejected), of at least ``_LETTER_HEIGHT``
+    of the word's digits' height, which the classifier, on its own, finds no digit at all
+    (confidence under ``_NOT_A_DIGIT``); a digit it merely doubts does not turn a number into
+    a word.
+    """
+    accepted = [(candidate, item) for candidate, item in taken if item is not None]
+    if not accepted:
+        return accepted
+    pieces = line.pieces
     explained = np.zeros(len(pieces), bool)
     for candidate, _ in accepted:
         explained[candidate.start : candidate.end] = True

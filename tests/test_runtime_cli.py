@@ -38,6 +38,12 @@ def images() -> np.ndarray:
 # --- command line ---------------------------------------------------------------------------
 
 
+def as_one_digit(result: dict) -> dict:
+    """A picture read as one digit: the digit, accepted or not."""
+    assert result["read_as"] == "one digit"
+    return result["digits"][0] if result["digits"] else result["best_guess"]
+
+
 @pytest.fixture(scope="module")
 def image_files(tmp_path_factory, images) -> list[Path]:
     import cv2
@@ -75,12 +81,34 @@ def test_cli_json_output(built, image_files, images, capsys):
     assert document["backend"] == "numpy" and document["threshold"] == 0.05
     expected = DigitClassifier(built["int8"], threshold=0.05).predict_batch(images[:3])
     for result, prediction in zip(document["results"], expected, strict=True):
-        (digit,) = result["digits"]
+        assert result["read_as"] == "one digit"
+        if prediction.accepted:
+            (digit,) = result["digits"]
+            assert result["number"] == str(prediction.digit)
+            assert result["numbers"] == [str(prediction.digit)]
+        else:  # not a digit: listed apart, as what it looks most like
+            assert (result["number"], result["numbers"], result["digits"]) == ("", [], [])
+            digit = result["best_guess"]
         assert digit["digit"] == prediction.digit and digit["box"] == [0, 0, 28, 28]
-        assert digit["accepted"] == prediction.accepted
-        assert result["number"] == (str(prediction.digit) if prediction.accepted else "")
         assert digit["confidence"] == pytest.approx(prediction.confidence, abs=1e-6)
-        assert len(digit["probabilities"]) == 10
+        assert digit["probabilities"] == pytest.approx(prediction.probabilities, abs=1e-6)
+
+
+def test_json_digits_all_have_the_same_keys_and_a_rejected_picture_has_none(
+    built, image_files, images, capsys
+):
+    """Every digit listed was read (accepted), whichever way the picture was read."""
+    args = [*map(str, image_files), "--model", str(built["int8"]), "--json"]
+    for threshold in ("0", "1"):
+        assert main([*args, "--threshold", threshold]) == 0
+        results = json.loads(capsys.readouterr().out)["results"]
+        for result in results:
+            keys = {"digit", "confidence", "box", "probabilities"}
+            assert all(set(digit) == keys for digit in result["digits"])
+            if threshold == "1":  # nothing is that sure
+                assert result["digits"] == [] and set(result["best_guess"]) == keys
+            else:
+                assert len(result["digits"]) == 1 and "best_guess" not in result
 
 
 def test_cli_bad_image_file_is_one_error_line_and_exit_2(built, image_files, tmp_path, capsys):
@@ -157,8 +185,8 @@ def test_files_are_read_as_they_look(built, images, tmp_path, capsys):
     args = ["--model", str(built["int8"]), "--json"]
     assert main([str(plain), str(transparent), str(deep), *args]) == 0
     results = json.loads(capsys.readouterr().out)["results"]
-    assert [r["digits"][0]["digit"] for r in results] == [results[0]["digits"][0]["digit"]] * 3
-    probabilities = [np.array(r["digits"][0]["probabilities"]) for r in results]
+    assert [as_one_digit(r)["digit"] for r in results] == [as_one_digit(results[0])["digit"]] * 3
+    probabilities = [np.array(as_one_digit(r)["probabilities"]) for r in results]
     assert np.abs(probabilities[1] - probabilities[0]).max() < 0.02
     assert np.abs(probabilities[2] - probabilities[0]).max() < 0.02
     assert main([str(tmp_path), "--model", str(built["int8"])]) == 2
@@ -224,7 +252,7 @@ def test_photos_of_digits_classify_like_mnist(tflite_models, mnist, tmp_path, ca
     assert main(args) == 0
     results = json.loads(capsys.readouterr().out)["results"]
     expected = [clf.predict(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)).digit for path in paths]
-    assert [r["digits"][0]["digit"] for r in results] == expected
+    assert [as_one_digit(r)["digit"] for r in results] == expected
 
 
 @pytest.mark.slow
@@ -243,11 +271,31 @@ def test_a_photo_of_a_number_reads_as_the_number(tflite_models, mnist_path, tmp_
     results = json.loads(capsys.readouterr().out)["results"]
     exact = 0
     for result, item in zip(results, items, strict=False):
-        # The digits read make the number; a photo where none is found falls back to one
-        # whole-image digit, rejected, and no number.
-        read = [d for d in result["digits"] if d.get("accepted", True)]
-        assert result["number"] == "".join(str(d["digit"]) for d in read)
-        boxes = [d["box"] for d in result["digits"]]
-        assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+        # The digits read make the numbers, each left to right; a photo where none is found
+        # falls back to one whole-image digit, rejected, and no number.
+        assert result["number"] == "".join(str(d["digit"]) for d in result["digits"])
+        assert result["number"] == "".join(result["numbers"])
+        digits = iter(result["digits"])
+        for number in result["numbers"]:
+            boxes = [next(digits)["box"] for _ in number]
+            assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
         exact += result["number"] == item.text
     assert exact >= 4, [(r["number"], i.text) for r, i in zip(results, items, strict=False)]
+
+
+def test_the_numbers_of_a_page_are_printed_apart():
+    """Two numbers ("305" above "61") are not printed as one ("30561")."""
+    from runtime.cli import _line
+
+    digits = [
+        {"digit": int(c), "confidence": 0.99, "box": [10 * i, 0, 8, 12]}
+        for i, c in enumerate("30561")
+    ]
+    record = {
+        "image": "page.jpg",
+        "read_as": "numbers",
+        "number": "30561",
+        "numbers": ["305", "61"],
+        "digits": digits,
+    }
+    assert _line(record, 0.9).startswith("page.jpg: 305 61  (3 0.990 at 0,0,8,12, ")

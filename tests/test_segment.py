@@ -168,10 +168,10 @@ class InkAspectJudge:
         return np.asarray(rows, np.float32)
 
 
-def draw_bar(canvas: np.ndarray, x: int, width: int = 45, height: int = 90) -> None:
-    """A hollow dark bar (a "0"-like shape) with its top left corner at (x, 200)."""
-    cv2.rectangle(canvas, (x, 200), (x + width - 1, 200 + height - 1), 30.0, -1)
-    cv2.rectangle(canvas, (x + 12, 215), (x + width - 13, 200 + height - 16), 235.0, -1)
+def draw_bar(canvas: np.ndarray, x: int, width: int = 45, height: int = 90, y: int = 200) -> None:
+    """A hollow dark bar (a "0"-like shape) with its top left corner at (x, y)."""
+    cv2.rectangle(canvas, (x, y), (x + width - 1, y + height - 1), 30.0, -1)
+    cv2.rectangle(canvas, (x + 12, y + 15), (x + width - 13, y + height - 16), 235.0, -1)
 
 
 def bars(gaps: list[int]) -> np.ndarray:
@@ -190,6 +190,18 @@ def test_touching_shapes_are_cut_apart_by_recognition():
     read = read_digits(bars([-4]), judge)  # two boxes overlapping by 4 px: one piece of ink
     assert len(read) == 2 and judge.calls == 1
     assert read[0][0].box[0] < read[1][0].box[0]
+
+
+def test_numbers_end_at_a_line_and_at_a_word_gap():
+    """ "11 1" on one line and "11" below it: three numbers, in reading order."""
+    canvas = paper.paper(480, 640)
+    for x in (100, 160, 330):  # 15 px apart, then 125 px (more than a word's gap)
+        draw_bar(canvas, x, y=60)
+    for x in (100, 160):
+        draw_bar(canvas, x, y=300)
+    reading = read_number(paper.finish(canvas), InkAspectJudge())
+    assert reading.numbers == ("11", "1", "11") and reading.text == "11111"
+    assert [d.region.box[1] < 200 for d in reading.digits] == [True] * 3 + [False] * 2
 
 
 def test_a_line_of_letters_is_not_a_number():
