@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
 # The reader's heuristic rules (runtime/segment.py switches), kept only while this benchmark
 # shows they help: name -> (switch, what it does).
 RULES = {
-    "word-rule": ("_WORDS_ARE_NOT_NUMBERS", "digits in a word that is a third letters or more are not read"),
+    "word-rule": ("_WORDS_ARE_NOT_NUMBERS", "digits in a word holding letters are not read"),
     "doubted-digits": (
         "_DOUBTED_IN_NUMBERS",
         "a doubted digit among clear ones is read",

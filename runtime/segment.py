@@ -14,10 +14,8 @@ one rule (``DigitClassifier.accepts``).
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -56,13 +54,10 @@ _MAX_STROKE = 0.1
 _CONFIDENCE_WEIGHT = 1e-3
 _LEAST = 1e-9
 # Words and numbers on a line are apart by more than this times the taller neighbour's height;
-# an unexplained piece at least _LETTER_HEIGHT of the digits' height is a letter, and a word
-# is writing when letters are at least _WRITING_SHARE of its pieces read (letters and digits):
-# one blob among three clear digits is a digit written badly, not a word.
+# an unexplained piece at least _LETTER_HEIGHT of the digits' height makes a word writing.
 _WORD_GAP = 0.45
 _LETTER_HEIGHT = 0.4
 _NOT_A_DIGIT = 0.5
-_WRITING_SHARE = Fraction(1, 3)
 # The two heuristic rules of _in_numbers, switchable so that the reading benchmark can
 # measure what each buys (python -m benchmarks.bench_reading --without RULE).
 _DOUBTED_IN_NUMBERS = True
@@ -404,8 +399,7 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     candidate covers it, or a part cut from it was rejected), of at least ``_LETTER_HEIGHT``
     of the word's digits' height, which the classifier, on its own, finds no digit at all
     (confidence under ``_NOT_A_DIGIT``); a digit it merely doubts does not turn a number into
-    a word, nor does one letter among three digits or more (``_WRITING_SHARE``): there the
-    letter is left out and the digits are read.
+    a word.
     """
     accepted = [(candidate, item) for candidate, item in taken if item is not None]
     if not accepted:
@@ -437,14 +431,8 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
         and word_of[i] in tallest
         and piece.box[3] >= _LETTER_HEIGHT * tallest[word_of[i]]
     ]
-    letters = Counter(word_of[i] for i in unexplained if confidence(i) < _NOT_A_DIGIT)
-    digits = Counter(word_of[candidate.start] for candidate, _ in accepted)
     writing = (
-        {
-            word
-            for word, count in letters.items()
-            if count >= _WRITING_SHARE * (count + digits[word])
-        }
+        {word_of[i] for i in unexplained if confidence(i) < _NOT_A_DIGIT}
         if _WORDS_ARE_NOT_NUMBERS
         else set()
     )
@@ -452,9 +440,7 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts
         # (between _NOT_A_DIGIT and the threshold) is one of its digits.
-        doubted = [
-            i for i in unexplained if word_of[i] not in writing and confidence(i) >= _NOT_A_DIGIT
-        ]
+        doubted = [i for i in unexplained if word_of[i] not in writing]
         kept += [(alone[i], judged[number, alone[i]]) for i in doubted if i in alone]
         kept.sort(key=lambda item: item[0].start)
     return kept

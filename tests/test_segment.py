@@ -216,17 +216,6 @@ def test_a_line_of_letters_is_not_a_number():
     assert len(read_digits(paper.finish(canvas), judge)) == 2
 
 
-def test_one_blob_among_three_digits_is_a_badly_written_digit_not_a_word():
-    """A third of a word's pieces being letters makes it writing; one in four does not."""
-    judge = InkAspectJudge()
-    canvas = paper.paper(480, 640)
-    for x in (100, 165, 230):
-        draw_bar(canvas, x)
-    cv2.rectangle(canvas, (295, 240), (380, 289), 30.0, -1)  # "not a digit", in the same word
-    read = read_digits(paper.finish(canvas), judge)
-    assert [region.box[0] < 295 for region, _ in read] == [True] * 3  # the blob is not read
-
-
 def test_blank_frames_do_not_call_the_classifier():
     judge = InkAspectJudge()
     for frame in (paper.blank_frame(), paper.gradient_frame(), paper.ruled_frame()):

@@ -75,8 +75,7 @@ DEFAULT = Recipe(
     judge_pages=1500,
     judge_negatives=0.12,
     judge_positives=0.06,
-    # The score is flat near its best: 300 or 1,000 pages chose from 0.85 to 0.995
-    threshold_pages=2000,
+    threshold_pages=300,
 )
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (SEED, DEFAULT)}
