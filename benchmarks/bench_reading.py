@@ -9,7 +9,8 @@ Corpora (``benchmarks.corpora``; each split generated deterministically from its
 those fonts), ``camera`` (640x480 frames of 1-4 MNIST test digits on tinted, often ruled
 paper), ``digit-free`` (ruled and graph paper, wood, fabric, handwritten words, printed
 text) and ``lowres`` (MNIST test digits clean, low-resolution, thick, blurred and cut at
-their box). Tune on ``--split tune``; report ``--split report``.
+their box). Tune on ``--split tune``; report ``--split report``. The tune split holds five
+times as many digit-free frames (``benchmarks/corpora/digit_free.py``).
 
 Columns: per-digit accuracy (frames: 1 - edit distance / truth digits on the accepted digit
 string; single digits: top-1), exact-number rate (digit-free: frames read as nothing),

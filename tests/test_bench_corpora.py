@@ -65,7 +65,10 @@ def test_same_seed_same_items_and_splits_differ(name: str, sources: Sources) -> 
 
 def test_split_seeds_are_disjoint() -> None:
     for name, corpus in CORPORA.items():
-        seeds = {split: {item_seed(name, split, i) for i in range(corpus.size)} for split in SPLITS}
+        seeds = {
+            split: {item_seed(name, split, i) for i in range(corpus.default_count(split))}
+            for split in SPLITS
+        }
         assert not seeds["tune"] & seeds["report"], name
     with pytest.raises(ValueError, match="unknown split"):
         item_seed("camera", "train", 0)

@@ -24,21 +24,27 @@ from benchmarks.corpora.sources import Sources
 
 @dataclass(frozen=True)
 class Corpus:
-    """A corpus: its name, default size per split (in ``make`` calls), item maker, and the
-    sources it draws from (``Sources.check`` names)."""
+    """A corpus: its name, default size of the report split and of the tune split (in
+    ``make`` calls), item maker, and the sources it draws from (``Sources.check`` names)."""
 
     name: str
     size: int
+    tune_size: int
     make: Callable[[str, int, Sources], list[Item]]
     needs: tuple[str, ...]
     summary: str
     most: int  # items a split can hold
+
+    def default_count(self, split: str) -> int:
+        """How many entries ``generate`` reads from ``split`` by default."""
+        return self.tune_size if check_split(split) == "tune" else self.size
 
 
 CORPORA: dict[str, Corpus] = {
     module.NAME: Corpus(
         module.NAME,
         module.SIZE,
+        getattr(module, "TUNE_SIZE", module.SIZE),
         module.make,
         module.NEEDS,
         module.__doc__.splitlines()[0].split(": ", 1)[1].rstrip("."),
@@ -49,13 +55,12 @@ CORPORA: dict[str, Corpus] = {
 
 
 def generate(name: str, split: str, count: int | None, sources: Sources) -> Iterator[Item]:
-    """The first ``count`` (default: the corpus's size) entries of corpus ``name``'s split.
+    """The first ``count`` (default: the split's size) entries of corpus ``name``'s split.
 
     An entry is one item, except in ``lowres`` where it is one digit under every condition;
     ``lowres`` has at most 5000 (its half of the MNIST test set)."""
     corpus = CORPORA[name]
-    check_split(split)
-    count = corpus.size if count is None else count
+    count = corpus.default_count(split) if count is None else count
     if count > corpus.most:
         raise ValueError(f"{name} has {corpus.most} items per split; asked for {count}")
     for index in range(count):
