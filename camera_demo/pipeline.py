@@ -94,8 +94,9 @@ class FramePipeline:
         for x, y, w, h in self.rois:
             x1, y1 = min(x + w, width), min(y + h, height)
             if x >= x1 or y >= y1:
-                if ((x, y, w, h), (width, height)) not in self._outside:
-                    self._outside.add(((x, y, w, h), (width, height)))
+                outside = ((x, y, w, h), (width, height))
+                if outside not in self._outside:
+                    self._outside.add(outside)
                     log.warning(
                         "--roi %s lies outside the %dx%d frame: it reads nothing",
                         f"{x},{y},{w},{h}",

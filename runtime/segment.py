@@ -299,15 +299,18 @@ def read_number(
     prediction, as one string (``text``) and as the numbers written (``numbers``)."""
     from runtime.classifier import Prediction
 
-    digits: list[ReadDigit] = []
-    numbers = []
-    for number in _read(image, classifier, polarity, min_height, max_height):
-        for region, row in number:
-            values = row.tolist()
-            index = values.index(max(values))
-            digits.append(ReadDigit(region, Prediction(index, values[index], tuple(values), True)))
-        numbers.append("".join(str(item.prediction.digit) for item in digits[-len(number) :]))
-    return NumberReading(text="".join(numbers), digits=tuple(digits), numbers=tuple(numbers))
+    def read(region: DigitRegion, row: np.ndarray) -> ReadDigit:
+        values = row.tolist()
+        index = values.index(max(values))
+        return ReadDigit(region, Prediction(index, values[index], tuple(values), True))
+
+    numbers = [
+        [read(region, row) for region, row in number]
+        for number in _read(image, classifier, polarity, min_height, max_height)
+    ]
+    texts = tuple("".join(str(item.prediction.digit) for item in number) for number in numbers)
+    digits = tuple(item for number in numbers for item in number)
+    return NumberReading(text="".join(texts), digits=digits, numbers=texts)
 
 
 def _best_reading(

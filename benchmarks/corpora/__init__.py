@@ -60,6 +60,7 @@ def generate(name: str, split: str, count: int | None, sources: Sources) -> Iter
     An entry is one item, except in ``lowres`` where it is one digit under every condition;
     ``lowres`` has at most 5000 (its half of the MNIST test set)."""
     corpus = CORPORA[name]
+    check_split(split)
     count = corpus.default_count(split) if count is None else count
     if count > corpus.most:
         raise ValueError(f"{name} has {corpus.most} items per split; asked for {count}")
