@@ -361,7 +361,7 @@ def _read_frames(session: _Session, summary: RunSummary, stop: StopRequest) -> s
     reader, window = session.reader, session.window
     paused_view: np.ndarray | None = None
     last: tuple[Frame, np.ndarray | None] | None = None
-    written_number: str | None = None
+    written_text: str | None = None
     while session.max_frames is None or summary.frames < session.max_frames:
         stop.check()
         if window is not None and paused_view is not None:
@@ -379,10 +379,10 @@ def _read_frames(session: _Session, summary: RunSummary, stop: StopRequest) -> s
             fps.tick()
             summary.add(reading, timings)
             if session.writer is not None and not (
-                session.changes_only and reading.number == written_number
+                session.changes_only and reading.text == written_text
             ):
                 session.writer.write(frame_record(reading, timings, frame.name))
-                written_number = reading.number
+                written_text = reading.text
             for output in session.outputs:
                 output.observe(frame, reading, timings, fps.rate)
             last = (frame, view)

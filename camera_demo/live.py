@@ -62,9 +62,14 @@ class LiveView:
             now,
             time.monotonic(),
         )
-        if previous is None or reading.number != previous.reading.number:
+        if previous is None or reading.text != previous.reading.text:
             self._changes.appendleft(
-                {"number": reading.number, "frame": reading.index, "time": round(now, 3)}
+                {
+                    "number": reading.number,
+                    "numbers": list(reading.numbers),
+                    "frame": reading.index,
+                    "time": round(now, 3),
+                }
             )
             self.changes_seen += 1
         self.latest = moment  # one reference assignment: readers see the old or the new one

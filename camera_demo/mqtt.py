@@ -2,8 +2,8 @@
 
 Topics, for ``--mqtt mqtt://broker/home/meter``:
 
-- ``home/meter``: the reading as JSON (``number``, ``digits``, ``time``, ``frame``), retained,
-  published when the number changes;
+- ``home/meter``: the reading as JSON (``number``, ``numbers``, ``digits``, ``time``,
+  ``frame``), retained, published when the numbers read change;
 - ``home/meter/availability``: ``online`` / ``offline`` (retained; ``offline`` is also the
   last will, which the broker publishes if the demo dies without saying goodbye);
 - ``homeassistant/sensor/<node_id>/number/config``: Home Assistant MQTT discovery (retained),
@@ -121,7 +121,8 @@ def discovery_config(topic: str, node_id: str, version: str) -> dict:
         "name": "Number",
         "unique_id": f"{node_id}_number",
         "state_topic": topic,
-        "value_template": "{{ value_json.number }}",
+        # The numbers as written, apart by a space: one number for a meter, "305 61" for a page.
+        "value_template": "{{ value_json.numbers | join(' ') }}",
         "json_attributes_topic": topic,
         "availability_topic": f"{topic}/availability",
         "payload_available": "online",
@@ -139,7 +140,7 @@ def discovery_config(topic: str, node_id: str, version: str) -> dict:
 
 
 def reading_payload(frame: Frame, reading: FrameReading) -> dict:
-    """The JSON published on a change: number, digits (confidence, box), time, frame."""
+    """The JSON published on a change: number, numbers, digits (confidence, box), time, frame."""
     record = frame_record(reading, {}, frame.name)
     record.pop("ms", None)
     return record
@@ -179,7 +180,7 @@ class MqttPublisher(Closable):
         self._cond = threading.Condition()
         self._pending: str | None = None  # the newest unpublished change (JSON)
         self._latest: str | None = None  # the newest change, published or not
-        self._last_number: str | None = None
+        self._last_text: str | None = None
         self._connections = 0  # successful connections so far
         self._announced = 0  # connections whose availability/discovery/latest were sent
         self.connected = False
@@ -218,9 +219,9 @@ class MqttPublisher(Closable):
         self, frame: Frame, reading: FrameReading, timings_ms: dict[str, float], fps: float
     ) -> None:
         """Called for every frame: hands a change of the number to the publisher thread."""
-        if reading.number == self._last_number:
+        if reading.text == self._last_text:
             return
-        self._last_number = reading.number
+        self._last_text = reading.text
         payload = json.dumps(reading_payload(frame, reading), separators=(",", ":"))
         with self._cond:
             self._pending = self._latest = payload

@@ -26,12 +26,15 @@ MS_DECIMALS = 3
 
 
 def frame_record(reading: FrameReading, timings_ms: dict[str, float], name: str = "") -> dict:
-    """The JSON object for one frame: index, digits left to right, number, per-stage milliseconds."""
+    """The JSON object for one frame: index, digits in reading order, the number they spell
+    (``number``, all digits run together) and the numbers as written (``numbers``),
+    per-stage milliseconds."""
     record: dict = {"frame": reading.index, "time": round(time.time(), 3)}
     if name:
         record["file"] = name
     record["digits"] = [digit.to_json() for digit in reading.digits]
     record["number"] = reading.number
+    record["numbers"] = list(reading.numbers)
     record["ms"] = {stage: round(ms, MS_DECIMALS) for stage, ms in timings_ms.items()}
     return record
 
@@ -97,7 +100,7 @@ class RunSummary:
         self.frames += 1
         if reading.digits:
             self.frames_with_digits += 1
-            self.numbers[reading.number] += 1
+            self.numbers[reading.text] += 1
         self.stage_ms.update(timings_ms)
 
     def report(self, ending: str, top: int = 5) -> str:

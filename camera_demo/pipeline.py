@@ -41,7 +41,8 @@ class DigitReading:
 
 @dataclass(frozen=True)
 class FrameReading:
-    """What was read in one frame: digits left to right, the number they spell, stage times (ms)."""
+    """What was read in one frame: digits in reading order, the numbers they make, stage
+    times (ms)."""
 
     index: int
     digits: tuple[DigitReading, ...]
@@ -49,7 +50,22 @@ class FrameReading:
 
     @property
     def number(self) -> str:
+        """Every digit in reading order, run together ("30561")."""
         return "".join(str(d.digit) for d in self.digits)
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        """The numbers as written: one ends at the end of a line and at a gap as wide as
+        between words (``runtime.segment.numbers_in``), so "305" above "61" is ("305", "61")."""
+        from runtime.segment import numbers_in
+
+        groups = numbers_in([d.box for d in self.digits])
+        return tuple("".join(str(self.digits[i].digit) for i in group) for group in groups)
+
+    @property
+    def text(self) -> str:
+        """The numbers as written, apart by a space ("305 61"); what is shown and compared."""
+        return " ".join(self.numbers)
 
 
 def parse_roi(text: str) -> Box:

@@ -14,7 +14,7 @@ one rule (``DigitClassifier.accepts``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -372,19 +372,18 @@ def _best_reading(
         for end, points, taken in [(start + 1, 0.0, []), *starting.get(start, [])]:
             if score + points > best[end][0]:
                 best[end] = (score + points, [*reading, *taken])
-    word_of = _words(line.pieces)
+    word_of = _words([piece.box for piece in line.pieces])
     numbers: dict[int, list[tuple[DigitRegion, np.ndarray]]] = {}
     for candidate, item in _in_numbers(number, line, judged, best[count][1], word_of):
         numbers.setdefault(word_of[candidate.start], []).append(item)
     return list(numbers.values())
 
 
-def _words(pieces: list[Piece]) -> list[int]:
-    """Each piece's word on its line: words are apart by more than ``_WORD_GAP`` x the taller
-    neighbour's height."""
+def _words(boxes: Sequence[Box]) -> list[int]:
+    """Each box's word, for the boxes of one line left to right: words are apart by more than
+    ``_WORD_GAP`` x the taller neighbour's height."""
     word_of, word, right = [], 0, None
-    for piece in pieces:
-        x, _, w, h = piece.box
+    for x, _, w, h in boxes:
         if right is not None and x - right[0] > _WORD_GAP * max(h, right[1]):
             word += 1
         word_of.append(word)
@@ -449,11 +448,28 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     return kept
 
 
-def reading_order(boxes: list[Box]) -> list[int]:
+def reading_order(boxes: Sequence[Box]) -> list[int]:
     """Indices of ``boxes`` (x, y, w, h) in reading order: lines top to bottom, each left to right.
 
     A box joins a line when its vertical centre lies within the line's vertical extent.
     """
+    return [index for line in _reading_lines(boxes) for index in line]
+
+
+def numbers_in(boxes: Sequence[Box]) -> list[list[int]]:
+    """Indices of digit ``boxes`` grouped into the numbers written, in reading order
+    (``reading_order``): a number ends at the end of a line and at a gap as wide as between
+    words, as in ``NumberReading.numbers``."""
+    numbers = []
+    for line in _reading_lines(boxes):
+        word_of = _words([boxes[index] for index in line])
+        for word in range(word_of[-1] + 1):
+            numbers.append([index for index, w in zip(line, word_of, strict=True) if w == word])
+    return numbers
+
+
+def _reading_lines(boxes: Sequence[Box]) -> list[list[int]]:
+    """``reading_order``'s lines: indices of ``boxes``, lines top to bottom, each left to right."""
     lines: list[list[int]] = []
     extents: list[list[float]] = []
     for index in sorted(range(len(boxes)), key=lambda i: boxes[i][1] + boxes[i][3] / 2):
@@ -467,7 +483,7 @@ def reading_order(boxes: list[Box]) -> list[int]:
         else:
             lines.append([index])
             extents.append([y, y + h])
-    return [index for line in lines for index in sorted(line, key=lambda i: boxes[i][0])]
+    return [sorted(line, key=lambda i: boxes[i][0]) for line in lines]
 
 
 def _digit_crop(

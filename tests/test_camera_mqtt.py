@@ -64,7 +64,7 @@ def test_discovery_config_makes_a_home_assistant_sensor():
     assert config["state_topic"] == "home/meter"
     assert config["availability_topic"] == "home/meter/availability"
     assert config["unique_id"] == "digit_kit_home_meter_number"
-    assert config["value_template"] == "{{ value_json.number }}"
+    assert config["value_template"] == "{{ value_json.numbers | join(' ') }}"
     assert config["device"]["identifiers"] == ["digit_kit_home_meter"]
 
 

@@ -13,6 +13,7 @@ import pytest
 from camera_fakes import VIDEO_HOLD, page_frame, read_jsonl, score, write_sample_video
 
 from camera_demo import cli, synth
+from camera_demo.output import frame_record
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
 from camera_demo.smoothing import box_iou
 from camera_demo.sources import (
@@ -201,7 +202,7 @@ def test_changes_only_writes_a_record_when_the_number_changes(video, model, tmp_
     expected = [
         r["frame"]
         for previous, r in zip([None, *all_records], all_records, strict=False)
-        if previous is None or r["number"] != previous["number"]
+        if previous is None or r["numbers"] != previous["numbers"]
     ]
     assert [r["frame"] for r in read_jsonl(changes)] == expected
     assert 1 < len(expected) < 40
@@ -236,6 +237,37 @@ def test_the_camera_demo_reads_what_the_reader_chose(mnist):
         assert pipeline.process(view, seed).number == expected.text
         doubted += sum(not judge.accepts(d.prediction.confidence) for d in expected.digits)
     assert doubted > 0  # the case this test is about did occur
+
+
+class _SureJudge(_DoubtingJudge):
+    """Reads every crop as a sure digit (which one follows its ink)."""
+
+    def predict_proba(self, batch: np.ndarray) -> np.ndarray:
+        rows = np.full((len(batch), 10), 0.001, np.float32)
+        rows[np.arange(len(batch)), batch.astype(np.int64).sum(axis=(1, 2)) % 10] = 0.991
+        return rows
+
+
+def test_the_camera_demo_reads_the_numbers_of_a_page_apart(mnist):
+    """Two written rows are two numbers, grouped as ``read_number`` groups them; ``number``
+    still runs every digit together."""
+    from runtime import read_number
+
+    judge = _SureJudge()
+    pipeline = FramePipeline(judge, smoothing=1)  # type: ignore[arg-type]
+    for seed in range(3):
+        top, _ = page_frame(mnist, [3, 2, 1], seed=seed)
+        bottom, _ = page_frame(mnist, [7, 4], seed=seed + 10)
+        page = np.vstack([top, bottom])
+        expected = read_number(page, judge)
+        reading = pipeline.process(page, seed)
+        assert len(expected.numbers) >= 2
+        assert reading.numbers == expected.numbers
+        assert reading.text == " ".join(expected.numbers)
+        assert reading.number == expected.text
+        record = frame_record(reading, {})
+        assert record["numbers"] == list(expected.numbers)
+        assert record["number"] == expected.text
 
 
 class _RecordingJudge(_DoubtingJudge):

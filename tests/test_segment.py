@@ -21,6 +21,7 @@ from runtime.segment import (
     FrameCandidates,
     candidate_regions,
     find_digits,
+    numbers_in,
     read_digits,
     read_number,
     reading_order,
@@ -140,6 +141,23 @@ def test_invalid_height_limits_are_refused():
 def test_reading_order_groups_lines_by_vertical_overlap():
     boxes = [(300, 10, 20, 30), (10, 200, 20, 30), (100, 12, 20, 30), (200, 205, 20, 30)]
     assert reading_order(boxes) == [2, 0, 1, 3]
+
+
+def test_digit_boxes_are_grouped_into_numbers_at_lines_and_word_gaps():
+    """ "12 3" over "45": a gap of 13 px stays within a number of 30 px tall digits, 14 px
+    (over 0.45 x 30) starts another; overlapping boxes (a cut pair) are one number."""
+    boxes = [
+        (77, 10, 20, 30),
+        (100, 200, 20, 30),
+        (10, 12, 20, 30),
+        (76, 205, 20, 30),
+        (43, 11, 20, 30),
+    ]
+    assert numbers_in(boxes) == [[2, 4], [0], [3, 1]]
+    boxes[0] = (76, 10, 20, 30)
+    assert numbers_in(boxes) == [[2, 4, 0], [3, 1]]
+    assert numbers_in([(43, 11, 20, 30), (56, 11, 20, 30)]) == [[0, 1]]
+    assert numbers_in([]) == []
 
 
 # --- the choice among candidates, with a judge whose answers are known ----------------------
