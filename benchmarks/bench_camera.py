@@ -8,8 +8,9 @@ time the read/decode stage on its own; the end-to-end loop then runs on frames a
 memory, as a camera driver hands them over, so the FPS is that of the demo's own work:
 gray conversion, find_digits, one batched classify call, smoothing and the overlay.
 Prints a markdown table of per-stage milliseconds (mean, median, 95th percentile), then the
-headless reading FPS with ``--serve`` on, with nobody watching and with one viewer receiving
-the MJPEG video (runs alternate; the median of three is shown).
+headless reading FPS with ``--serve`` on, with nobody watching, with one viewer receiving
+the MJPEG video, and with one viewer that never reads it (its socket fills at once; runs
+alternate; the median of three is shown).
 """
 
 from __future__ import annotations
@@ -56,11 +57,19 @@ def decode_times_ms(frames: list[np.ndarray], fps: float) -> list[float]:
     return times
 
 
+VIEWERS = {
+    "none": "nobody watching",
+    "watching": "one viewer watching",
+    "stalled": "one viewer that never reads",
+}
+
+
 def served_reading_fps(
-    classifier, frames: list[np.ndarray], smooth: int, viewer: bool, serve_fps: float
+    classifier, frames: list[np.ndarray], smooth: int, viewer: str, serve_fps: float
 ) -> tuple[float, int]:
-    """Headless reading FPS with the live view served; with ``viewer``, one client takes the
-    MJPEG video as fast as it comes. Returns the FPS and the frames the viewer received."""
+    """Headless reading FPS with the live view served; ``viewer`` (a key of ``VIEWERS``): one
+    client takes the MJPEG video as fast as it comes, or asks for it and never reads. Returns
+    the FPS and the video frames the server sent."""
     from camera_demo.live import LiveView
     from camera_demo.pipeline import FramePipeline
     from camera_demo.sources import Frame
@@ -73,12 +82,19 @@ def served_reading_fps(
     done = threading.Event()
     with LiveServer(parse_serve_address("0"), live, {}, "bench", fps=serve_fps) as server:
         watcher = None
-        if viewer:
-            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        if viewer != "none":
+            sock = socket.socket()
+            if viewer == "stalled":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(5)
+            sock.connect(("127.0.0.1", server.port))
             sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n")
 
             def watch() -> None:
                 with sock:
+                    if viewer == "stalled":
+                        done.wait()
+                        return
                     while not done.is_set() and sock.recv(65536):
                         pass
 
@@ -170,16 +186,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"| window mode, from the median frame time | {1e3 / np.median(processing):.0f} |")
     print(f"| headless (no overlay), from stage times | {1e3 / headless.mean():.0f} |")
     print(f"| window mode including MP4 decode | {1e3 / (processing.mean() + d.mean()):.0f} |")
-    served: dict[bool, list[tuple[float, int]]] = {False: [], True: []}
+    served: dict[str, list[tuple[float, int]]] = {viewer: [] for viewer in VIEWERS}
     for _ in range(3):
-        for viewer in (False, True):
+        for viewer in VIEWERS:
             served[viewer].append(
                 served_reading_fps(classifier, frames, args.smooth, viewer, args.serve_fps)
             )
-    for viewer, label in ((False, "nobody watching"), (True, "one viewer watching")):
+    for viewer, label in VIEWERS.items():
         fps_runs = sorted(served[viewer])
         fps, sent = fps_runs[len(fps_runs) // 2]
-        shown = f" ({sent / (count / fps):.1f} video FPS sent)" if viewer else ""
+        shown = f" ({sent / (count / fps):.1f} video FPS sent)" if viewer != "none" else ""
         print(
             f"| headless with --serve (--serve-fps {args.serve_fps:g}), {label}{shown} | {fps:.0f} |"
         )

@@ -23,6 +23,7 @@ digits went: right, misread, rejected, missed, split, merged, plus extra accepte
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -218,13 +219,26 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# The reader's heuristic rules (runtime/segment.py switches), kept only while this benchmark
-# shows they help: name -> (switch, what it does).
+# The reader's heuristic rules, kept only while this benchmark shows they help:
+# name -> (module, its switch, the switch's value with the rule off, what the rule does).
 RULES = {
-    "word-rule": ("_WORDS_ARE_NOT_NUMBERS", "digits in a word holding letters are not read"),
+    "word-rule": (
+        "runtime.segment",
+        "_WORDS_ARE_NOT_NUMBERS",
+        False,
+        "digits in a word holding letters are not read",
+    ),
     "doubted-digits": (
+        "runtime.segment",
         "_DOUBTED_IN_NUMBERS",
+        False,
         "a doubted digit among clear ones is read",
+    ),
+    "stroke-rule": (
+        "runtime.classifier",
+        "STROKE_ODDS",
+        1.0,
+        "a 1 is accepted only when the model is STROKE_ODDS times as sure, in odds",
     ),
 }
 
@@ -268,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="RULE",
         help="read with these reading rules off, to measure what each buys: "
-        + ", ".join(f"{name} ({what})" for name, (_, what) in RULES.items()),
+        + ", ".join(f"{name} ({rule[-1]})" for name, rule in RULES.items()),
     )
     parser.add_argument(
         "--limit",
@@ -291,19 +305,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.corpus:
         if args.limit is not None and args.limit > CORPORA[name].most:
             parser.error(f"--limit: {name} has {CORPORA[name].most} items per split")
-    from runtime import segment
-
-    switches = {RULES[rule][0]: getattr(segment, RULES[rule][0]) for rule in args.without}
-    for switch in switches:
-        setattr(segment, switch, False)
+    restore = []
+    for rule in args.without:
+        module_name, switch, off, _ = RULES[rule]
+        module = importlib.import_module(module_name)
+        restore.append((module, switch, getattr(module, switch)))
+        setattr(module, switch, off)  # before the classifier is made: it reads STROKE_ODDS then
     try:
         return run(args)
     except (FontsMissingError, DatasetError, DigitKitError) as exc:
         print_error(PROG, exc)
         return EXIT_BAD_INPUT
     finally:
-        for switch, value in switches.items():
-            setattr(segment, switch, value)
+        for module, switch, value in restore:
+            setattr(module, switch, value)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ class Judge(Protocol):
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray: ...
 
-    def accepts(self, confidence: float) -> bool: ...
+    def accepts(self, confidence: float, digit: int) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -159,12 +159,11 @@ class FramePipeline:
         digits = []
         for item in smoothed:
             confidence = float(item.probabilities.max())
+            digit = int(item.probabilities.argmax())
             # Found digits were chosen by the reader (read_digits: a doubted digit among clear
             # ones is kept), exactly as digit-classify reads them; an ROI's crop is judged here.
-            if not self.rois or self.classifier.accepts(confidence):
-                digits.append(
-                    DigitReading(int(item.probabilities.argmax()), confidence, item.box, item.track)
-                )
+            if not self.rois or self.classifier.accepts(confidence, digit):
+                digits.append(DigitReading(digit, confidence, item.box, item.track))
         digits = [digits[i] for i in reading_order([d.box for d in digits])]
         t3 = clock()
         timings = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,13 +136,15 @@ def _record(
     }
 
 
-def _line(record: dict[str, Any], threshold: float) -> str:
+def _line(record: dict[str, Any], bar: Callable[[int], float]) -> str:
+    """The text line of one image's reading; ``bar``: the acceptance bar of a digit."""
     digits = record["digits"]
     guess = record.get("best_guess")
     if guess is not None:
         return (
             f"{record['image']}: no digit read (as one digit it looks most like "
-            f"{guess['digit']}, confidence {guess['confidence']:.3f}, below {threshold:g})"
+            f"{guess['digit']}, confidence {guess['confidence']:.3f}, "
+            f"below {bar(guess['digit']):.4g})"
         )
     if not digits:
         return f"{record['image']}: no digit read (no ink stands out from the paper)"
@@ -192,7 +194,7 @@ def _run(args: argparse.Namespace) -> int:
             continue
         results.append(record)
         if not args.json:
-            print(_line(record, classifier.threshold))
+            print(_line(record, classifier.acceptance_bar))
     if args.json:
         document = {
             "model": str(args.model),

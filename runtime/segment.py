@@ -101,7 +101,7 @@ class ProbabilityModel(Protocol):
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray: ...
 
-    def accepts(self, confidence: float) -> bool: ...
+    def accepts(self, confidence: float, digit: int) -> bool: ...
 
 
 @dataclass
@@ -187,14 +187,14 @@ class FrameCandidates:
         return found
 
     def choose(
-        self, probabilities: np.ndarray, accepts: Callable[[float], bool]
+        self, probabilities: np.ndarray, accepts: Callable[[float, int], bool]
     ) -> list[tuple[DigitRegion, np.ndarray]]:
         """The digits read, in reading order: per line the reading accepting the most digits
         (``_best_reading``), without the digits of words (``_in_numbers``)."""
         return [digit for number in self.choose_numbers(probabilities, accepts) for digit in number]
 
     def choose_numbers(
-        self, probabilities: np.ndarray, accepts: Callable[[float], bool]
+        self, probabilities: np.ndarray, accepts: Callable[[float, int], bool]
     ) -> list[list[tuple[DigitRegion, np.ndarray]]]:
         """``choose``'s digits grouped into numbers (see ``NumberReading.numbers``)."""
         judged: dict[tuple[int, Candidate], tuple[DigitRegion, np.ndarray]] = {
@@ -314,7 +314,7 @@ def read_number(
 
 
 def _best_reading(
-    number: int, line: _Line, judged: dict, accepts: Callable[[float], bool]
+    number: int, line: _Line, judged: dict, accepts: Callable[[float, int], bool]
 ) -> list[list[tuple[DigitRegion, np.ndarray]]]:
     """The line's reading accepting the most digits (then the most confident), one list per
     number: a dynamic programme over the pieces, left to right, where each step leaves a
@@ -326,7 +326,7 @@ def _best_reading(
         if item is None:
             return 0.0, (candidate, None)
         confidence = float(item[1].max())
-        if not accepts(confidence):
+        if not accepts(confidence, int(item[1].argmax())):
             return 0.0, (candidate, None)
         return 1.0 + _CONFIDENCE_WEIGHT * math.log(max(confidence, _LEAST)), (candidate, item)
 

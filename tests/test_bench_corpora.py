@@ -212,21 +212,27 @@ def test_benchmark_stops_on_missing_fonts(tmp_path: Path, monkeypatch, capsys) -
 
 
 def test_rules_switched_off_for_one_run_are_on_again_after_it(tmp_path: Path, monkeypatch) -> None:
-    from runtime import segment
+    import importlib
+
+    from runtime import classifier, segment
 
     seen = {}
 
     def run(args):
         seen.update(
-            {name: getattr(segment, switch) for name, (switch, _) in bench_reading.RULES.items()}
+            {
+                name: getattr(importlib.import_module(module), switch)
+                for name, (module, switch, _, _) in bench_reading.RULES.items()
+            }
         )
         return 0
 
     monkeypatch.setattr(bench_reading, "run", run)
-    argv = ["--model", str(tmp_path / "m.tflite"), "--without", "word-rule", "doubted-digits"]
+    argv = ["--model", str(tmp_path / "m.tflite"), "--without", *bench_reading.RULES]
     assert bench_reading.main(argv) == 0
-    assert seen == {"word-rule": False, "doubted-digits": False}
+    assert seen == {"word-rule": False, "doubted-digits": False, "stroke-rule": 1.0}
     assert segment._WORDS_ARE_NOT_NUMBERS and segment._DOUBTED_IN_NUMBERS
+    assert classifier.STROKE_ODDS > 1
 
 
 def test_edit_distance() -> None:
@@ -293,7 +299,7 @@ class _FakeClassifier:
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
         return np.tile(np.asarray(self._prediction().probabilities, np.float32), (len(batch), 1))
 
-    def accepts(self, confidence: float) -> bool:
+    def accepts(self, confidence: float, digit: int) -> bool:
         return confidence >= 0.7
 
 

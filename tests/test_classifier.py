@@ -18,7 +18,7 @@ import tflite_builder as tb
 import runtime
 from runtime import DigitClassifier, Prediction, available_backends
 from runtime.backends import auto_order
-from runtime.classifier import DEFAULT_THRESHOLD
+from runtime.classifier import DEFAULT_THRESHOLD, STROKE_ODDS, acceptance_bar, accepted
 from runtime.errors import (
     BackendUnavailableError,
     ImageError,
@@ -148,7 +148,30 @@ def test_threshold_decides_acceptance(built, images):
         confidence = lenient.predict(image).confidence
         assert lenient.predict(image).accepted
         assert strict.predict(image).accepted == (confidence == 1.0)
-        assert middle.predict(image).accepted == (confidence >= 0.3)
+        prediction = middle.predict(image)
+        assert prediction.accepted == (confidence >= acceptance_bar(0.3, prediction.digit))
+
+
+def test_a_one_must_be_surer_than_the_other_digits():
+    """A 1 is accepted from the confidence whose odds are STROKE_ODDS times the threshold's."""
+    for threshold in (0.3, 0.7, 0.9, 0.986):
+        bar = acceptance_bar(threshold, 1)
+        odds = threshold / (1 - threshold)
+        assert bar / (1 - bar) == pytest.approx(STROKE_ODDS * odds)
+        assert all(acceptance_bar(threshold, digit) == threshold for digit in (0, *range(2, 10)))
+    assert acceptance_bar(0.986, 1) == pytest.approx(0.99646, abs=1e-5)
+    assert (acceptance_bar(0.0, 1), acceptance_bar(1.0, 1)) == (0.0, 1.0)  # all and nothing
+    rows = np.full((4, 10), 0.001, np.float32)
+    rows[[0, 1, 2, 3], [1, 1, 7, 7]] = [0.99, 0.999, 0.99, 0.98]
+    assert accepted(rows, 0.986).tolist() == [False, True, True, False]
+
+
+def test_the_classifier_applies_the_rule_for_ones(built):
+    clf = DigitClassifier(built["float32"], threshold=0.986)
+    assert not clf.accepts(0.99, 1) and clf.accepts(0.997, 1) and clf.accepts(0.99, 7)
+    assert clf.acceptance_bar(1) == acceptance_bar(0.986, 1)
+    clf.threshold = 0.5
+    assert clf.accepts(0.85, 1) and not clf.accepts(0.75, 1)  # from 0.8 (odds 4 : 1)
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan"), "high"])

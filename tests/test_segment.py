@@ -173,7 +173,7 @@ class InkAspectJudge:
     def __init__(self) -> None:
         self.calls = 0
 
-    def accepts(self, confidence: float) -> bool:
+    def accepts(self, confidence: float, digit: int) -> bool:
         return confidence >= self.threshold
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
@@ -244,8 +244,13 @@ def test_blank_frames_do_not_call_the_classifier():
 def test_frame_candidates_choose_follows_the_acceptance_rule():
     frame = FrameCandidates(bars([30]))
     probabilities = InkAspectJudge().predict_proba(np.stack([r.image for r in frame.regions]))
-    assert len(frame.choose(probabilities, lambda confidence: confidence >= 0.5)) == 2
-    assert frame.choose(probabilities, lambda confidence: confidence >= 0.99) == []
+    assert len(frame.choose(probabilities, lambda confidence, digit: confidence >= 0.5)) == 2
+    assert frame.choose(probabilities, lambda confidence, digit: confidence >= 0.99) == []
+    # The judge reads the bars as 1s: the rule is asked about the digit it would accept.
+    assert (
+        frame.choose(probabilities, lambda confidence, digit: confidence >= 0.5 and digit != 1)
+        == []
+    )
 
 
 # --- reading real pages with a trained model (slow: the model is trained) --------------------

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 
 from runtime.atomic import atomic_path, write_json
+from runtime.classifier import accepted
 from train.data import MnistData, sha256_of
 from train.fit import TrainResult, to_inputs
 
@@ -53,18 +54,17 @@ def rejection_report(
     from train.outliers import render_outliers
 
     outliers = render_outliers(OUTLIER_EVAL_COUNT, np.random.default_rng(OUTLIER_EVAL_SEED))
-    outlier_confidence = predict_probabilities(model, outliers).max(axis=1)
-    confidence = test_probabilities.max(axis=1)
+    outlier_probabilities = predict_probabilities(model, outliers)
     correct = test_probabilities.argmax(axis=1) == y_test
     rows = []
     for threshold in REJECTION_THRESHOLDS:
-        accepted = confidence >= threshold
+        taken = accepted(test_probabilities, threshold)
         rows.append(
             {
                 "threshold": threshold,
-                "digits_accepted": float(accepted.mean()),
-                "accuracy_of_accepted": float(correct[accepted].mean()) if accepted.any() else 0.0,
-                "non_digits_rejected": float((outlier_confidence < threshold).mean()),
+                "digits_accepted": float(taken.mean()),
+                "accuracy_of_accepted": float(correct[taken].mean()) if taken.any() else 0.0,
+                "non_digits_rejected": float((~accepted(outlier_probabilities, threshold)).mean()),
             }
         )
     return rows

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from runtime.classifier import acceptance_bar, accepted
 from runtime.segment import FrameCandidates
 from train.judge_data import PlacedDigit, page
 
@@ -62,7 +63,9 @@ def choose_threshold(
     def outcome(threshold: float) -> tuple[int, int]:
         false = right = 0
         for (frame, placed), rows in zip(frames, by_page, strict=True):
-            for region, row in frame.choose(rows, lambda confidence: confidence >= threshold):
+            for region, row in frame.choose(
+                rows, lambda confidence, digit: confidence >= acceptance_bar(threshold, digit)
+            ):
                 digit = int(row.argmax())
                 hit = any(d.label == digit and d.share_inside(region.box) >= _MATCH for d in placed)
                 right += hit
@@ -77,7 +80,7 @@ def choose_threshold(
     threshold = max(MIN_THRESHOLD, float(round(chosen, 4)))
     false, right = outcome(threshold)
     mnist = model.predict(to_inputs(x_val), batch_size=2048, verbose=0)
-    mnist_right = (mnist.argmax(axis=1) == y_val) & (mnist.max(axis=1) >= threshold)
+    mnist_right = (mnist.argmax(axis=1) == y_val) & accepted(mnist, threshold)
     return ThresholdChoice(
         threshold=threshold,
         pages=pages,
