@@ -441,7 +441,7 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     kept = [item for item in accepted if word_of[item[0].start] not in writing]
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts
-        # (between _NOT_A_DIGIT and the threshold) is one of its digits.
+        # (between _NOT_A_DIGIT and its acceptance bar) is one of its digits.
         doubted = [i for i in unexplained if word_of[i] not in writing]
         kept += [(alone[i], judged[number, alone[i]]) for i in doubted if i in alone]
         kept.sort(key=lambda item: item[0].start)
