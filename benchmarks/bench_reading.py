@@ -306,11 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.limit is not None and args.limit > CORPORA[name].most:
             parser.error(f"--limit: {name} has {CORPORA[name].most} items per split")
     restore = []
-    for rule in args.without:
+    for rule in dict.fromkeys(args.without):  # each once: a repeat would restore 'off'
         module_name, switch, off, _ = RULES[rule]
         module = importlib.import_module(module_name)
         restore.append((module, switch, getattr(module, switch)))
-        setattr(module, switch, off)  # before the classifier is made: it reads STROKE_ODDS then
+        setattr(module, switch, off)
     try:
         return run(args)
     except (FontsMissingError, DatasetError, DigitKitError) as exc:

@@ -8,7 +8,7 @@
 Window keys: q or Esc quit, s saves a snapshot, space pauses. Without a display (or with an
 OpenCV build that has no GUI) the demo runs headless and prints one JSON object per frame.
 ``--serve`` adds the live view in a browser and an HTTP API (``camera_demo.web``), ``--mqtt``
-publishes changes of the number (``camera_demo.mqtt``). SIGTERM, Ctrl-C and q stop it within
+publishes changes of the numbers read (``camera_demo.mqtt``). SIGTERM, Ctrl-C and q stop it within
 a second or two whatever it is doing (``camera_demo.stopping``, ``camera_demo.reader``).
 
 Exit codes (``runtime.cli_common``): 0 the source ended, q, --max-frames or SIGTERM; 2 bad
@@ -190,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float_in_range(0.0, 1.0),
         metavar="P",
         default=None,
-        help="confidence from which a digit is accepted (default: the model's own threshold)",
+        help="confidence from which a digit is accepted, a 1 from the confidence four times "
+        "as sure in odds (default: the model's own threshold)",
     )
     parser.add_argument(
         "--snapshot-dir",
@@ -246,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mqtt",
         type=_arg_type(parse_mqtt_url),
         metavar="URL",
-        help="publish each change of the number to mqtt://[user[:password]@]host[:port]/topic "
+        help="publish each change of the numbers read to mqtt://[user[:password]@]host[:port]/topic "
         f"(mqtts:// for TLS; the password may come from ${PASSWORD_ENV})",
     )
     broker.add_argument(
@@ -361,7 +362,7 @@ def _read_frames(session: _Session, summary: RunSummary, stop: StopRequest) -> s
     reader, window = session.reader, session.window
     paused_view: np.ndarray | None = None
     last: tuple[Frame, np.ndarray | None] | None = None
-    written_text: str | None = None
+    written_shown: str | None = None
     while session.max_frames is None or summary.frames < session.max_frames:
         stop.check()
         if window is not None and paused_view is not None:
@@ -379,10 +380,10 @@ def _read_frames(session: _Session, summary: RunSummary, stop: StopRequest) -> s
             fps.tick()
             summary.add(reading, timings)
             if session.writer is not None and not (
-                session.changes_only and reading.text == written_text
+                session.changes_only and reading.shown == written_shown
             ):
                 session.writer.write(frame_record(reading, timings, frame.name))
-                written_text = reading.text
+                written_shown = reading.shown
             for output in session.outputs:
                 output.observe(frame, reading, timings, fps.rate)
             last = (frame, view)

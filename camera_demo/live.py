@@ -39,7 +39,7 @@ class Moment:
 
 
 class LiveView:
-    """The latest ``Moment`` and the recent changes of the number, for readers in other threads."""
+    """The latest ``Moment`` and the recent changes of the numbers read, for readers in other threads."""
 
     def __init__(self, history: int = HISTORY) -> None:
         self.latest: Moment | None = None
@@ -62,7 +62,7 @@ class LiveView:
             now,
             time.monotonic(),
         )
-        if previous is None or reading.text != previous.reading.text:
+        if previous is None or reading.shown != previous.reading.shown:
             self._changes.appendleft(
                 {
                     "number": reading.number,
@@ -75,5 +75,5 @@ class LiveView:
         self.latest = moment  # one reference assignment: readers see the old or the new one
 
     def changes(self) -> list[dict]:
-        """The recent changes of the number, newest first."""
+        """The recent changes of the numbers read, newest first."""
         return list(self._changes.copy())  # deque.copy is atomic; iterating a live deque is not

@@ -1,4 +1,4 @@
-"""``--mqtt``: each change of the number published to an MQTT broker, with Home Assistant discovery.
+"""``--mqtt``: each change of the numbers read published to an MQTT broker, with Home Assistant discovery.
 
 Topics, for ``--mqtt mqtt://broker/home/meter``:
 
@@ -122,7 +122,11 @@ def discovery_config(topic: str, node_id: str, version: str) -> dict:
         "unique_id": f"{node_id}_number",
         "state_topic": topic,
         # The numbers as written, apart by a space: one number for a meter, "305 61" for a page.
-        "value_template": "{{ value_json.numbers | join(' ') }}",
+        # A retained payload from before numbers were grouped has only "number".
+        "value_template": (
+            "{{ (value_json.numbers if value_json.numbers is defined "
+            "else [value_json.number]) | join(' ') }}"
+        ),
         "json_attributes_topic": topic,
         "availability_topic": f"{topic}/availability",
         "payload_available": "online",
@@ -156,7 +160,7 @@ def _version() -> str:
 
 
 class MqttPublisher(Closable):
-    """Publishes changes of the number to ``target.topic``; ``observe`` never blocks."""
+    """Publishes changes of the numbers read to ``target.topic``; ``observe`` never blocks."""
 
     def __init__(
         self,
@@ -180,7 +184,7 @@ class MqttPublisher(Closable):
         self._cond = threading.Condition()
         self._pending: str | None = None  # the newest unpublished change (JSON)
         self._latest: str | None = None  # the newest change, published or not
-        self._last_text: str | None = None
+        self._last_shown: str | None = None
         self._connections = 0  # successful connections so far
         self._announced = 0  # connections whose availability/discovery/latest were sent
         self.connected = False
@@ -218,10 +222,10 @@ class MqttPublisher(Closable):
     def observe(
         self, frame: Frame, reading: FrameReading, timings_ms: dict[str, float], fps: float
     ) -> None:
-        """Called for every frame: hands a change of the number to the publisher thread."""
-        if reading.text == self._last_text:
+        """Called for every frame: hands a change of the numbers read to the publisher thread."""
+        if reading.shown == self._last_shown:
             return
-        self._last_text = reading.text
+        self._last_shown = reading.shown
         payload = json.dumps(reading_payload(frame, reading), separators=(",", ":"))
         with self._cond:
             self._pending = self._latest = payload

@@ -100,7 +100,7 @@ class RunSummary:
         self.frames += 1
         if reading.digits:
             self.frames_with_digits += 1
-            self.numbers[reading.text] += 1
+            self.numbers[reading.shown] += 1
         self.stage_ms.update(timings_ms)
 
     def report(self, ending: str, top: int = 5) -> str:

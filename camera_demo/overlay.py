@@ -50,7 +50,7 @@ def draw_overlay(
         cv2.rectangle(view, (x, y), (x + w, y + h), color, line)
         _label(view, f"{digit.digit} {digit.confidence:.0%}", (x, y - line - 2), scale, color)
     big = scale * 2
-    _label(view, reading.text or "-", (6, int(FONT_HEIGHT_AT_SCALE_1 * big) + 8), big, WHITE)
+    _label(view, reading.shown or "-", (6, int(FONT_HEIGHT_AT_SCALE_1 * big) + 8), big, WHITE)
     corner = " ".join(part for part in (status, f"{fps:.0f} FPS" if fps else "") if part)
     return draw_status(view, corner) if corner else view
 

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -47,24 +48,28 @@ class FrameReading:
     index: int
     digits: tuple[DigitReading, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # --roi cells are one number per line (a meter's), however far apart they are.
+    apart_at_gaps: bool = True
 
     @property
     def number(self) -> str:
         """Every digit in reading order, run together ("30561")."""
         return "".join(str(d.digit) for d in self.digits)
 
-    @property
+    @cached_property
     def numbers(self) -> tuple[str, ...]:
-        """The numbers as written: one ends at the end of a line and at a gap as wide as
-        between words (``runtime.segment.numbers_in``), so "305" above "61" is ("305", "61")."""
+        """The numbers as written: one ends at the end of a line and at a gap between digits
+        as wide as between words (``runtime.segment.numbers_in``), so "305" above "61" is
+        ("305", "61")."""
         from runtime.segment import numbers_in
 
-        groups = numbers_in([d.box for d in self.digits])
+        groups = numbers_in([d.box for d in self.digits], self.apart_at_gaps)
         return tuple("".join(str(self.digits[i].digit) for i in group) for group in groups)
 
     @property
-    def text(self) -> str:
-        """The numbers as written, apart by a space ("305 61"); what is shown and compared."""
+    def shown(self) -> str:
+        """The numbers as written, apart by a space ("305 61"): what the overlay, the web view
+        and the summary show, and what a change of the reading is measured on."""
         return " ".join(self.numbers)
 
 
@@ -171,4 +176,4 @@ class FramePipeline:
             "read": (t2 - t1) * 1e3,
             "smooth": (t3 - t2) * 1e3,
         }
-        return FrameReading(index, tuple(digits), timings)
+        return FrameReading(index, tuple(digits), timings, apart_at_gaps=not self.rois)

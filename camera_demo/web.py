@@ -4,7 +4,7 @@
     GET /stream.mjpg     the annotated video, MJPEG (multipart/x-mixed-replace)
     GET /snapshot.jpg    one annotated frame
     GET /api/reading     the latest reading (JSON)
-    GET /api/changes     the recent changes of the number, newest first (JSON)
+    GET /api/changes     the recent changes of the numbers read, newest first (JSON)
     GET /api/events      readings as Server-Sent Events ("reading" and "changes" events)
     GET /api/health      status, frames, FPS, age of the last frame (503 unless "ok")
     GET /api/model       the model: file, format, labels, backend, threshold, parity

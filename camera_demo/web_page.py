@@ -16,7 +16,7 @@ const $ = (id) => document.getElementById(id);
 const fmtTime = (t) => new Date(t * 1000).toLocaleTimeString();
 
 function showReading(r) {
-  $("number").textContent = r.number === "" ? "–" : r.numbers.join(" ");
+  $("number").textContent = r.number === "" ? "–" : (r.numbers ?? [r.number]).join(" ");
   $("number").classList.toggle("none", r.number === "");
   $("fps").textContent = r.fps.toFixed(1);
   $("frame").textContent = r.frame;
@@ -37,7 +37,7 @@ function showReading(r) {
 function showChanges(changes) {
   $("changes").replaceChildren(...changes.map((c) => {
     const item = document.createElement("li");
-    item.textContent = `${fmtTime(c.time)}  ${c.number === "" ? "(none)" : c.numbers.join(" ")}  frame ${c.frame}`;
+    item.textContent = `${fmtTime(c.time)}  ${c.number === "" ? "(none)" : (c.numbers ?? [c.number]).join(" ")}  frame ${c.frame}`;
     return item;
   }));
 }

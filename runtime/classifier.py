@@ -139,11 +139,10 @@ class DigitClassifier:
     @threshold.setter
     def threshold(self, value: float) -> None:
         self._threshold = _check_threshold(value)
-        self._stroke_bar = acceptance_bar(self._threshold, STROKE_DIGIT)
 
     def accepts(self, confidence: float, digit: int) -> bool:
         """The kit's acceptance rule: is a prediction of ``digit`` this confident a digit?"""
-        return confidence >= (self._stroke_bar if digit == STROKE_DIGIT else self._threshold)
+        return confidence >= acceptance_bar(self._threshold, digit)
 
     def acceptance_bar(self, digit: int) -> float:
         """The confidence from which a prediction of ``digit`` is accepted (``accepts``)."""

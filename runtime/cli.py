@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=float_in_range(0.0, 1.0),
         default=None,
-        help="confidence from which a digit is accepted (default: the model's own threshold)",
+        help="confidence from which a digit is accepted, a 1 from the confidence four times "
+        "as sure in odds (default: the model's own threshold)",
     )
     parser.add_argument("--threads", type=int_at_least(1), default=1, help="interpreter threads")
     parser.add_argument(
@@ -144,7 +145,7 @@ def _line(record: dict[str, Any], bar: Callable[[int], float]) -> str:
         return (
             f"{record['image']}: no digit read (as one digit it looks most like "
             f"{guess['digit']}, confidence {guess['confidence']:.3f}, "
-            f"below {bar(guess['digit']):.4g})"
+            f"below {bar(guess['digit']):g})"
         )
     if not digits:
         return f"{record['image']}: no digit read (no ink stands out from the paper)"

@@ -456,12 +456,16 @@ def reading_order(boxes: Sequence[Box]) -> list[int]:
     return [index for line in _reading_lines(boxes) for index in line]
 
 
-def numbers_in(boxes: Sequence[Box]) -> list[list[int]]:
+def numbers_in(boxes: Sequence[Box], apart_at_gaps: bool = True) -> list[list[int]]:
     """Indices of digit ``boxes`` grouped into the numbers written, in reading order
-    (``reading_order``): a number ends at the end of a line and at a gap as wide as between
-    words, as in ``NumberReading.numbers``."""
+    (``reading_order``): a number ends at the end of a line and, with ``apart_at_gaps``, at a
+    gap between digits as wide as between words (``NumberReading.numbers`` measures the gaps
+    between all ink pieces, so a mark that is no digit can join two numbers there)."""
     numbers = []
     for line in _reading_lines(boxes):
+        if not apart_at_gaps:
+            numbers.append(line)
+            continue
         word_of = _words([boxes[index] for index in line])
         for word in range(word_of[-1] + 1):
             numbers.append([index for index, w in zip(line, word_of, strict=True) if w == word])

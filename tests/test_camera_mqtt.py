@@ -64,7 +64,10 @@ def test_discovery_config_makes_a_home_assistant_sensor():
     assert config["state_topic"] == "home/meter"
     assert config["availability_topic"] == "home/meter/availability"
     assert config["unique_id"] == "digit_kit_home_meter_number"
-    assert config["value_template"] == "{{ value_json.numbers | join(' ') }}"
+    assert config["value_template"] == (
+        "{{ (value_json.numbers if value_json.numbers is defined "
+        "else [value_json.number]) | join(' ') }}"
+    )
     assert config["device"]["identifiers"] == ["digit_kit_home_meter"]
 
 

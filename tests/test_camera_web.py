@@ -317,6 +317,26 @@ def test_events_stream_readings_and_changes():
         assert changes[-1][0]["number"] in ("12", "345")
 
 
+def test_a_change_in_how_digits_group_is_a_change():
+    """The same digits grouped otherwise ("12 3", then "1 23") are a change of the reading."""
+    live = LiveView()
+    image = digit_frame("7", (160, 120))
+
+    def grouped(index: int, lefts: list[int]) -> FrameReading:
+        digits = tuple(DigitReading(d + 1, 0.9, (x, 40, 30, 60), d) for d, x in enumerate(lefts))
+        return FrameReading(index, digits)
+
+    first, second = grouped(0, [10, 45, 150]), grouped(1, [10, 115, 150])
+    assert (first.number, second.number) == ("123", "123")
+    assert (first.shown, second.shown) == ("12 3", "1 23")
+    for reading in (first, second, grouped(2, [10, 115, 150])):
+        live.observe(Frame(reading.index, image), reading, {}, 30.0)
+    assert [(c["numbers"], c["frame"]) for c in live.changes()] == [
+        (["1", "23"], 1),
+        (["12", "3"], 0),
+    ]
+
+
 def test_reading_changes_health_and_snapshot():
     live = LiveView()
     server = LiveServer(parse_serve_address("0"), live, MODEL_INFO, "src", stale_after_s=0.3)
@@ -474,7 +494,7 @@ def test_page_shows_the_number_a_trained_model_reads(tflite_models, mnist):
     # What the model reads on these frames, in process: the page must show one of them. The
     # 1 is a doubted digit some frames drop, so the page may show "38" or "381".
     classifier = DigitClassifier(model)
-    readings = {read_number(frame, classifier).text for frame in frames}
+    readings = {" ".join(read_number(frame, classifier).numbers) for frame in frames}
     assert "381" in readings and all(text.startswith("38") for text in readings), readings
     with MjpegCamera(frames, fps=20) as camera, start_demo(model, camera.url) as demo:
         url = served_url(demo)

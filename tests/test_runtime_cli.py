@@ -71,7 +71,7 @@ def test_cli_prints_one_line_per_image(built, image_files, images, capsys):
             assert line.startswith(
                 f"{path}: no digit read (as one digit it looks most like {prediction.digit}, "
                 f"confidence {prediction.confidence:.3f}, "
-                f"below {clf.acceptance_bar(prediction.digit):.4g})"
+                f"below {clf.acceptance_bar(prediction.digit):g})"
             )
 
 

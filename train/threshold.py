@@ -1,7 +1,9 @@
 """Choose the acceptance threshold from held-out pages, never from the test set.
 
 The reader accepts a candidate as a digit when the classifier's confidence reaches the
-threshold (``DigitClassifier.accepts``). The threshold is measured, not set: the reader reads
+threshold, or for a 1 the stricter bar derived from it (``runtime.classifier.acceptance_bar``,
+``DigitClassifier.accepts``); the choice below applies that same rule. The threshold is
+measured, not set: the reader reads
 held-out synthetic pages (``train/judge_data.page``, a seed the training never drew from,
 with the validation split's digits) exactly as a device does (``runtime.segment``: the
 candidates, the choice among them, the word rule) at every threshold of a grid, and the one
