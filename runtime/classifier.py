@@ -123,7 +123,10 @@ class DigitClassifier:
         self.output_spec: TensorSpec = self._backend.output_spec
         self.output_kind = loaded.output_kind
         _check_signature(self.input_spec, self.output_spec, source)
-        self._digits = tuple(int(label) for label in labels)
+        digits = [int(label) for label in labels]
+        # Outputs are put in digit order once, where they are read, so that index = digit for
+        # every caller (the reader, the camera demo, Prediction.probabilities).
+        self._digit_order = None if digits == sorted(digits) else np.argsort(digits)
         self._one_shape = self.input_spec.shape
         self._sample_shape = self.input_spec.shape[1:]
         self._pixel_table = _pixel_table(self.input_spec)
@@ -200,8 +203,9 @@ class DigitClassifier:
         return self.probabilities_from_scores(self.predict_scores(batch))
 
     def predict_scores(self, batch: Any) -> np.ndarray:
-        """The model's own outputs ``(N, 10)`` float32, dequantized: logits for the kit's files
-        (``output_kind``), probabilities for a model that ends in a softmax."""
+        """The model's own outputs ``(N, 10)`` float32, dequantized, in digit order (column =
+        digit, whatever order the metadata's labels give the outputs): logits for the kit's
+        files (``output_kind``), probabilities for a model that ends in a softmax."""
         pixels = mnist_batch_u8(batch)
         if len(pixels) == 0:
             return np.zeros((0, NUM_CLASSES), dtype=np.float32)
@@ -218,13 +222,13 @@ class DigitClassifier:
     def _scores(self, raw: np.ndarray) -> np.ndarray:
         spec = self.output_spec
         values = dequantize(raw, spec.scale, spec.zero_point) if spec.quantized else raw
-        return np.asarray(values, np.float32)
+        values = np.asarray(values, np.float32)
+        return values if self._digit_order is None else values[..., self._digit_order]
 
     def _prediction(self, probabilities: np.ndarray) -> Prediction:
         values = probabilities.tolist()  # ten Python floats: cheaper than NumPy scalars here
-        index = values.index(max(values))
-        confidence = values[index]
-        digit = self._digits[index]
+        digit = values.index(max(values))
+        confidence = values[digit]
         return Prediction(digit, confidence, tuple(values), self.accepts(confidence, digit))
 
 
@@ -274,10 +278,9 @@ def _check_metadata(metadata: ModelMetadata | None, source: str) -> tuple[str, .
         problems.append(f"input_normalization {metadata.input_normalization!r}")
     if metadata.polarity != "white_on_black":
         problems.append(f"polarity {metadata.polarity!r}")
-    if len(metadata.labels) != NUM_CLASSES or not all(
-        str(label).isdigit() for label in metadata.labels
-    ):
-        problems.append(f"labels {list(metadata.labels)} (expected the 10 digits)")
+    labels = [str(label) for label in metadata.labels]
+    if sorted(labels) != list(DEFAULT_LABELS):
+        problems.append(f"labels {labels} (expected the 10 digits, each once, in any order)")
     if problems:
         raise ModelFormatError(
             f"{source}: metadata this runtime does not support: {'; '.join(problems)}"

@@ -262,6 +262,14 @@ def test_labels_from_metadata_name_the_digits(tmp_path, images):
     default = DigitClassifier(tmp_path / "plain.tflite")
     for image in images[:10]:
         assert reversed_labels.predict(image).digit == 9 - default.predict(image).digit
+    # Every caller sees columns in digit order: the reader and the camera demo take the column
+    # as the digit, and Prediction.probabilities is indexed by digit.
+    batch = np.stack(images[:10])
+    np.testing.assert_array_equal(
+        reversed_labels.predict_proba(batch), default.predict_proba(batch)[:, ::-1]
+    )
+    prediction = reversed_labels.predict(images[0])
+    assert max(prediction.probabilities) == prediction.probabilities[prediction.digit]
 
 
 @pytest.mark.parametrize(
@@ -271,8 +279,9 @@ def test_labels_from_metadata_name_the_digits(tmp_path, images):
         {"polarity": "black_on_white"},
         {"input_shape": (32, 32)},
         {"labels": tuple("abcdefghij")},
+        {"labels": tuple("0123456780")},
     ],
-    ids=["normalization", "polarity", "shape", "labels"],
+    ids=["normalization", "polarity", "shape", "labels", "repeated-label"],
 )
 def test_metadata_this_runtime_cannot_honour_is_refused(tmp_path, fields):
     path = tmp_path / "odd.tflite"
