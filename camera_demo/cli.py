@@ -54,6 +54,7 @@ from runtime.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_OUTPUT_CLOSED,
+    add_threshold_option,
     console_script,
     float_in_range,
     frame_size,
@@ -185,14 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="dark_on_light (pen on paper), light_on_dark (chalk on a board) or auto (guess); "
         "default: dark_on_light for frames, auto for each --roi crop",
     )
-    parser.add_argument(
-        "--threshold",
-        type=float_in_range(0.0, 1.0),
-        metavar="P",
-        default=None,
-        help="confidence from which a digit is accepted, a 1 from the confidence four times "
-        "as sure in odds (default: the model's own threshold)",
-    )
+    add_threshold_option(parser, metavar="P")
     parser.add_argument(
         "--snapshot-dir",
         type=Path,

@@ -90,8 +90,10 @@ class FramePipeline:
     Digits come from ``runtime.segment.read_digits`` (candidates judged, joined and cut by
     recognition), or, when ``rois`` are given, each ROI is one digit cell prepared by
     ``runtime.preprocess.preprocess``. Each digit is followed across frames and its
-    probabilities averaged over ``smoothing`` frames; it is shown while the classifier's
-    acceptance rule (``accepts``) holds for the averaged confidence.
+    probabilities averaged over ``smoothing`` frames, which decide the digit shown. A found digit
+    is shown whenever the reader chose it in this frame (its decision, as ``digit-classify``
+    reads); an ROI's digit while the acceptance rule (``accepts``) holds for the averaged
+    confidence.
     """
 
     def __init__(

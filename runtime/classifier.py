@@ -25,8 +25,8 @@ are ``pixel/255`` white on black, which is what every kit model uses; ``clf.meta
 None.
 
 Acceptance, the one rule of the kit (the runtime, ``digit-classify``, ``read_number``, the
-camera demo and the training's choice of the threshold all use :func:`acceptance_bar`, through
-:meth:`DigitClassifier.accepts`): a prediction is a digit when its confidence is at least
+camera demo and the training's choice of the threshold all use :func:`accepts`, or
+:func:`accepted` for arrays, both built on :func:`acceptance_bar`): a prediction is a digit when its confidence is at least
 ``threshold``, and a 1 when it is ``STROKE_ODDS`` times as sure (see there). The threshold is
 the model's own (chosen when it was trained, on held-out digits and non-digits, and stored in
 its metadata), else :data:`DEFAULT_THRESHOLD`; ``threshold=`` overrides it. Models from
@@ -136,7 +136,7 @@ class DigitClassifier:
 
     @property
     def threshold(self) -> float:
-        """Minimum confidence for ``Prediction.accepted`` (settable, in [0, 1])."""
+        """The acceptance threshold (settable, in [0, 1]); a 1 needs more (``acceptance_bar``)."""
         return self._threshold
 
     @threshold.setter
@@ -145,7 +145,7 @@ class DigitClassifier:
 
     def accepts(self, confidence: float, digit: int) -> bool:
         """The kit's acceptance rule: is a prediction of ``digit`` this confident a digit?"""
-        return confidence >= acceptance_bar(self._threshold, digit)
+        return accepts(confidence, digit, self._threshold)
 
     def acceptance_bar(self, digit: int) -> float:
         """The confidence from which a prediction of ``digit`` is accepted (``accepts``)."""
@@ -226,8 +226,8 @@ class DigitClassifier:
         return values if self._digit_order is None else values[..., self._digit_order]
 
     def _prediction(self, probabilities: np.ndarray) -> Prediction:
+        digit = int(probabilities.argmax())  # NaN-aware as ``accepted``'s argmax
         values = probabilities.tolist()  # ten Python floats: cheaper than NumPy scalars here
-        digit = values.index(max(values))
         confidence = values[digit]
         return Prediction(digit, confidence, tuple(values), self.accepts(confidence, digit))
 
@@ -237,7 +237,17 @@ def accepted(probabilities: np.ndarray, threshold: float) -> np.ndarray:
     ``threshold`` (``acceptance_bar`` of each row's predicted digit)."""
     probabilities = np.asarray(probabilities)
     bars = np.array([acceptance_bar(threshold, digit) for digit in range(probabilities.shape[1])])
-    return probabilities.max(axis=1) >= bars[probabilities.argmax(axis=1)]
+    return _clears(probabilities.max(axis=1), bars[probabilities.argmax(axis=1)])
+
+
+def accepts(confidence: float, digit: int, threshold: float) -> bool:
+    """The kit's acceptance rule: is a prediction of ``digit`` with ``confidence`` a digit at
+    ``threshold``? (A NaN confidence never is.)"""
+    return bool(_clears(confidence, acceptance_bar(threshold, digit)))
+
+
+def _clears(confidence: Any, bar: Any) -> Any:
+    return confidence >= bar
 
 
 def acceptance_bar(threshold: float, digit: int) -> float:

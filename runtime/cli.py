@@ -27,8 +27,8 @@ from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    add_threshold_option,
     console_script,
-    float_in_range,
     int_at_least,
     make_parser,
     print_error,
@@ -60,13 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend", default="auto", choices=("auto", *BACKEND_NAMES), help="inference backend"
     )
-    parser.add_argument(
-        "--threshold",
-        type=float_in_range(0.0, 1.0),
-        default=None,
-        help="confidence from which a digit is accepted, a 1 from the confidence four times "
-        "as sure in odds (default: the model's own threshold)",
-    )
+    add_threshold_option(parser)
     parser.add_argument("--threads", type=int_at_least(1), default=1, help="interpreter threads")
     parser.add_argument(
         "--json",
@@ -201,6 +195,7 @@ def _run(args: argparse.Namespace) -> int:
             "model": str(args.model),
             "backend": classifier.backend_name,
             "threshold": classifier.threshold,
+            "acceptance_bars": [round(classifier.acceptance_bar(d), 6) for d in range(10)],
             "results": results,
         }
         print(json.dumps(document, indent=2))

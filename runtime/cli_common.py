@@ -122,6 +122,20 @@ def float_in_range(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+def add_threshold_option(parser: argparse.ArgumentParser, metavar: str | None = None) -> None:
+    """``--threshold``, as every program that reads digits takes it (the kit's acceptance rule)."""
+    from runtime.classifier import STROKE_ODDS
+
+    parser.add_argument(
+        "--threshold",
+        type=float_in_range(0.0, 1.0),
+        metavar=metavar,
+        default=None,
+        help=f"confidence from which a digit is accepted, a 1 from the confidence {STROKE_ODDS:g} "
+        "times as sure in odds (default: the model's own threshold)",
+    )
+
+
 def frame_size(minimum: int = 1) -> Callable[[str], tuple[int, int]]:
     """An argparse type for ``WIDTHxHEIGHT`` frame sizes, each side at least ``minimum``."""
 

@@ -301,7 +301,7 @@ def read_number(
 
     def read(region: DigitRegion, row: np.ndarray) -> ReadDigit:
         values = row.tolist()
-        index = values.index(max(values))
+        index = int(row.argmax())
         return ReadDigit(region, Prediction(index, values[index], tuple(values), True))
 
     numbers = [

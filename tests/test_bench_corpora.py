@@ -228,11 +228,13 @@ def test_rules_switched_off_for_one_run_are_on_again_after_it(tmp_path: Path, mo
         return 0
 
     monkeypatch.setattr(bench_reading, "run", run)
-    argv = ["--model", str(tmp_path / "m.tflite"), "--without", *bench_reading.RULES]
+    before = (segment._WORDS_ARE_NOT_NUMBERS, segment._DOUBTED_IN_NUMBERS, classifier.STROKE_ODDS)
+    rules = [*bench_reading.RULES, "stroke-rule"]  # a rule named twice is switched off once
+    argv = ["--model", str(tmp_path / "m.tflite"), "--without", *rules]
     assert bench_reading.main(argv) == 0
     assert seen == {"word-rule": False, "doubted-digits": False, "stroke-rule": 1.0}
-    assert segment._WORDS_ARE_NOT_NUMBERS and segment._DOUBTED_IN_NUMBERS
-    assert classifier.STROKE_ODDS > 1
+    after = (segment._WORDS_ARE_NOT_NUMBERS, segment._DOUBTED_IN_NUMBERS, classifier.STROKE_ODDS)
+    assert after == before
 
 
 def test_edit_distance() -> None:

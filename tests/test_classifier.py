@@ -18,7 +18,7 @@ import tflite_builder as tb
 import runtime
 from runtime import DigitClassifier, Prediction, available_backends
 from runtime.backends import auto_order
-from runtime.classifier import DEFAULT_THRESHOLD, STROKE_ODDS, acceptance_bar, accepted
+from runtime.classifier import DEFAULT_THRESHOLD, STROKE_ODDS, acceptance_bar, accepted, accepts
 from runtime.errors import (
     BackendUnavailableError,
     ImageError,
@@ -164,6 +164,13 @@ def test_a_one_must_be_surer_than_the_other_digits():
     rows = np.full((4, 10), 0.001, np.float32)
     rows[[0, 1, 2, 3], [1, 1, 7, 7]] = [0.99, 0.999, 0.99, 0.98]
     assert accepted(rows, 0.986).tolist() == [False, True, True, False]
+    assert [accepts(float(row.max()), int(row.argmax()), 0.986) for row in rows] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert not accepts(float("nan"), 7, 0.0) and not accepted(np.full((1, 10), np.nan), 0.0)[0]
 
 
 def test_the_classifier_applies_the_rule_for_ones(built):
@@ -269,7 +276,7 @@ def test_labels_from_metadata_name_the_digits(tmp_path, images):
         reversed_labels.predict_proba(batch), default.predict_proba(batch)[:, ::-1]
     )
     prediction = reversed_labels.predict(images[0])
-    assert max(prediction.probabilities) == prediction.probabilities[prediction.digit]
+    assert prediction.probabilities == default.predict(images[0]).probabilities[::-1]
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,8 @@ def test_cli_json_output(built, image_files, images, capsys):
     assert main([*args, "--backend", "numpy", "--threshold", "0.05"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["backend"] == "numpy" and document["threshold"] == 0.05
+    bars = document["acceptance_bars"]  # index = digit; a 1 must be surer (odds 4 : 0.05's)
+    assert bars[1] == pytest.approx(0.2 / 1.15, abs=1e-6) and bars[:1] + bars[2:] == [0.05] * 9
     expected = DigitClassifier(built["int8"], threshold=0.05).predict_batch(images[:3])
     for result, prediction in zip(document["results"], expected, strict=True):
         assert result["read_as"] == "one digit"

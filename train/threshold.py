@@ -1,8 +1,8 @@
 """Choose the acceptance threshold from held-out pages, never from the test set.
 
 The reader accepts a candidate as a digit when the classifier's confidence reaches the
-threshold, or for a 1 the stricter bar derived from it (``runtime.classifier.acceptance_bar``,
-``DigitClassifier.accepts``); the choice below applies that same rule. The threshold is
+threshold, or for a 1 the stricter bar derived from it (``runtime.classifier.accepts``); the
+choice below applies that same function. The threshold is
 measured, not set: the reader reads
 held-out synthetic pages (``train/judge_data.page``, a seed the training never drew from,
 with the validation split's digits) exactly as a device does (``runtime.segment``: the
@@ -17,10 +17,11 @@ in every exported model's metadata.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 
-from runtime.classifier import acceptance_bar, accepted
+from runtime.classifier import accepted, accepts
 from runtime.segment import FrameCandidates
 from train.judge_data import PlacedDigit, page
 
@@ -65,9 +66,7 @@ def choose_threshold(
     def outcome(threshold: float) -> tuple[int, int]:
         false = right = 0
         for (frame, placed), rows in zip(frames, by_page, strict=True):
-            for region, row in frame.choose(
-                rows, lambda confidence, digit: confidence >= acceptance_bar(threshold, digit)
-            ):
+            for region, row in frame.choose(rows, partial(accepts, threshold=threshold)):
                 digit = int(row.argmax())
                 hit = any(d.label == digit and d.share_inside(region.box) >= _MATCH for d in placed)
                 right += hit
