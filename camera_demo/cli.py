@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int_at_least(1),
         metavar="N",
         default=5,
-        help="average each digit over this many frames (1 = off)",
+        help="average each digit over this many frames (1 = off; a folder's pictures are never "
+        "averaged together)",
     )
     parser.add_argument(
         "--polarity",
@@ -462,6 +463,8 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
             return stop.exit_code
         if server is not None:
             server.source = source.description
+        if source.frames_are_scenes:
+            pipeline.read_each_frame_alone()  # --smooth averages a scene over time
         reader = ThreadedReader(source, stop)
         stack.callback(reader.close)
         window = _open_window(args.headless)

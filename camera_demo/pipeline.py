@@ -107,7 +107,11 @@ class FramePipeline:
         self.rois = tuple(rois)
         self._outside: set[tuple[Box, tuple[int, int]]] = set()  # warned of, per frame size
         self.polarity = polarity
-        self.smoother = TemporalSmoother(window=smoothing)
+        self.smoother = TemporalSmoother(window=smoothing, sure=classifier.accepts)
+
+    def read_each_frame_alone(self) -> None:
+        """Stop smoothing: for sources whose frames are separate scenes (a folder of pictures)."""
+        self.smoother = TemporalSmoother(window=1)
 
     def _roi_digits(self, gray: np.ndarray) -> tuple[list[Box], list[np.ndarray], np.ndarray]:
         from runtime.preprocess import preprocess

@@ -82,6 +82,7 @@ class FrameSource(ABC, Closable):
 
     description: str = "source"
     live: bool = False
+    frames_are_scenes: bool = False  # separate pictures, not one scene over time
 
     def __init__(self) -> None:
         self._count = 0
@@ -242,6 +243,8 @@ def _natural_key(path: Path) -> list[int | str]:
 
 class ImageFolderSource(FrameSource):
     """Every image file in a folder, in natural name order; unreadable images are logged and skipped."""
+
+    frames_are_scenes = True
 
     def __init__(self, folder: str | Path) -> None:
         super().__init__()

@@ -448,13 +448,15 @@ class LiveServer(Closable):
     def port(self) -> int:
         return self._server.server_address[1] if self._server else self.address.port
 
-    def url(self, host: str | None = None) -> str:
-        """The page's URL (with ``?token=`` when a token is set), for ``host`` or the bound one."""
+    def url(self, host: str | None = None, reveal_token: bool = False) -> str:
+        """The page's URL, for ``host`` or the bound one; with a token set, ``?token=`` and the
+        token itself when ``reveal_token``, else ``TOKEN`` (logs are no place for a secret)."""
         host = host or self.address.host
         shown = f"[{host}]" if ":" in host else host
-        query = (
-            f"?token={quote(self.token.decode('utf-8', 'surrogateescape'))}" if self.token else ""
-        )
+        query = ""
+        if self.token:
+            token = self.token.decode("utf-8", "surrogateescape")
+            query = f"?token={quote(token) if reveal_token else 'TOKEN'}"
         return f"http://{shown}:{self.port}/{query}"
 
     def start(self) -> LiveServer:

@@ -101,8 +101,8 @@ def read_file(
             image_as_digit = preprocess(image, polarity or "auto")
         except NoDigitFoundError:  # a blank page is a picture without digits, not bad input
             return _record(path, "one digit", [], [])
-    else:
-        image_as_digit = image
+    else:  # MNIST form already, white on black, unless told it is dark on light
+        image_as_digit = 255 - image if polarity == "dark_on_light" else image
     prediction = classifier.predict(image_as_digit)
     whole = _digit(prediction, (0, 0, image.shape[1], image.shape[0]))
     if prediction.accepted:

@@ -107,7 +107,16 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
         raise ImageError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
     if is_truncated_jpeg(data):
         raise ImageError(f"{path}: the JPEG file is cut short (it ends before its image data does)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags) if data else None
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags) if data else None
+    except cv2.error as exc:
+        if "MAX_IMAGE_PIXELS" in str(exc):
+            reason = (
+                "its header claims more pixels than OpenCV decodes (OPENCV_IO_MAX_IMAGE_PIXELS)"
+            )
+        else:
+            reason = getattr(exc, "err", None) or "the decoder failed"
+        raise ImageError(f"{path}: not an image OpenCV can decode: {reason}") from exc
     if image is None or not image.size:
         raise ImageError(f"{path}: not an image file OpenCV can decode")
     return image

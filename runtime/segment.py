@@ -56,6 +56,10 @@ _LEAST = 1e-9
 # Words and numbers on a line are apart by more than this times the taller neighbour's height;
 # an unexplained piece at least _LETTER_HEIGHT of the digits' height makes a word writing.
 _WORD_GAP = 0.45
+# Gaps are measured between boxes at least this share of their height wide (a narrower box, a 1,
+# centred in that width): 90% of MNIST's training digits other than 1 are at least 0.6 as wide
+# as tall, so a 1 is as far from its neighbours as any digit written in its place would be.
+_NARROWEST_DIGIT = 0.6
 _LETTER_HEIGHT = 0.4
 _NOT_A_DIGIT = 0.5
 # The two heuristic rules of _in_numbers, switchable so that the reading benchmark can
@@ -381,9 +385,11 @@ def _best_reading(
 
 def _words(boxes: Sequence[Box]) -> list[int]:
     """Each box's word, for the boxes of one line left to right: words are apart by more than
-    ``_WORD_GAP`` x the taller neighbour's height."""
+    ``_WORD_GAP`` x the taller neighbour's height (boxes widened to ``_NARROWEST_DIGIT``)."""
     word_of, word, right = [], 0, None
     for x, _, w, h in boxes:
+        if w < _NARROWEST_DIGIT * h:
+            x, w = x + (w - _NARROWEST_DIGIT * h) / 2, _NARROWEST_DIGIT * h
         if right is not None and x - right[0] > _WORD_GAP * max(h, right[1]):
             word += 1
         word_of.append(word)

@@ -150,3 +150,22 @@ def test_a_folder_where_no_image_can_be_read_exits_2(built_model, tmp_path, caps
     err = capsys.readouterr().err
     assert "2 unreadable files skipped" in err
     assert f"digit-camera: error: no image in image folder {tmp_path} could be read" in err
+
+
+def test_the_pictures_of_a_folder_are_not_smoothed_together(built_model, tmp_path, monkeypatch):
+    # Separate pictures are separate scenes: one picture's digits must not outvote the next's.
+    from camera_demo.pipeline import FramePipeline
+
+    windows = []
+    process = FramePipeline.process
+
+    def spy(self, image, index):
+        windows.append(self.smoother.window)
+        return process(self, image, index)
+
+    monkeypatch.setattr(FramePipeline, "process", spy)
+    for name in ("a.png", "b.png"):
+        assert cv2.imwrite(str(tmp_path / name), np.full((60, 80), 255, np.uint8))
+    args = ["--model", str(built_model), "--source", str(tmp_path), "--headless", "--smooth", "5"]
+    assert cli.main([*args, "--jsonl", str(tmp_path / "out.jsonl")]) == 0
+    assert windows == [1, 1]

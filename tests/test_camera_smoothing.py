@@ -49,3 +49,25 @@ def test_smoother_forgets_tracks_and_rejects_bad_window():
     assert b.track != a.track
     with pytest.raises(ValueError, match="at least 1"):
         TemporalSmoother(window=0)
+
+
+def test_a_digit_the_classifier_is_sure_of_is_not_outvoted_by_the_past():
+    """Crops that correlate (a 5 and a 0 of one typeface can) still start a new track when the
+    classifier is sure the detection is another digit: a meter turning from 5 to 0 reads 0 at
+    once. A reading it is not sure of is smoothed as before."""
+    crop = np.zeros((28, 28), np.uint8)
+    cv2.circle(crop, (14, 14), 8, 255, 3)
+    box = (100, 50, 20, 40)
+    five, zero = np.eye(10, dtype=np.float32)[5][None], np.eye(10, dtype=np.float32)[0][None]
+    smoother = TemporalSmoother(window=5, sure=lambda confidence, digit: confidence >= 0.9)
+    for _ in range(5):
+        (first,) = smoother.update([box], [crop], five)
+    (unsure,) = smoother.update([box], [crop], zero * 0.6)
+    assert unsure.track == first.track and int(unsure.probabilities.argmax()) == 5
+    (changed,) = smoother.update([box], [crop], zero * 0.99)
+    assert changed.track != first.track and int(changed.probabilities.argmax()) == 0
+    without_rule = TemporalSmoother(window=5)  # the crops alone: the past outvotes the 0
+    for _ in range(5):
+        without_rule.update([box], [crop], five)
+    (outvoted,) = without_rule.update([box], [crop], zero * 0.99)
+    assert int(outvoted.probabilities.argmax()) == 5

@@ -203,3 +203,22 @@ def test_a_jpeg_cut_short_is_an_error_and_a_whole_one_reads(tmp_path, progressiv
         with pytest.raises(ImageError, match="JPEG file is cut short"):
             read_image_file(tmp_path / "cut.jpg")
     assert not is_truncated_jpeg(b"\x89PNG not a JPEG")
+
+
+def test_a_picture_whose_header_claims_too_many_pixels_is_an_image_error(tmp_path):
+    # A 1 KB PNG claiming 100000x100000 pixels made OpenCV raise cv2.error (a traceback, and a
+    # folder of pictures stopped at it) instead of an ImageError (exit 2, or the file skipped).
+    import struct
+    import zlib
+
+    from runtime.images import read_image_file
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(100)))
+    (tmp_path / "bomb.png").write_bytes(png + chunk(b"IEND", b""))
+    with pytest.raises(ImageError, match=r"bomb\.png: not an image OpenCV can decode"):
+        read_image_file(tmp_path / "bomb.png")

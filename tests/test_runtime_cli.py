@@ -75,6 +75,23 @@ def test_cli_prints_one_line_per_image(built, image_files, images, capsys):
             )
 
 
+def test_a_28x28_file_is_mnist_form_unless_told_it_is_dark_on_light(
+    built, images, tmp_path, capsys
+):
+    import cv2
+
+    clf = DigitClassifier(built["int8"], threshold=0.0)
+    path = tmp_path / "dark_on_white.png"
+    assert cv2.imwrite(str(path), 255 - images[0])
+    for polarity, seen in ((None, 255 - images[0]), ("dark_on_light", images[0])):
+        extra = ["--polarity", polarity] if polarity else []
+        args = [str(path), "--model", str(built["int8"]), "--threshold", "0", "--json"]
+        assert main([*args, *extra]) == 0
+        (result,) = json.loads(capsys.readouterr().out)["results"]
+        expected = clf.predict(seen).probabilities
+        assert as_one_digit(result)["probabilities"] == pytest.approx(expected, abs=1e-6)
+
+
 def test_cli_json_output(built, image_files, images, capsys):
     args = [*map(str, image_files), "--model", str(built["int8"]), "--json"]
     assert main([*args, "--backend", "numpy", "--threshold", "0.05"]) == 0
