@@ -107,7 +107,8 @@ class RunSummary:
         """Human-readable lines: frames, mean FPS, mean stage times, most common numbers."""
         elapsed = time.perf_counter() - self.started
         fps = self.frames / elapsed if elapsed > 0 else 0.0
-        lines = [f"{ending}: {self.frames} frames in {elapsed:.1f} s, mean {fps:.1f} FPS"]
+        counted = f"{self.frames} frame{'' if self.frames == 1 else 's'}"
+        lines = [f"{ending}: {counted} in {elapsed:.1f} s, mean {fps:.1f} FPS"]
         if self.frames:
             stages = ", ".join(f"{k} {v / self.frames:.2f}" for k, v in self.stage_ms.items())
             lines.append(f"mean ms per frame: {stages}")

@@ -185,6 +185,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
     server_version = "digit-kit"
     sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version  # the standard one appends " " + sys_version
+
     protocol_version = "HTTP/1.0"  # one request per connection: streams end by closing
 
     def setup(self) -> None:

@@ -138,7 +138,7 @@ def test_sigterm_stops_cleanly(built_model, monkeypatch, capsys):
     before = signal.getsignal(signal.SIGTERM)
     assert cli.main(["--model", str(built_model), "--source", "0", "--headless"]) == 0
     assert source.closed
-    assert "stopped by SIGTERM: 1 frames" in capsys.readouterr().err
+    assert "stopped by SIGTERM: 1 frame in" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is restored
 
 

@@ -220,6 +220,7 @@ def test_paths_outside_the_api_are_404_and_no_file_is_served():
             status, headers, body = request(server, path)
             assert status == 404, path
             assert headers["content-type"] == "application/json"
+            assert headers["server"] == "digit-kit"  # no version, no trailing space
             assert b"root:" not in body and b"import" not in body
 
 
