@@ -166,16 +166,46 @@ class DigitClassifier:
         if type(image) is np.ndarray and image.dtype is _UINT8 and image.shape == MNIST_SHAPE:
             pixels = image  # the camera/MNIST fast path: nothing to validate
         else:
-            pixels = _mnist_form(image)
+            array = validated_array(image)
+            if array.shape != MNIST_SHAPE:
+                return self._predict_photo(array)
+            pixels = to_u8(array)
         sample = pixels if self._pixels_are_input else self._pixel_table[pixels]
         raw = self._backend.run_one(sample.reshape(self._one_shape))
         return self._prediction(self.probabilities_from_scores(self._scores(raw))[0])
 
-    def predict_batch(self, images: Iterable[Any]) -> list[Prediction]:
-        """Classify many images in one vectorized run; returns one ``Prediction`` per image.
+    def _predict_photo(self, array: np.ndarray) -> Prediction:
+        """A photo of one digit, its polarity guessed (``preprocess``'s auto mode). When the
+        guess gives no digit the acceptance rule accepts, the photo is read as dark on light and
+        as light on dark too, and an accepted reading of those is kept: the classifier, not the
+        guess, decides (a bold digit cut at its box shows more ink than paper, and the guess
+        takes its paper for the ink). Chosen on the reading benchmark's tune split: fonts-single
+        99.33% -> 99.50% top-1, lowres 98.24% -> 98.30%, none of its conditions worse by more
+        than one digit in 1,000."""
+        from runtime.errors import NoDigitFoundError
+        from runtime.preprocess import preprocess
 
-        ``images`` is an ``(N, 28, 28)`` / ``(N, 784)`` MNIST-form array or any iterable of
-        images as :meth:`predict` takes them (photos are preprocessed one by one first).
+        forms = []
+        for polarity in ("auto", "dark_on_light", "light_on_dark"):
+            try:
+                forms.append(preprocess(array, polarity))
+            except NoDigitFoundError:
+                continue
+            if len(forms) == 1 and polarity == "auto":
+                first = self._prediction(self.predict_proba(forms[0][None])[0])
+                if first.accepted:
+                    return first
+        if not forms:
+            raise NoDigitFoundError("the image holds no ink that differs from the background")
+        predictions = [self._prediction(row) for row in self.predict_proba(np.stack(forms))]
+        accepted = [prediction for prediction in predictions if prediction.accepted]
+        return max(accepted, key=lambda p: p.confidence) if accepted else predictions[0]
+
+    def predict_batch(self, images: Iterable[Any]) -> list[Prediction]:
+        """Classify many images; returns one ``Prediction`` per image, as :meth:`predict` would.
+
+        ``images`` is an ``(N, 28, 28)`` / ``(N, 784)`` MNIST-form array (one vectorized run) or
+        any iterable of images as :meth:`predict` takes them.
         """
         if isinstance(images, np.ndarray) and is_mnist_batch(images):
             probabilities = self.predict_proba(images)
@@ -186,15 +216,22 @@ class DigitClassifier:
                 raise ImageError(
                     f"predict_batch takes an array or an iterable of images, not {type(images).__name__}"
                 ) from None
+            # MNIST-form images in one run; photos one by one (``predict``: their preparation
+            # costs more than their classification, and may classify more than one form).
+            slots: list[Prediction | None] = []
             pixels = []
             for index, image in enumerate(iterator):
                 try:
-                    pixels.append(_mnist_form(image))
+                    array = validated_array(image)
+                    if array.shape == MNIST_SHAPE:
+                        pixels.append(to_u8(array))
+                        slots.append(None)
+                    else:
+                        slots.append(self._predict_photo(array))
                 except ImageError as exc:
                     raise type(exc)(f"image {index}: {exc}") from exc
-            if not pixels:
-                return []
-            probabilities = self.predict_proba(np.stack(pixels))
+            batch = iter(self.predict_proba(np.stack(pixels)) if pixels else ())
+            return [slot if slot is not None else self._prediction(next(batch)) for slot in slots]
         return [self._prediction(row) for row in probabilities]
 
     def predict_proba(self, batch: Any) -> np.ndarray:
@@ -326,13 +363,3 @@ def _pixel_table(spec: TensorSpec) -> np.ndarray:
     if not spec.quantized:
         return reals
     return quantize(reals, spec.scale, spec.zero_point, spec.dtype)
-
-
-def _mnist_form(image: Any) -> np.ndarray:
-    """One image as 28x28 uint8 MNIST-form pixels, preprocessing anything that is not 28x28."""
-    array = validated_array(image)
-    if array.shape == MNIST_SHAPE:
-        return to_u8(array)
-    from runtime.preprocess import preprocess
-
-    return preprocess(array)

@@ -107,24 +107,40 @@ def test_batches_of_changing_size_match_single_predictions(built, backend):
     assert clf.predict_batch([]) == []
 
 
-def test_other_images_go_through_preprocess(built, images, monkeypatch):
+def test_other_images_go_through_preprocess_and_the_classifier_settles_the_polarity(
+    built, images, monkeypatch
+):
+    """A photo is prepared with its polarity guessed; when that reading is not accepted, it is
+    read both ways and an accepted reading is kept (a bold digit cut at its box fools the
+    guess)."""
+    from runtime.errors import NoDigitFoundError
+
     # The module, not the function ``runtime.preprocess`` that the package exports lazily.
     preprocess_module = importlib.import_module("runtime.preprocess")
-    seen = []
-
-    def fake_preprocess(image):
-        seen.append(image.shape)
-        return images[1]
-
-    monkeypatch.setattr(preprocess_module, "preprocess", fake_preprocess)
     clf = DigitClassifier(built["int8"])
+    by_confidence = sorted(
+        (im for im in images if clf.predict(im).digit != 1),
+        key=lambda im: clf.predict(im).confidence,
+    )
+    unsure, sure = by_confidence[0], by_confidence[-1]
+    clf.threshold = (clf.predict(unsure).confidence + clf.predict(sure).confidence) / 2
+    assert clf.predict(sure).accepted and not clf.predict(unsure).accepted
     photo = np.full((120, 90, 3), 200, np.uint8)
-    assert clf.predict(photo) == clf.predict(images[1])
-    assert [p.digit for p in clf.predict_batch([photo, images[2]])] == [
-        clf.predict(images[1]).digit,
-        clf.predict(images[2]).digit,
-    ]
-    assert seen == [(120, 90, 3), (120, 90, 3)]
+    for guessed, calls in ((unsure, ["auto", "dark_on_light", "light_on_dark"]), (sure, ["auto"])):
+        forms = {"auto": guessed, "dark_on_light": sure}
+        seen = []
+
+        def fake_preprocess(image, polarity="auto", forms=forms, seen=seen):
+            seen.append((image.shape, polarity))
+            if polarity not in forms:
+                raise NoDigitFoundError("no ink this way")
+            return forms[polarity]
+
+        monkeypatch.setattr(preprocess_module, "preprocess", fake_preprocess)
+        assert clf.predict(photo) == clf.predict(sure)
+        assert seen == [((120, 90, 3), polarity) for polarity in calls]
+        batch = clf.predict_batch([photo, images[2], photo])
+        assert batch == [clf.predict(sure), clf.predict(images[2]), clf.predict(sure)]
 
 
 @pytest.mark.opencv
