@@ -232,7 +232,7 @@ RULES = {
         "runtime.segment",
         "_DOUBTED_IN_NUMBERS",
         False,
-        "a doubted digit among clear ones is read",
+        "a doubted digit or touching pair among clear digits is read",
     ),
     "stroke-rule": (
         "runtime.classifier",

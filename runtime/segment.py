@@ -62,6 +62,11 @@ _WORD_GAP = 0.45
 _NARROWEST_DIGIT = 0.6
 _LETTER_HEIGHT = 0.4
 _NOT_A_DIGIT = 0.5
+# A doubted touching pair: a piece as tall as the word's digits (_PAIR_HEIGHT of the tallest)
+# and at least as wide as tall (two digits side by side; MNIST's median digit is 0.8 as wide
+# as tall), whose best cut in two has both parts read as digits (_NOT_A_DIGIT or more).
+_PAIR_HEIGHT = 0.85
+_PAIR_WIDTH = 1.0
 # The two heuristic rules of _in_numbers, switchable so that the reading benchmark can
 # measure what each buys (python -m benchmarks.bench_reading --without RULE).
 _DOUBTED_IN_NUMBERS = True
@@ -406,8 +411,8 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     and ``e``. A letter is a piece the reading does not explain as digits (no accepted
     candidate covers it, or a part cut from it was rejected), of at least ``_LETTER_HEIGHT``
     of the word's digits' height, which the classifier, on its own, finds no digit at all
-    (confidence under ``_NOT_A_DIGIT``); a digit it merely doubts does not turn a number into
-    a word.
+    (confidence under ``_NOT_A_DIGIT``) and that is no doubted touching pair
+    (``_doubted_pairs``); a digit it merely doubts does not turn a number into a word.
     """
     accepted = [(candidate, item) for candidate, item in taken if item is not None]
     if not accepted:
@@ -439,19 +444,60 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
         and word_of[i] in tallest
         and piece.box[3] >= _LETTER_HEIGHT * tallest[word_of[i]]
     ]
+    pairs = _doubted_pairs(number, line, judged, unexplained, tallest, word_of)
     writing = (
-        {word_of[i] for i in unexplained if confidence(i) < _NOT_A_DIGIT}
+        {word_of[i] for i in unexplained if confidence(i) < _NOT_A_DIGIT and i not in pairs}
         if _WORDS_ARE_NOT_NUMBERS
         else set()
     )
     kept = [item for item in accepted if word_of[item[0].start] not in writing]
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts
-        # (between _NOT_A_DIGIT and its acceptance bar) is one of its digits.
-        doubted = [i for i in unexplained if word_of[i] not in writing]
-        kept += [(alone[i], judged[number, alone[i]]) for i in doubted if i in alone]
+        # (between _NOT_A_DIGIT and its acceptance bar) is one of its digits, and a doubted
+        # touching pair is two of them.
+        for i in unexplained:
+            if word_of[i] in writing:
+                continue
+            if i in pairs:
+                kept += [(part, judged[number, part]) for part in pairs[i]]
+            elif i in alone:
+                kept.append((alone[i], judged[number, alone[i]]))
         kept.sort(key=lambda item: item[0].start)
     return kept
+
+
+def _doubted_pairs(
+    number: int,
+    line: _Line,
+    judged: dict,
+    unexplained: list[int],
+    tallest: dict[int, int],
+    word_of: list[int],
+) -> dict[int, tuple[Candidate, Candidate]]:
+    """The unexplained pieces that are doubted touching pairs (``_PAIR_HEIGHT``,
+    ``_PAIR_WIDTH``), each with the two parts of its best cut in two (by the weaker part's
+    confidence). With the doubted-digit rule off, none."""
+    if not _DOUBTED_IN_NUMBERS:
+        return {}
+    pairs = {}
+    for cut in line.cuts:
+        if cut.piece not in unexplained:
+            continue
+        _, _, width, height = line.pieces[cut.piece].box
+        if height < _PAIR_HEIGHT * tallest[word_of[cut.piece]] or width < _PAIR_WIDTH * height:
+            continue
+        last = len(cut.columns) - 1
+        best: tuple[float, Candidate, Candidate] | None = None
+        for middle in range(1, last):
+            left, right = cut.parts.get((0, middle)), cut.parts.get((middle, last))
+            if (number, left) not in judged or (number, right) not in judged:
+                continue
+            weaker = min(float(judged[number, part][1].max()) for part in (left, right))
+            if best is None or weaker > best[0]:
+                best = (weaker, left, right)
+        if best is not None and best[0] >= _NOT_A_DIGIT:
+            pairs[cut.piece] = best[1:]
+    return pairs
 
 
 def reading_order(boxes: Sequence[Box]) -> list[int]:

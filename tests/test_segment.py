@@ -16,6 +16,7 @@ import pytest
 
 from benchmarks.corpora import Sources, generate
 from camera_demo import paper
+from runtime import segment
 from runtime.segment import (
     DigitRegion,
     FrameCandidates,
@@ -232,6 +233,40 @@ def test_a_line_of_letters_is_not_a_number():
     assert read_digits(paper.finish(canvas), judge) == []
     cv2.rectangle(canvas, (280, 240), (400, 289), 235.0, -1)  # without it: a number
     assert len(read_digits(paper.finish(canvas), judge)) == 2
+
+
+class DoubtingThickJudge(InkAspectJudge):
+    """``InkAspectJudge``, but a thick-walled bar (its box over 80% ink) is a doubted "1"."""
+
+    def predict_proba(self, batch: np.ndarray) -> np.ndarray:
+        rows = super().predict_proba(batch)
+        for row, crop in zip(rows, batch, strict=True):
+            ys, xs = np.nonzero(crop > 64)
+            fill = (crop[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] > 64).mean()
+            if row[1] > 0.5 and fill > 0.8:
+                row[:], row[1] = 0.04, 0.64
+        return rows
+
+
+def test_a_doubted_touching_pair_beside_clear_digits_is_read_as_two(monkeypatch):
+    """Two clear bars, then two thick ones touching (one piece, as wide as tall) whose parts
+    the judge doubts: a number of four digits. Without the doubted-digit rule the pair is a
+    letter, and the line a word."""
+    canvas = paper.paper(480, 640)
+    for x in (100, 160):
+        draw_bar(canvas, x)
+    for x in (220, 264):  # 48 px wide, overlapping by 4 px: one piece 92 px wide, 90 px tall
+        cv2.rectangle(canvas, (x, 200), (x + 47, 289), 30.0, -1)
+        cv2.rectangle(canvas, (x + 17, 220), (x + 30, 269), 235.0, -1)
+    frame = paper.finish(canvas)
+    reading = read_number(frame, DoubtingThickJudge())
+    assert reading.numbers == ("1111",)
+    assert [d.region.box[0] for d in reading.digits] == sorted(
+        d.region.box[0] for d in reading.digits
+    )
+    assert [d.prediction.confidence for d in reading.digits][2:] == pytest.approx([0.64, 0.64])
+    monkeypatch.setattr(segment, "_DOUBTED_IN_NUMBERS", False)
+    assert read_number(frame, DoubtingThickJudge()).digits == ()
 
 
 def test_blank_frames_do_not_call_the_classifier():
