@@ -26,8 +26,9 @@ None.
 
 Acceptance, the one rule of the kit (the runtime, ``digit-classify``, ``read_number``, the
 camera demo and the training's choice of the threshold all use :func:`accepts`, or
-:func:`accepted` for arrays, both built on :func:`acceptance_bar`): a prediction is a digit when its confidence is at least
-``threshold``, and a 1 when it is ``STROKE_ODDS`` times as sure (see there). The threshold is
+:func:`accepted` for arrays, both built on :func:`acceptance_bar`): a prediction is a digit
+when its confidence is at least ``threshold``, and a 1 when it is ``STROKE_ODDS`` times as
+sure (see there). The threshold is
 the model's own (chosen when it was trained, on held-out digits and non-digits, and stored in
 its metadata), else :data:`DEFAULT_THRESHOLD`; ``threshold=`` overrides it. Models from
 ``train``'s default recipe learned to spread their probability over non-digits (outlier
@@ -185,19 +186,26 @@ class DigitClassifier:
         from runtime.errors import NoDigitFoundError
         from runtime.preprocess import preprocess
 
+        predictions: list[Prediction] = []
+        no_ink: NoDigitFoundError | None = None
+        try:
+            guessed = self._prediction(self.predict_proba(preprocess(array)[None])[0])
+        except NoDigitFoundError as exc:
+            no_ink = exc
+        else:
+            if guessed.accepted:
+                return guessed
+            predictions.append(guessed)
         forms = []
-        for polarity in ("auto", "dark_on_light", "light_on_dark"):
+        for polarity in ("dark_on_light", "light_on_dark"):
             try:
                 forms.append(preprocess(array, polarity))
             except NoDigitFoundError:
                 continue
-            if len(forms) == 1 and polarity == "auto":
-                first = self._prediction(self.predict_proba(forms[0][None])[0])
-                if first.accepted:
-                    return first
-        if not forms:
-            raise NoDigitFoundError("the image holds no ink that differs from the background")
-        predictions = [self._prediction(row) for row in self.predict_proba(np.stack(forms))]
+        if forms:
+            predictions += [self._prediction(row) for row in self.predict_proba(np.stack(forms))]
+        if not predictions:
+            raise no_ink or NoDigitFoundError("the image holds no ink")
         accepted = [prediction for prediction in predictions if prediction.accepted]
         return max(accepted, key=lambda p: p.confidence) if accepted else predictions[0]
 

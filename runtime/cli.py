@@ -94,20 +94,17 @@ def read_file(
         if reading.digits:
             digits = [_digit(item.prediction, item.region.box) for item in reading.digits]
             return _record(path, "numbers", list(reading.numbers), digits)
-    if image.shape == MNIST_SHAPE:  # MNIST form already, white on black, unless told otherwise
-        image_as_digit = 255 - image if polarity == "dark_on_light" else image
-    elif polarity in (None, "auto"):
-        image_as_digit = image  # predict guesses the polarity and lets the classifier settle it
-    else:
-        from runtime.preprocess import preprocess
-
-        try:
-            image_as_digit = preprocess(image, polarity)
-        except NoDigitFoundError:  # a blank page is a picture without digits, not bad input
-            return _record(path, "one digit", [], [])
     try:
+        if image.shape == MNIST_SHAPE:  # MNIST form already, white on black, unless told so
+            image_as_digit = 255 - image if polarity == "dark_on_light" else image
+        elif polarity in (None, "auto"):
+            image_as_digit = image  # predict guesses the polarity; the classifier settles it
+        else:
+            from runtime.preprocess import preprocess
+
+            image_as_digit = preprocess(image, polarity)
         prediction = classifier.predict(image_as_digit)
-    except NoDigitFoundError:
+    except NoDigitFoundError:  # a blank page is a picture without digits, not bad input
         return _record(path, "one digit", [], [])
     whole = _digit(prediction, (0, 0, image.shape[1], image.shape[0]))
     if prediction.accepted:
