@@ -7,15 +7,9 @@ measured, not set: the reader reads
 held-out synthetic pages (``train/judge_data.page``, a seed the training never drew from,
 with the validation split's digits) exactly as a device does (``runtime.segment``: the
 candidates, the choice among them, the word rule) at every threshold of a grid, and the one
-with the best score is kept: digits read right, minus ``FALSE_DIGIT_COST`` times
-``UNSEEN_WRITING_FACTOR`` for every digit reported that is not there or not what is written.
-The cost is the product decision, stated once here: a false digit is as bad as three missed
-ones. The factor is measured, not decided: the held-out pages come from the generator whose
-non-digits the judge trained on, so they show far fewer false digits than writing the kit
-never saw; weighing them five times as much made the choice land where the reading
-benchmark's tune split scores best (five models of three seeds, checkpoints kept by
-validation accuracy and by validation loss: mean objective 1647 at factor 1, 1744 at 2.7 and
-3.3, 1765 at 5, 1757 at 6.7 to 16.7). Never below
+with the best score is kept: digits read right, minus ``FALSE_DIGIT_COST`` for every digit
+reported that is not there or not what is written. That cost is the product decision,
+stated once here: a false digit is as bad as three missed ones. Never below
 ``MIN_THRESHOLD``: the prediction must be a clear majority. ``convert`` stores the threshold
 in every exported model's metadata.
 """
@@ -32,7 +26,6 @@ from runtime.segment import FrameCandidates
 from train.judge_data import PlacedDigit, page
 
 FALSE_DIGIT_COST = 3.0
-UNSEEN_WRITING_FACTOR = 5.0
 MIN_THRESHOLD = 0.5
 _GRID = np.concatenate([np.arange(0.5, 0.95, 0.01), np.arange(0.95, 0.9999, 0.0005)])
 # A reported digit is right when this share of a written digit's ink lies in its box and
@@ -83,7 +76,7 @@ def choose_threshold(
     scores = []
     for threshold in _GRID:
         false, right = outcome(float(threshold))
-        scores.append(right - FALSE_DIGIT_COST * UNSEEN_WRITING_FACTOR * false)
+        scores.append(right - FALSE_DIGIT_COST * false)
     chosen = _GRID[int(np.argmax(scores))]  # the lowest of equal scores
     threshold = max(MIN_THRESHOLD, float(round(chosen, 4)))
     false, right = outcome(threshold)
