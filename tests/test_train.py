@@ -139,3 +139,34 @@ def test_failed_model_save_leaves_no_artifact(tmp_path, monkeypatch, mnist):
     with pytest.raises(OSError, match="disk full"):
         write_report(result, mnist, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow  # a training run (4 short epochs)
+def test_kept_weights_have_the_lowest_validation_loss(mnist):
+    """The kept epoch is the one of lowest validation loss (accuracy ties across epochs), and
+    the weights kept are that epoch's (or an average scoring at least as well)."""
+    from train.fit import best_epoch_of, fit, stratified_holdout, to_inputs
+
+    recipe = dataclasses.replace(LIGHT_DEFAULT, epochs=4, judge_pages=0, threshold_pages=0)
+    limit = 6000
+    result = fit(mnist, recipe, seed=5, verbose=0, train_limit=limit)
+    losses = result.history["val_loss"]
+    size = min(recipe.validation_size, limit // 5)
+    _, x_val, _, y_val = stratified_holdout(
+        mnist.x_train[:limit], mnist.y_train[:limit], size, seed=5
+    )
+    probabilities = result.model.predict(to_inputs(x_val), batch_size=2048, verbose=0)
+    kept_loss = float(-np.mean(np.log(np.maximum(probabilities[np.arange(size), y_val], 1e-7))))
+    assert result.best_epoch == best_epoch_of(result.history)
+    assert kept_loss <= min(losses) + 1e-4
+    if result.selected_weights.startswith("best checkpoint"):
+        assert kept_loss == pytest.approx(losses[result.best_epoch - 1], abs=1e-4)
+
+
+def test_best_epoch_is_the_lowest_validation_loss_not_the_first_best_accuracy():
+    from train.fit import best_epoch_of
+
+    # Accuracy on a few thousand images ties across late epochs; its first maximum (epoch 2)
+    # is not where the model is best. The loss tells them apart.
+    history = {"val_accuracy": [0.95, 0.96, 0.96, 0.96], "val_loss": [0.30, 0.20, 0.22, 0.15]}
+    assert best_epoch_of(history) == 4

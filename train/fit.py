@@ -225,6 +225,12 @@ def _fit_augmented(
     return history
 
 
+def best_epoch_of(history: dict[str, list[float]]) -> int:
+    """The 1-based epoch whose weights the best checkpoint keeps: the lowest validation loss
+    (the first of equals), as ``ModelCheckpoint(monitor="val_loss")`` saves them."""
+    return int(np.argmin(history["val_loss"])) + 1
+
+
 def fit(
     data: MnistData,
     recipe: Recipe,
@@ -300,7 +306,7 @@ def fit(
         best_epoch, selected, val_accuracy, val_loss = None, "last epoch", None, None
         if recipe.best_checkpoint and checkpoint.exists():
             model.load_weights(checkpoint)
-            best_epoch = int(np.argmin(history["val_loss"])) + 1
+            best_epoch = best_epoch_of(history)
             selected = f"best checkpoint (epoch {best_epoch})"
             val_loss = history["val_loss"][best_epoch - 1]
             val_accuracy = history["val_accuracy"][best_epoch - 1]
