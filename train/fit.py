@@ -225,10 +225,16 @@ def _fit_augmented(
     return history
 
 
+# The best checkpoint's score, minimised. The loss, not the accuracy: on 6,000 images accuracy
+# moves in steps of one image and ties across late epochs, so its first maximum was often a
+# mid-schedule epoch; the loss is a finer, proper score of the same data.
+CHECKPOINT_MONITOR = "val_loss"
+
+
 def best_epoch_of(history: dict[str, list[float]]) -> int:
-    """The 1-based epoch whose weights the best checkpoint keeps: the lowest validation loss
-    (the first of equals), as ``ModelCheckpoint(monitor="val_loss")`` saves them."""
-    return int(np.argmin(history["val_loss"])) + 1
+    """The 1-based epoch whose weights the best checkpoint keeps: the lowest
+    ``CHECKPOINT_MONITOR`` (the first of equals), as ``ModelCheckpoint`` saves them."""
+    return int(np.argmin(history[CHECKPOINT_MONITOR])) + 1
 
 
 def fit(
@@ -269,10 +275,7 @@ def fit(
             callbacks.append(
                 keras.callbacks.ModelCheckpoint(
                     checkpoint,
-                    # The loss, not the accuracy: on 6,000 images accuracy moves in steps of
-                    # one image and ties across late epochs, so its first maximum was often a
-                    # mid-schedule epoch; the loss is a finer, proper score of the same data.
-                    monitor="val_loss",
+                    monitor=CHECKPOINT_MONITOR,
                     mode="min",
                     save_best_only=True,
                     save_weights_only=True,
@@ -308,7 +311,7 @@ def fit(
             model.load_weights(checkpoint)
             best_epoch = best_epoch_of(history)
             selected = f"best checkpoint (epoch {best_epoch})"
-            val_loss = history["val_loss"][best_epoch - 1]
+            val_loss = history[CHECKPOINT_MONITOR][best_epoch - 1]
             val_accuracy = history["val_accuracy"][best_epoch - 1]
         if averager is not None and averager.average() is not None:
             # Keep whichever the validation split prefers (lower loss): never the test set.
