@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -336,3 +337,34 @@ def test_a_dark_digit_whose_polarity_guess_fails_is_still_found(sources: Sources
     np.testing.assert_array_equal(
         preprocess(photo.image), preprocess(photo.image, polarity="dark_on_light")
     )
+
+
+@needs_mnist
+def test_threshold_grid_reads_as_the_reading_benchmark_does(built_model: Path, tmp_path: Path):
+    from benchmarks import bench_thresholds
+
+    common = ["--model", str(built_model), "--split", "tune", "--limit", "6"]
+    threshold = "0.2"
+    reading_json, grid_json = tmp_path / "reading.json", tmp_path / "grid.json"
+    corpora = ["--corpus", *bench_thresholds.CORPUS_NAMES]
+    assert (
+        bench_reading.main(
+            [*common, *corpora, "--threshold", threshold, "--json", str(reading_json)]
+        )
+        == 0
+    )
+    assert (
+        bench_thresholds.main([*common, "--thresholds", threshold, "--json", str(grid_json)]) == 0
+    )
+    rows = {
+        row["corpus"]: row
+        for row in json.loads(reading_json.read_text())["rows"]
+        if row["group"] is None
+    }
+    (model,) = json.loads(grid_json.read_text())["models"].values()
+    (grid,) = [row for row in model["rows"] if row["threshold"] == float(threshold)]
+    assert rows["digit-free"]["false_per_frame"] == pytest.approx(grid["digit-free false / frame"])
+    assert grid["digit-free false / frame"] + grid["camera per digit"] > 0  # something was read
+    for name in ("fonts-numbers", "camera"):
+        assert rows[name]["per_digit"] == pytest.approx(grid[f"{name} per digit"])
+        assert rows[name]["exact"] == pytest.approx(grid[f"{name} exact"])
