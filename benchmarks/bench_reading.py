@@ -243,6 +243,18 @@ RULES = {
 }
 
 
+def add_data_and_backend(parser: argparse.ArgumentParser) -> None:
+    """``--data`` (MNIST) and ``--backend``, as the reading benchmarks take them."""
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ.get("DIGIT_KIT_MNIST_DIR") or DEFAULT_MNIST),
+        metavar="DIR",
+        help="MNIST directory ($DIGIT_KIT_MNIST_DIR when set)",
+    )
+    parser.add_argument("--backend", default="auto", metavar="NAME", help="inference backend")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line (``--help`` lists the corpora)."""
     parser = make_parser(
@@ -260,14 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="corpora to run",
     )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(os.environ.get("DIGIT_KIT_MNIST_DIR") or DEFAULT_MNIST),
-        metavar="DIR",
-        help="MNIST directory ($DIGIT_KIT_MNIST_DIR when set)",
-    )
-    parser.add_argument("--backend", default="auto", metavar="NAME", help="inference backend")
+    add_data_and_backend(parser)
     parser.add_argument(
         "--threshold",
         type=float,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_reading import add_data_and_backend
 from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Item, Sources, generate, report
 from benchmarks.corpora.scoring import Outcome, ReadDigit, Reading, score, summarize
 from benchmarks.machine import describe_machine
@@ -43,7 +43,6 @@ from runtime.segment import FrameCandidates
 from train.threshold import FALSE_DIGIT_COST
 
 PROG = "bench_thresholds"
-DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 CORPUS_NAMES = ("fonts-numbers", "camera", "digit-free")
 DEFAULT_GRID = (0.9, 0.95, 0.97, 0.98, 0.985, 0.99, 0.9925, 0.995, 0.9975)
 
@@ -201,14 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="the grid (each model's own threshold is always added)",
     )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(os.environ.get("DIGIT_KIT_MNIST_DIR") or DEFAULT_MNIST),
-        metavar="DIR",
-        help="MNIST directory ($DIGIT_KIT_MNIST_DIR when set)",
-    )
-    parser.add_argument("--backend", default="auto", metavar="NAME", help="inference backend")
+    add_data_and_backend(parser)
     parser.add_argument(
         "--limit", type=int_at_least(1), metavar="N", help="only the first N items per corpus"
     )
