@@ -1,4 +1,4 @@
-"""The handwriting digits the judge trains on (train/glyphs.py, train/glyphs.npz)."""
+"""The handwriting the judge trains on (train/glyphs.py, train/glyphs.npz)."""
 
 from __future__ import annotations
 
@@ -63,3 +63,33 @@ def test_shear_slants_and_a_bolder_pen_widens_every_stroke_outward():
     bold = glyphs.digit_coverage(0, 60, 0, pen=3)
     assert bold.shape[0] >= upright.shape[0] + 5 and bold.shape[1] >= upright.shape[1] + 5
     assert (bold > 0.5).sum() > 1.5 * (upright > 0.5).sum()
+
+
+def test_fonts_kept_for_the_threshold_choice_are_never_trained_on():
+    loaded = glyphs.load()
+    training, held_out = glyphs.training_fonts(), glyphs.threshold_fonts()
+    assert set(training).isdisjoint(held_out)
+    assert sorted(training + held_out) == list(FONTS)
+    assert {loaded.package(font) for font in held_out} == set(glyphs.THRESHOLD_PACKAGES)
+    assert len(training) >= 20
+
+
+def test_most_fonts_have_the_letters_and_words_sit_on_one_baseline():
+    loaded = glyphs.load()
+    with_letters = [f for f in FONTS if set(loaded.letters[f]) == set(glyphs.LETTERS)]
+    assert len(with_letters) >= 20
+    assert all(set(loaded.letters[f]) <= set(glyphs.LETTERS) for f in FONTS)
+    font = with_letters[0]
+    a, p = (glyphs.word_coverage(c, 60, font, []) for c in "ap")
+    ap = glyphs.word_coverage("ap", 60, font, [0.2])
+    rows = np.flatnonzero(ap.max(axis=1) > 0.3)
+    # the p's stem hangs below the a: the pair is taller than either letter alone
+    assert rows[-1] - rows[0] + 1 > max(_ink_height(a), _ink_height(p)) + 5
+    assert _pieces(ap) == _pieces(a) + _pieces(p)  # set apart: no letter touches the next
+    touching = glyphs.word_coverage("ap", 60, font, [-0.1])
+    assert touching.shape[1] < ap.shape[1]
+
+
+def _ink_height(coverage: np.ndarray) -> int:
+    rows = np.flatnonzero(coverage.max(axis=1) > 0.3)
+    return int(rows[-1] - rows[0] + 1)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.judge_data import PlacedDigit, harvest, label, page, straight_bar
+from train import glyphs, judge_data
+from train.judge_data import PlacedDigit, harvest, label, page, straight_bar, threshold_page
 from train.threshold import choose_threshold
 
 pytest.importorskip("cv2")
@@ -75,3 +76,38 @@ def test_the_threshold_rises_above_a_confidently_wrong_model(mnist):
     assert choice.threshold > 0.905
     assert choice.false_digits_per_page == 0.0 and choice.digits_read == 0.0
     assert choice.mnist_digits_accepted == 0.0 and choice.pages == 6
+
+
+def test_threshold_pages_are_reproducible_and_their_digits_are_where_they_say(mnist):
+    images, labels = mnist.x_test[:200], mnist.y_test[:200]
+    pages = [threshold_page(i, 3, images, labels) for i in range(12)]
+    again = threshold_page(5, 3, images, labels)
+    assert np.array_equal(pages[5][0], again[0])
+    assert sum(bool(placed) for _, placed in pages) >= 4  # a third are digit-free
+    for image, placed in pages:
+        gray = image.min(axis=2).astype(np.float32)
+        for digit in placed:
+            h, w = digit.coverage.shape
+            assert 0 <= digit.label <= 9 and digit.share_inside((digit.x, digit.y, w, h)) == 1.0
+            ink = gray[digit.y : digit.y + h, digit.x : digit.x + w][digit.coverage > 0.8]
+            assert ink.size and np.median(ink) < np.median(gray) - 30  # drawn darker than paper
+
+
+def test_training_draws_no_font_of_the_threshold_choice(monkeypatch, mnist):
+    used: set[int] = set()
+    for name in ("digit_coverage", "word_coverage"):
+        original = getattr(glyphs, name)
+
+        def spy(*args, _original=original, **kwargs):
+            used.add(args[2])
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(glyphs, name, spy)
+    judge_data.font_digits(200, 0)
+    for index in range(40):
+        page(index, 0, mnist.x_train[:200], mnist.y_train[:200])
+    assert used and used <= set(glyphs.training_fonts())
+    used.clear()
+    for index in range(40):
+        threshold_page(index, 0, mnist.x_train[:200], mnist.y_train[:200])
+    assert used and used <= set(glyphs.threshold_fonts())

@@ -6,7 +6,8 @@ the reader's own candidates (``runtime.segment.candidate_regions``) on synthetic
 pictures of pages (``camera_demo.paper``):
 
 - pages without digits: ruled and graph paper, margin lines, binder holes, wood-like
-  textures, letters and words that do not look like digits (OpenCV's Hershey fonts),
+  textures, letters and words that do not look like digits (OpenCV's Hershey fonts and the
+  handwriting fonts of ``train.glyphs``),
   scribbles and blobs: every candidate is a negative;
 - pages of MNIST *training* digits, apart, close and touching, on plain or ruled paper: a
   candidate holding exactly one digit is a positive with that digit's label (the reader's
@@ -30,10 +31,9 @@ from runtime.segment import candidate_regions
 from train import glyphs
 
 FRAME = (480, 640)
-# Letters and signs no digit resembles (no o, l, i, s, z, b, g, q, ...): a candidate that
-# looks like a digit must stay acceptable; the reader rejects words by their context instead.
-NON_DIGIT_LETTERS = "acdefhkmnprtuvwxyACEFHKLMNPRUVWXY#%&@*+=?"
-# Share of the typed digits written in a handwriting font (train.glyphs) rather than a Hershey font
+NON_DIGIT_LETTERS = glyphs.LETTERS
+# Share of the typed digits, and of the lines of words, written in a handwriting font
+# (train.glyphs) rather than a Hershey font
 HANDWRITTEN_SHARE = 0.5
 # Shares of a digit's ink inside a candidate's box: at least _WHOLE of one digit and under
 # _OTHER_DIGIT of any other is that digit; under _PART of every digit (a fragment) or _PART
@@ -55,14 +55,14 @@ def font_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([seed, 2])
     images = np.zeros((count, 28, 28), np.uint8)
     labels = rng.integers(0, 10, count)
-    handwriting = glyphs.load()
+    fonts = glyphs.training_fonts()
     for index, digit in enumerate(labels):
         size = rng.uniform(30, 90)
         if rng.random() < HANDWRITTEN_SHARE:
             coverage = glyphs.digit_coverage(
                 int(digit),
                 size,
-                int(rng.integers(len(handwriting.font_names))),
+                fonts[int(rng.integers(len(fonts)))],
                 rng.uniform(-0.3, 0.3),
                 rng.uniform(-8, 8),
                 int(rng.integers(0, max(1, round(size / 25)) + 1)),
@@ -102,6 +102,25 @@ def page(
         canvas, placed = digit_page(rng, images, labels)
     else:
         canvas, placed = digit_free_page(rng), []
+    return paper.photograph(canvas, rng), placed
+
+
+def threshold_page(
+    index: int, seed: int, images: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, list[PlacedDigit]]:
+    """Held-out picture ``index`` for choosing the acceptance threshold, mixed as a camera
+    sees pages: a third MNIST digits from ``images``/``labels`` (``digit_page``), a third a
+    number in a handwriting font never trained on (``glyphs.threshold_fonts``), a third
+    without digits (``digit_free_page``), words in those fonts. Uint8 BGR and the digits."""
+    rng = np.random.default_rng([seed, index])
+    unseen = glyphs.threshold_fonts()
+    kind = rng.random()
+    if kind < 1 / 3:
+        canvas, placed = digit_page(rng, images, labels, unseen)
+    elif kind < 2 / 3:
+        canvas, placed = font_number_page(rng, unseen)
+    else:
+        canvas, placed = digit_free_page(rng, unseen), []
     return paper.photograph(canvas, rng), placed
 
 
@@ -204,10 +223,13 @@ def label(box, placed: list[PlacedDigit]) -> int | None:
 
 
 def digit_page(
-    rng: np.random.Generator, images: np.ndarray, labels: np.ndarray
+    rng: np.random.Generator,
+    images: np.ndarray,
+    labels: np.ndarray,
+    word_fonts: list[int] | None = None,
 ) -> tuple[np.ndarray, list[PlacedDigit]]:
     """MNIST digits in a row, apart, close or touching, on plain or ruled paper, sometimes
-    beside words: the BGR canvas and the digits written on it."""
+    beside words (``_write_words``): the BGR canvas and the digits written on it."""
     height, width = FRAME
     canvas = _sheet(rng)
     if rng.random() < 0.35:
@@ -237,12 +259,46 @@ def digit_page(
         x += coverage.shape[1] + spacing
     if rng.random() < 0.25:
         boxes = [(d.x, d.y, d.coverage.shape[1], d.coverage.shape[0]) for d in placed]
-        _write_words(canvas, rng, avoid=boxes)
+        _write_words(canvas, rng, avoid=boxes, fonts=word_fonts)
     return canvas, placed
 
 
-def digit_free_page(rng: np.random.Generator) -> np.ndarray:
-    """A BGR canvas a camera may see that holds no digit."""
+def font_number_page(
+    rng: np.random.Generator, fonts: list[int]
+) -> tuple[np.ndarray, list[PlacedDigit]]:
+    """A number of 1-6 digits in one of the handwriting ``fonts`` and pen, on plain or ruled
+    paper, sometimes beside words in the same fonts: the BGR canvas and its digits."""
+    height, width = FRAME
+    canvas = _sheet(rng)
+    if rng.random() < 0.35:
+        paper.draw_ruled_lines_at(canvas, rng.uniform(24, 60), rng)
+    font = fonts[int(rng.integers(len(fonts)))]
+    size = rng.uniform(30, 130)
+    shear, angle = rng.uniform(-0.3, 0.3), rng.uniform(-6, 6)
+    pen = int(rng.integers(0, max(1, round(size / 25)) + 1))
+    digits = rng.integers(0, 10, int(rng.integers(1, 7)))
+    inks = [glyphs.digit_coverage(int(d), size, font, shear, angle, pen) for d in digits]
+    gaps = size * rng.uniform(-0.05, 0.35, len(inks))  # after each digit; negative: touching
+    while len(inks) > 1 and sum(i.shape[1] for i in inks) + gaps[1 : len(inks)].sum() > width - 60:
+        inks, digits = inks[:-1], digits[:-1]
+    tallest = max(ink.shape[0] for ink in inks)
+    x = rng.uniform(30, max(31, width - 30 - sum(i.shape[1] for i in inks) - gaps[1:].sum()))
+    bottom = rng.uniform(20 + tallest, height - 20)
+    ink_color = paper.pen_color(rng)
+    placed: list[PlacedDigit] = []
+    for digit, coverage, gap in zip(digits, inks, gaps, strict=False):
+        top = round(bottom - coverage.shape[0])
+        paper.draw_ink(canvas, coverage, round(x), top, ink_color)
+        placed.append(PlacedDigit(int(digit), round(x), top, coverage))
+        x += coverage.shape[1] + gap
+    if rng.random() < 0.25:
+        boxes = [(d.x, d.y, d.coverage.shape[1], d.coverage.shape[0]) for d in placed]
+        _write_words(canvas, rng, avoid=boxes, fonts=fonts)
+    return canvas, placed
+
+
+def digit_free_page(rng: np.random.Generator, word_fonts: list[int] | None = None) -> np.ndarray:
+    """A BGR canvas a camera may see that holds no digit (its words: ``_write_words``)."""
     kind = rng.choice(["ruled", "graph", "texture", "words", "scribbles", "plain"])
     if kind == "texture":
         gray = (
@@ -255,7 +311,7 @@ def digit_free_page(rng: np.random.Generator) -> np.ndarray:
     if kind == "graph":
         paper.draw_grid(canvas, rng.uniform(10, 36), level=rng.uniform(140, 215))
     if kind == "words":
-        _write_words(canvas, rng)
+        _write_words(canvas, rng, fonts=word_fonts)
     if kind == "scribbles":
         _scribble(canvas, rng)
     if kind == "plain":
@@ -274,20 +330,46 @@ def _sheet(rng: np.random.Generator) -> np.ndarray:
     return canvas
 
 
-def _write_words(canvas: np.ndarray, rng: np.random.Generator, avoid: list | None = None) -> None:
-    """Lines of letter strings that look like no digit, in one Hershey font and pen."""
+def _write_words(
+    canvas: np.ndarray,
+    rng: np.random.Generator,
+    avoid: list | None = None,
+    fonts: list[int] | None = None,
+) -> None:
+    """Lines of letter strings that look like no digit, in one font (a Hershey font or one of
+    the handwriting ``fonts``, by default ``glyphs.training_fonts``) and pen."""
     height, width = canvas.shape[:2]
-    font = int(rng.choice(paper.HERSHEY_FONTS))
     size = rng.uniform(18, 110)
-    thickness = int(rng.integers(1, max(2, round(size / 12)) + 1))
     shear, ink = rng.uniform(-0.35, 0.35), paper.pen_color(rng)
+    handwriting = glyphs.load()
+    # A font with few of the letters (Navilu: none but signs) writes no words.
+    fonts = [
+        font
+        for font in fonts or glyphs.training_fonts()
+        if len(handwriting.letters[font]) >= len(glyphs.LETTERS) // 2
+    ]
+    if rng.random() < HANDWRITTEN_SHARE and fonts:
+        font = fonts[int(rng.integers(len(fonts)))]
+        letters = sorted(handwriting.letters[font])
+        pen = int(rng.integers(0, max(1, round(size / 25)) + 1))
+
+        def coverage_of(text: str) -> np.ndarray:
+            gaps = rng.uniform(-0.05, 0.2, len(text))
+            return glyphs.word_coverage(text, size, font, gaps, shear, rng.uniform(-4, 4), pen)
+    else:
+        letters = list(NON_DIGIT_LETTERS)
+        hershey = int(rng.choice(paper.HERSHEY_FONTS))
+        thickness = int(rng.integers(1, max(2, round(size / 12)) + 1))
+
+        def coverage_of(text: str) -> np.ndarray:
+            return paper.text_coverage(text, size, hershey, thickness, shear, rng.uniform(-4, 4))
+
     y = rng.uniform(10, height / 3)
     while y < height - size - 10:
         x = rng.uniform(10, width / 4)
         for _ in range(int(rng.integers(1, 5))):
             length = int(rng.integers(1, 8))
-            text = "".join(rng.choice(list(NON_DIGIT_LETTERS), length))
-            coverage = paper.text_coverage(text, size, font, thickness, shear, rng.uniform(-4, 4))
+            coverage = coverage_of("".join(rng.choice(letters, length)))
             h, w = coverage.shape
             if x + w > width - 10:
                 break

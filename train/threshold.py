@@ -3,11 +3,15 @@
 The reader accepts a candidate as a digit when the classifier's confidence reaches the
 threshold, or for a 1 the stricter bar derived from it (``runtime.classifier.accepts``); the
 choice below applies that same function. The threshold is
-measured, not set: the reader reads
-held-out synthetic pages (``train/judge_data.page``, a seed the training never drew from,
-with the validation split's digits) exactly as a device does (``runtime.segment``: the
-candidates, the choice among them, the word rule) at every threshold of a grid, and the one
-with the best score is kept: digits read right, minus ``FALSE_DIGIT_COST`` for every digit
+measured, not set: the reader reads held-out synthetic pages
+(``train/judge_data.threshold_page``, a seed the training never drew from) exactly as a device
+does (``runtime.segment``: the candidates, the choice among them, the word rule) at every
+threshold of a grid, and the one with the best score is kept. The pages show what the judge
+never learned, as a stranger's page would: the validation split's MNIST digits, and numbers
+and words in handwriting fonts kept out of training (``train.glyphs.THRESHOLD_PACKAGES``);
+on pages like its training pages the judge rejects nearly every non-digit at any threshold,
+and the threshold chosen there came out far lower than the one that reads the reading
+benchmark's tune split best. The score: digits read right, minus ``FALSE_DIGIT_COST`` for every digit
 reported that is not there or not what is written. That cost is the product decision,
 stated once here: a false digit is as bad as three missed ones. Never below
 ``MIN_THRESHOLD``: the prediction must be a clear majority. ``convert`` stores the threshold
@@ -23,7 +27,7 @@ import numpy as np
 
 from runtime.classifier import accepted, accepts
 from runtime.segment import FrameCandidates
-from train.judge_data import PlacedDigit, page
+from train.judge_data import PlacedDigit, threshold_page
 
 FALSE_DIGIT_COST = 3.0
 MIN_THRESHOLD = 0.5
@@ -56,7 +60,7 @@ def choose_threshold(
 
     frames: list[tuple[FrameCandidates, list[PlacedDigit]]] = []
     for index in range(pages):
-        image, placed = page(index, seed, x_val, y_val)
+        image, placed = threshold_page(index, seed, x_val, y_val)
         frames.append((FrameCandidates(image), placed))
     crops = [region.image for frame, _ in frames for region in frame.regions]
     probabilities = model.predict(to_inputs(np.stack(crops)), batch_size=2048, verbose=0)
