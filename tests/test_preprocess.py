@@ -7,6 +7,7 @@ the same model's accuracy on the untouched digits.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import cv2
@@ -15,7 +16,14 @@ import pytest
 
 from camera_demo import paper as drawing
 from runtime.errors import ImageError, NoDigitFoundError
-from runtime.preprocess import MNIST_BOX, MNIST_CENTER, preprocess, to_mnist
+from runtime.preprocess import (
+    MNIST_BOX,
+    MNIST_CENTER,
+    MNIST_STROKE_WIDTH,
+    preprocess,
+    stroke_width,
+    to_mnist,
+)
 
 FIDELITY_DIGITS = 200
 ACCURACY_DIGITS = 600
@@ -338,3 +346,35 @@ def test_runtime_preprocess_stays_the_function_whatever_was_imported():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_stroke_width_bar_is_mnists_own(mnist):
+    """``MNIST_STROKE_WIDTH`` is the 95th percentile of MNIST's training digits' stroke
+    widths, and a digit that thin passes through untouched."""
+    widths = np.array([stroke_width(digit) for digit in mnist.x_train[:20000]])
+    assert np.quantile(widths, 0.95) == pytest.approx(MNIST_STROKE_WIDTH, abs=0.05)
+    thin = mnist.x_train[int(np.argmin(np.abs(widths - 2.5)))]
+    assert np.array_equal(to_mnist(thin), to_mnist(thin.copy()))
+    assert stroke_width(to_mnist(thin)) == pytest.approx(stroke_width(thin), abs=0.6)
+
+
+def test_a_marker_digit_is_thinned_towards_mnists_strokes_and_stays_whole(mnist, monkeypatch):
+    bold = [
+        cv2.dilate(cv2.resize(digit, (112, 112)), np.ones((11, 11), np.uint8))
+        for digit in mnist.x_test[:30]
+    ]
+    thinned = [to_mnist(digit) for digit in bold]
+    monkeypatch.setattr(sys.modules["runtime.preprocess"], "_MOST_THINNING", 0)
+    as_drawn = [to_mnist(digit) for digit in bold]
+    bolder_than_mnist = thinner = 0
+    for digit, thin, thick in zip(bold, thinned, as_drawn, strict=True):
+        assert pieces(thin) <= pieces(digit) and thin.max() == 255  # never broken apart
+        _, _, w, h = cv2.boundingRect(thin)
+        assert max(w, h) == MNIST_BOX
+        if stroke_width(thick) > MNIST_STROKE_WIDTH:
+            bolder_than_mnist += 1
+            # thinned unless a thinner stroke would break (a narrow neck between two loops)
+            thinner += stroke_width(thin) < stroke_width(thick) - 0.5
+        else:
+            assert np.array_equal(thin, thick)
+    assert bolder_than_mnist >= 25 and thinner >= 0.8 * bolder_than_mnist

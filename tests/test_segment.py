@@ -236,28 +236,31 @@ def test_a_line_of_letters_is_not_a_number():
 
 
 class DoubtingThickJudge(InkAspectJudge):
-    """``InkAspectJudge``, but a thick-walled bar (its box over 80% ink) is a doubted "1"."""
+    """``InkAspectJudge``, but a bar with two holes (an "8"-like bar) is a doubted "1"."""
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
         rows = super().predict_proba(batch)
         for row, crop in zip(rows, batch, strict=True):
-            ys, xs = np.nonzero(crop > 64)
-            fill = (crop[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] > 64).mean()
-            if row[1] > 0.5 and fill > 0.8:
+            _, hierarchy = cv2.findContours(
+                (crop > 64).astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE
+            )
+            holes = 0 if hierarchy is None else int((hierarchy[0][:, 3] >= 0).sum())
+            if row[1] > 0.5 and holes >= 2:
                 row[:], row[1] = 0.04, 0.64
         return rows
 
 
 def test_a_doubted_touching_pair_beside_clear_digits_is_read_as_two(monkeypatch):
-    """Two clear bars, then two thick ones touching (one piece, as wide as tall) whose parts
-    the judge doubts: a number of four digits. Without the doubted-digit rule the pair is a
-    letter, and the line a word."""
+    """Two clear bars, then two bars with two holes touching (one piece, as wide as tall)
+    whose parts the judge doubts: a number of four digits. Without the doubted-digit rule the
+    pair is a letter, and the line a word."""
     canvas = paper.paper(480, 640)
     for x in (100, 160):
         draw_bar(canvas, x)
     for x in (220, 264):  # 48 px wide, overlapping by 4 px: one piece 92 px wide, 90 px tall
         cv2.rectangle(canvas, (x, 200), (x + 47, 289), 30.0, -1)
-        cv2.rectangle(canvas, (x + 17, 220), (x + 30, 269), 235.0, -1)
+        for top in (215, 250):
+            cv2.rectangle(canvas, (x + 15, top), (x + 32, top + 24), 235.0, -1)
     frame = paper.finish(canvas)
     reading = read_number(frame, DoubtingThickJudge())
     assert reading.numbers == ("1111",)
