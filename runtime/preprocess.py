@@ -194,12 +194,15 @@ def ink_to_mnist(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
         raise NoDigitFoundError("the crop holds no ink")
     near = cv2.dilate(mask[y : y + height, x : x + width], _SQUARE_3)
     digit = _in_mnist_box(cv2.bitwise_and(ink[y : y + height, x : x + width], near))
-    thinner = _thinned(digit)
+    if stroke_width(digit) <= MNIST_STROKE_WIDTH:
+        return digit
+    pieces = _clear_pieces(digit)
+    thinner = _thinned(digit, pieces)
     if thinner is digit:
         return digit
     x, y, width, height = cv2.boundingRect(thinner)
     thinner = _in_mnist_box(thinner[y : y + height, x : x + width])
-    return thinner if _clear_pieces(thinner) == _clear_pieces(digit) else digit
+    return thinner if _clear_pieces(thinner) == pieces else digit
 
 
 def _in_mnist_box(digit: np.ndarray) -> np.ndarray:
@@ -233,19 +236,18 @@ def stroke_width(digit: np.ndarray) -> float:
     return 2.0 * float(clear.sum()) / max(length, 1.0)
 
 
-def _thinned(digit: np.ndarray) -> np.ndarray:
-    """``digit`` with its strokes thinned by a pixel at a time while wider than
-    ``MNIST_STROKE_WIDTH``, never into more pieces of clear ink (a stroke's narrow neck stays
-    joined); ``digit`` itself when already thin enough."""
+def _thinned(digit: np.ndarray, pieces: int) -> np.ndarray:
+    """``digit``, whose strokes are wider than ``MNIST_STROKE_WIDTH`` and whose clear ink is in
+    ``pieces`` pieces, thinned by a pixel at a time until they are not, never into more pieces
+    (a stroke's narrow neck stays joined); ``digit`` itself when the first pixel would break it."""
     cv2 = require_opencv()
-    pieces = _clear_pieces(digit)
     for _ in range(_MOST_THINNING):
-        if stroke_width(digit) <= MNIST_STROKE_WIDTH:
-            break
         thinner = cv2.erode(digit, _SQUARE_2)
         if _clear_pieces(thinner) != pieces:
             break
         digit = thinner
+        if stroke_width(digit) <= MNIST_STROKE_WIDTH:
+            break
     return digit
 
 

@@ -31,7 +31,6 @@ from runtime.segment import candidate_regions
 from train import glyphs
 
 FRAME = (480, 640)
-NON_DIGIT_LETTERS = glyphs.LETTERS
 # Share of the typed digits, and of the lines of words, written in a handwriting font
 # (train.glyphs) rather than a Hershey font
 HANDWRITTEN_SHARE = 0.5
@@ -357,7 +356,7 @@ def _write_words(
             gaps = rng.uniform(-0.05, 0.2, len(text))
             return glyphs.word_coverage(text, size, font, gaps, shear, rng.uniform(-4, 4), pen)
     else:
-        letters = list(NON_DIGIT_LETTERS)
+        letters = list(glyphs.LETTERS)
         hershey = int(rng.choice(paper.HERSHEY_FONTS))
         thickness = int(rng.integers(1, max(2, round(size / 12)) + 1))
 
