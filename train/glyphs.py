@@ -24,9 +24,10 @@ from runtime.images import require_opencv
 
 GLYPHS_FILE = Path(__file__).with_name("glyphs.npz")
 DIGITS = "0123456789"
-# Letters and signs no digit resembles (no o, l, i, s, z, b, g, q, ...): a candidate that
-# looks like a digit must stay acceptable; the reader rejects words by their context instead.
-LETTERS = "acdefhkmnprtuvwxyACEFHKLMNPRUVWXY#%&@*+=?"
+# Letters and signs no digit resembles (no o, l, i, s, z, b, g, q, ...; no u, y or U either:
+# an open 4 as many write it is a u or y with a bar): a candidate that looks like a digit must
+# stay acceptable; the reader rejects words by their context instead.
+LETTERS = "acdefhkmnprtvwxACEFHKLMNPRVWXY#%&@*+=?"
 # Single-font packages of different hands (casual marker, thin script, school print, brush
 # script, bold script), kept out of training for the threshold choice.
 THRESHOLD_PACKAGES = ("fonts-breip", "fonts-kristi", "fonts-seto", "fonts-havana", "fonts-lobster")
