@@ -243,8 +243,8 @@ RULES = {
 }
 
 
-def add_data_and_backend(parser: argparse.ArgumentParser) -> None:
-    """``--data`` (MNIST) and ``--backend``, as the reading benchmarks take them."""
+def add_data(parser: argparse.ArgumentParser) -> None:
+    """``--data`` (MNIST), as the reading benchmarks take it."""
     parser.add_argument(
         "--data",
         type=Path,
@@ -252,6 +252,11 @@ def add_data_and_backend(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="MNIST directory ($DIGIT_KIT_MNIST_DIR when set)",
     )
+
+
+def add_data_and_backend(parser: argparse.ArgumentParser) -> None:
+    """``--data`` (MNIST) and ``--backend``, as the reading benchmarks take them."""
+    add_data(parser)
     parser.add_argument("--backend", default="auto", metavar="NAME", help="inference backend")
 
 

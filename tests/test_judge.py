@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from runtime.cli_common import EXIT_BAD_INPUT
 from train import glyphs, judge_data
 from train.judge_data import PlacedDigit, harvest, label, page, straight_bar, threshold_page
-from train.threshold import choose_threshold
+from train.threshold import choose_threshold, read_threshold_pages
 
 pytest.importorskip("cv2")
 
@@ -111,3 +112,27 @@ def test_training_draws_no_font_of_the_threshold_choice(monkeypatch, mnist):
     for index in range(40):
         threshold_page(index, 0, mnist.x_train[:200], mnist.y_train[:200])
     assert used and used <= set(glyphs.threshold_fonts())
+
+
+def test_the_page_readings_choose_what_training_chooses(mnist):
+    from benchmarks.bench_threshold_pages import page_table
+
+    sevens = np.flatnonzero(mnist.y_test == 7)[:100]
+    x, y = mnist.x_test[sevens], mnist.y_test[sevens]
+    readings = read_threshold_pages(_ConfidentlyWrong(), 6, 0, x, y)
+    assert readings.right.shape == readings.false.shape == (6, len(readings.grid))
+    best = float(readings.grid[readings.best()])
+    assert best > 0.905 and not readings.false[:, readings.best()].any()
+    assert readings.false[:, 0].sum() > 0  # at 0.5 it reports 3s where sevens are written
+    assert choose_threshold(_ConfidentlyWrong(), 6, 0, x, y).threshold == round(best, 4)
+    table, summary = page_table(readings)
+    assert f"| {best:.4f} (best) |" in table and summary["best"] == best
+    assert any(low <= best <= high for low, high in summary["within_one_se"])
+
+
+def test_bench_threshold_pages_names_a_missing_model(tmp_path, capsys):
+    from benchmarks import bench_threshold_pages
+
+    missing = tmp_path / "nothing.keras"
+    assert bench_threshold_pages.main(["--model", str(missing)]) == EXIT_BAD_INPUT
+    assert str(missing) in capsys.readouterr().err

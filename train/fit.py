@@ -19,7 +19,7 @@ from train.judge_data import JudgeExamples, harvest
 from train.model import NUM_CLASSES, build_model
 from train.outliers import render_outliers, uniform_targets
 from train.recipes import Recipe
-from train.threshold import ThresholdChoice, choose_threshold
+from train.threshold import PAGE_SEED_OFFSET, ThresholdChoice, choose_threshold
 
 STEPS_PER_EXECUTION = 16
 
@@ -89,6 +89,13 @@ def configure_determinism(seed: int) -> None:
 def stratified_holdout(x: np.ndarray, y: np.ndarray, size: int, seed: int):
     """Split off ``size`` validation images with the class balance of ``y``."""
     return train_test_split(x, y, test_size=size, stratify=y, random_state=seed)
+
+
+def validation_holdout(x: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int):
+    """The split ``fit`` trains with: (x_fit, x_val, y_fit, y_val), ``recipe.validation_size``
+    images held out (at most a fifth)."""
+    size = min(recipe.validation_size, len(x) // 5)
+    return stratified_holdout(x, y, size, seed)
 
 
 class AugmentedEpochs:
@@ -254,8 +261,7 @@ def fit(
     callbacks: list[keras.callbacks.Callback] = []
     with tempfile.TemporaryDirectory(prefix="digit-kit-ckpt-") as scratch:
         if recipe.validation_size:
-            size = min(recipe.validation_size, len(x_all) // 5)
-            x_fit, x_val, y_fit, y_val = stratified_holdout(x_all, y_all, size, seed)
+            x_fit, x_val, y_fit, y_val = validation_holdout(x_all, y_all, recipe, seed)
             validation = (to_inputs(x_val), keras.utils.to_categorical(y_val, NUM_CLASSES))
             train_size, val_size = len(x_fit), len(x_val)
         else:
@@ -330,7 +336,9 @@ def fit(
     inference.set_weights(model.get_weights())  # left uncompiled: model.keras carries no optimizer
     threshold = None
     if recipe.threshold_pages and validation is not None:
-        threshold = choose_threshold(inference, recipe.threshold_pages, seed + 1, x_val, y_val)
+        threshold = choose_threshold(
+            inference, recipe.threshold_pages, seed + PAGE_SEED_OFFSET, x_val, y_val
+        )
     wall = time.perf_counter() - started
     return TrainResult(
         model=inference,

@@ -15,7 +15,8 @@ benchmark's tune split best. The score: digits read right, minus ``FALSE_DIGIT_C
 reported that is not there or not what is written. That cost is the product decision,
 stated once here: a false digit is as bad as three missed ones. Never below
 ``MIN_THRESHOLD``: the prediction must be a clear majority. ``convert`` stores the threshold
-in every exported model's metadata.
+in every exported model's metadata. ``python -m benchmarks.bench_threshold_pages`` prints a
+trained model's score on these pages at every threshold, with its standard error.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from train.judge_data import PlacedDigit, threshold_page
 
 FALSE_DIGIT_COST = 3.0
 MIN_THRESHOLD = 0.5
-_GRID = np.concatenate([np.arange(0.5, 0.95, 0.01), np.arange(0.95, 0.9999, 0.0005)])
+# Page seeds: the pages of a run with training seed N are drawn with seed N + PAGE_SEED_OFFSET.
+PAGE_SEED_OFFSET = 1
+GRID = np.concatenate([np.arange(0.5, 0.95, 0.01), np.arange(0.95, 0.9999, 0.0005)])
 # A reported digit is right when this share of a written digit's ink lies in its box and
 # the label matches.
 _MATCH = 0.5
@@ -51,6 +54,75 @@ class ThresholdChoice:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class PageReadings:
+    """What the reader did on each held-out page at each threshold of ``grid``: digits read
+    right and false digits, arrays of shape (pages, thresholds)."""
+
+    grid: np.ndarray
+    right: np.ndarray
+    false: np.ndarray
+    written: int  # digits written on all the pages
+
+    def scores(self) -> np.ndarray:
+        """Each page's score at each threshold (digits right minus ``FALSE_DIGIT_COST`` x false)."""
+        return self.right - FALSE_DIGIT_COST * self.false
+
+    def best(self) -> int:
+        """The index of the threshold with the best total score (the lowest of equal scores)."""
+        return int(np.argmax(self.scores().sum(axis=0)))
+
+
+class _HeldOutPages:
+    """The held-out pages' candidates, classified once, read at any threshold."""
+
+    def __init__(self, model, pages: int, seed: int, x_val: np.ndarray, y_val: np.ndarray) -> None:
+        from train.fit import to_inputs
+
+        self.frames: list[tuple[FrameCandidates, list[PlacedDigit]]] = []
+        for index in range(pages):
+            image, placed = threshold_page(index, seed, x_val, y_val)
+            self.frames.append((FrameCandidates(image), placed))
+        crops = [region.image for frame, _ in self.frames for region in frame.regions]
+        probabilities = model.predict(to_inputs(np.stack(crops)), batch_size=2048, verbose=0)
+        counts = np.cumsum([len(frame.regions) for frame, _ in self.frames])[:-1]
+        self.by_page = np.split(probabilities, counts)
+        self.written = sum(len(placed) for _, placed in self.frames)
+
+    def outcome(self, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """Digits read right and false digits per page at ``threshold``."""
+        right = np.zeros(len(self.frames), np.int64)
+        false = np.zeros(len(self.frames), np.int64)
+        rule = partial(accepts, threshold=threshold)
+        for index, ((frame, placed), rows) in enumerate(
+            zip(self.frames, self.by_page, strict=True)
+        ):
+            for region, row in frame.choose(rows, rule):
+                digit = int(row.argmax())
+                hit = any(d.label == digit and d.share_inside(region.box) >= _MATCH for d in placed)
+                right[index] += hit
+                false[index] += not hit
+        return right, false
+
+
+def read_threshold_pages(
+    model, pages: int, seed: int, x_val: np.ndarray, y_val: np.ndarray
+) -> PageReadings:
+    """What the reader does on ``pages`` held-out pages (page seed ``seed``) at every
+    threshold of the grid; one batched ``model.predict`` for all candidates."""
+    return _readings(_HeldOutPages(model, pages, seed, x_val, y_val))
+
+
+def _readings(held_out: _HeldOutPages) -> PageReadings:
+    outcomes = [held_out.outcome(float(threshold)) for threshold in GRID]
+    return PageReadings(
+        grid=GRID,
+        right=np.stack([right for right, _ in outcomes], axis=1),
+        false=np.stack([false for _, false in outcomes], axis=1),
+        written=held_out.written,
+    )
+
+
 def choose_threshold(
     model, pages: int, seed: int, x_val: np.ndarray, y_val: np.ndarray
 ) -> ThresholdChoice:
@@ -58,38 +130,16 @@ def choose_threshold(
     one batched ``model.predict`` for all candidates."""
     from train.fit import to_inputs
 
-    frames: list[tuple[FrameCandidates, list[PlacedDigit]]] = []
-    for index in range(pages):
-        image, placed = threshold_page(index, seed, x_val, y_val)
-        frames.append((FrameCandidates(image), placed))
-    crops = [region.image for frame, _ in frames for region in frame.regions]
-    probabilities = model.predict(to_inputs(np.stack(crops)), batch_size=2048, verbose=0)
-    by_page = np.split(probabilities, np.cumsum([len(frame.regions) for frame, _ in frames])[:-1])
-    written = sum(len(placed) for _, placed in frames)
-
-    def outcome(threshold: float) -> tuple[int, int]:
-        false = right = 0
-        for (frame, placed), rows in zip(frames, by_page, strict=True):
-            for region, row in frame.choose(rows, partial(accepts, threshold=threshold)):
-                digit = int(row.argmax())
-                hit = any(d.label == digit and d.share_inside(region.box) >= _MATCH for d in placed)
-                right += hit
-                false += not hit
-        return false, right
-
-    scores = []
-    for threshold in _GRID:
-        false, right = outcome(float(threshold))
-        scores.append(right - FALSE_DIGIT_COST * false)
-    chosen = _GRID[int(np.argmax(scores))]  # the lowest of equal scores
-    threshold = max(MIN_THRESHOLD, float(round(chosen, 4)))
-    false, right = outcome(threshold)
+    held_out = _HeldOutPages(model, pages, seed, x_val, y_val)
+    readings = _readings(held_out)
+    threshold = max(MIN_THRESHOLD, float(round(GRID[readings.best()], 4)))
+    right, false = held_out.outcome(threshold)
     mnist = model.predict(to_inputs(x_val), batch_size=2048, verbose=0)
     mnist_right = (mnist.argmax(axis=1) == y_val) & accepted(mnist, threshold)
     return ThresholdChoice(
         threshold=threshold,
         pages=pages,
-        false_digits_per_page=false / max(pages, 1),
-        digits_read=right / max(written, 1),
+        false_digits_per_page=int(false.sum()) / max(pages, 1),
+        digits_read=int(right.sum()) / max(held_out.written, 1),
         mnist_digits_accepted=float(mnist_right.mean()),
     )
