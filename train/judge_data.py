@@ -191,6 +191,11 @@ class PlacedDigit:
     y: int
     coverage: np.ndarray
 
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """Where the digit's coverage lies on the page: (x, y, w, h)."""
+        return self.x, self.y, self.coverage.shape[1], self.coverage.shape[0]
+
     def share_inside(self, box) -> float:
         """The share of this digit's ink inside ``box`` (x, y, w, h)."""
         bx, by, bw, bh = box
@@ -230,9 +235,7 @@ def digit_page(
     """MNIST digits in a row, apart, close or touching, on plain or ruled paper, sometimes
     beside words (``_write_words``): the BGR canvas and the digits written on it."""
     height, width = FRAME
-    canvas = _sheet(rng)
-    if rng.random() < 0.35:
-        paper.draw_ruled_lines_at(canvas, rng.uniform(24, 60), rng)
+    canvas = _page_sheet(rng)
     count = int(rng.integers(1, 6))
     field = rng.uniform(40, 170)
     spacing = (
@@ -256,9 +259,7 @@ def digit_page(
         paper.draw_ink(canvas, coverage, round(x), top, ink)
         placed.append(PlacedDigit(int(labels[index]), round(x), top, coverage))
         x += coverage.shape[1] + spacing
-    if rng.random() < 0.25:
-        boxes = [(d.x, d.y, d.coverage.shape[1], d.coverage.shape[0]) for d in placed]
-        _write_words(canvas, rng, avoid=boxes, fonts=word_fonts)
+    _words_beside(canvas, rng, placed, word_fonts)
     return canvas, placed
 
 
@@ -268,9 +269,7 @@ def font_number_page(
     """A number of 1-6 digits in one of the handwriting ``fonts`` and pen, on plain or ruled
     paper, sometimes beside words in the same fonts: the BGR canvas and its digits."""
     height, width = FRAME
-    canvas = _sheet(rng)
-    if rng.random() < 0.35:
-        paper.draw_ruled_lines_at(canvas, rng.uniform(24, 60), rng)
+    canvas = _page_sheet(rng)
     font = fonts[int(rng.integers(len(fonts)))]
     size = rng.uniform(30, 130)
     shear, angle = rng.uniform(-0.3, 0.3), rng.uniform(-6, 6)
@@ -290,9 +289,7 @@ def font_number_page(
         paper.draw_ink(canvas, coverage, round(x), top, ink_color)
         placed.append(PlacedDigit(int(digit), round(x), top, coverage))
         x += coverage.shape[1] + gap
-    if rng.random() < 0.25:
-        boxes = [(d.x, d.y, d.coverage.shape[1], d.coverage.shape[0]) for d in placed]
-        _write_words(canvas, rng, avoid=boxes, fonts=fonts)
+    _words_beside(canvas, rng, placed, fonts)
     return canvas, placed
 
 
@@ -327,6 +324,22 @@ def _sheet(rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.15:
         paper.draw_holes(canvas, rng.uniform(15, 35), rng.uniform(8, 18), rng.uniform(70, 110))
     return canvas
+
+
+def _page_sheet(rng: np.random.Generator) -> np.ndarray:
+    """A sheet for a page of digits: plain, or ruled one time in three or so."""
+    canvas = _sheet(rng)
+    if rng.random() < 0.35:
+        paper.draw_ruled_lines_at(canvas, rng.uniform(24, 60), rng)
+    return canvas
+
+
+def _words_beside(
+    canvas: np.ndarray, rng: np.random.Generator, placed: list[PlacedDigit], fonts: list[int] | None
+) -> None:
+    """Sometimes (one page in four) words beside the digits ``placed``, clear of them."""
+    if rng.random() < 0.25:
+        _write_words(canvas, rng, avoid=[digit.box for digit in placed], fonts=fonts)
 
 
 def _write_words(
