@@ -254,6 +254,13 @@ def add_data(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_json(parser: argparse.ArgumentParser) -> None:
+    """``--json FILE``: the benchmarks' results also written as JSON."""
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="also write the results to this JSON file"
+    )
+
+
 def add_data_and_backend(parser: argparse.ArgumentParser) -> None:
     """``--data`` (MNIST) and ``--backend``, as the reading benchmarks take them."""
     add_data(parser)
@@ -303,9 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dump", type=Path, metavar="DIR", help="write misread items here as annotated PNGs"
     )
-    parser.add_argument(
-        "--json", type=Path, metavar="FILE", help="also write the results to this JSON file"
-    )
+    add_json(parser)
     return parser
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_reading import add_data
+from benchmarks.bench_reading import add_data, add_json
 from benchmarks.machine import describe_machine
 from runtime.cli_common import EXIT_BAD_INPUT, EXIT_OK, int_at_least, make_parser, print_error
 from runtime.errors import DatasetError, DigitKitError
@@ -131,9 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how many held-out pages to read (training reads the default recipe's number)",
     )
     add_data(parser)
-    parser.add_argument(
-        "--json", type=Path, metavar="FILE", help="also write the results to this JSON file"
-    )
+    add_json(parser)
     return parser
 
 

@@ -27,11 +27,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_reading import add_data_and_backend
+from benchmarks.bench_reading import add_data_and_backend, add_json
 from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Item, Sources, generate, report
 from benchmarks.corpora.scoring import Outcome, ReadDigit, Reading, score, summarize
 from benchmarks.machine import describe_machine
@@ -204,9 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--limit", type=int_at_least(1), metavar="N", help="only the first N items per corpus"
     )
-    parser.add_argument(
-        "--json", type=Path, metavar="FILE", help="also write the results to this JSON file"
-    )
+    add_json(parser)
     return parser
 
 
