@@ -28,7 +28,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -243,6 +244,22 @@ RULES = {
 }
 
 
+@contextmanager
+def rules_off(names: Iterable[str]) -> Iterator[None]:
+    """Read with the reading rules ``names`` (of ``RULES``) switched off; restored after."""
+    restore = []
+    try:
+        for name in dict.fromkeys(names):  # each once: a repeat would restore 'off'
+            module_name, switch, off, _ = RULES[name]
+            module = importlib.import_module(module_name)
+            restore.append((module, switch, getattr(module, switch)))
+            setattr(module, switch, off)
+        yield
+    finally:
+        for module, switch, value in reversed(restore):
+            setattr(module, switch, value)
+
+
 def add_data(parser: argparse.ArgumentParser) -> None:
     """``--data`` (MNIST), as the reading benchmarks take it."""
     parser.add_argument(
@@ -320,20 +337,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.corpus:
         if args.limit is not None and args.limit > CORPORA[name].most:
             parser.error(f"--limit: {name} has {CORPORA[name].most} items per split")
-    restore = []
-    for rule in dict.fromkeys(args.without):  # each once: a repeat would restore 'off'
-        module_name, switch, off, _ = RULES[rule]
-        module = importlib.import_module(module_name)
-        restore.append((module, switch, getattr(module, switch)))
-        setattr(module, switch, off)
     try:
-        return run(args)
+        with rules_off(args.without):
+            return run(args)
     except (FontsMissingError, DatasetError, DigitKitError) as exc:
         print_error(PROG, exc)
         return EXIT_BAD_INPUT
-    finally:
-        for module, switch, value in restore:
-            setattr(module, switch, value)
 
 
 if __name__ == "__main__":

@@ -54,11 +54,15 @@ class _Frame:
 
 
 def read_once(
-    split: str, limit: int | None, sources: Sources, classifiers: dict[str, DigitClassifier]
+    split: str,
+    limit: int | None,
+    sources: Sources,
+    classifiers: dict[str, DigitClassifier],
+    names: Sequence[str] = CORPUS_NAMES,
 ) -> dict[str, list[_Frame]]:
-    """Every frame of the frame corpora searched once and classified once per model."""
+    """Every frame of the frame corpora ``names`` searched once and classified once per model."""
     frames: dict[str, list[_Frame]] = {}
-    for name in CORPUS_NAMES:
+    for name in names:
         frames[name] = []
         for item in generate(name, split, limit, sources):
             candidates = FrameCandidates(item.image)

@@ -368,3 +368,63 @@ def test_threshold_grid_reads_as_the_reading_benchmark_does(built_model: Path, t
     for name in ("fonts-numbers", "camera"):
         assert rows[name]["per_digit"] == pytest.approx(grid[f"{name} per digit"])
         assert rows[name]["exact"] == pytest.approx(grid[f"{name} exact"])
+
+
+def _frame_with(box, rows: list[list[float]]):
+    """A read frame as ``bench_thresholds.read_once`` keeps it: candidates all at ``box``."""
+    from types import SimpleNamespace
+
+    regions = [SimpleNamespace(box=box) for _ in rows]
+    return SimpleNamespace(
+        candidates=SimpleNamespace(regions=regions),
+        probabilities={"m": np.asarray(rows, np.float32)},
+    )
+
+
+def _row(digit: int, confidence: float) -> list[float]:
+    row = [(1.0 - confidence) / 9] * 10
+    row[digit] = confidence
+    return row
+
+
+def test_a_missed_digit_gets_the_first_cause_that_holds():
+    from benchmarks.bench_misses import cause_of_miss
+    from runtime.classifier import acceptance_bar
+
+    box, elsewhere = (10, 10, 20, 30), (200, 10, 20, 30)
+    threshold = 0.9
+
+    def cause(rows, digit=3, box_of_candidates=box, read_freely=()):
+        frame = _frame_with(box_of_candidates, rows)
+        return cause_of_miss(frame, "m", threshold, box, digit, list(read_freely))
+
+    assert cause([_row(3, 0.99)], read_freely=[(12, 10, 18, 30)]) == "word rule"
+    assert cause([_row(3, 0.99)], box_of_candidates=elsewhere) == "never proposed"
+    assert cause([]) == "never proposed"
+    assert cause([_row(5, 0.99)]) == "taken for another digit"
+    assert cause([_row(3, 0.4)]) == "taken for no digit"
+    assert cause([_row(3, 0.4), _row(3, 0.7)]) == "doubted"  # the best fitting candidate
+    one_between = (threshold + acceptance_bar(threshold, 1)) / 2
+    assert cause([_row(1, one_between)], digit=1) == "a 1 under the stroke bar"
+    assert cause([_row(3, one_between)]) == "choice"
+    assert cause([_row(3, 0.99)]) == "choice"
+
+
+@needs_mnist
+def test_misses_add_up_to_what_the_reading_benchmark_misses(built_model: Path, tmp_path: Path):
+    from benchmarks import bench_misses
+
+    common = ["--model", str(built_model), "--split", "tune", "--limit", "6"]
+    reading_json, misses_json = tmp_path / "reading.json", tmp_path / "misses.json"
+    corpora = ["--corpus", *bench_misses.CORPUS_NAMES]
+    assert bench_reading.main([*common, *corpora, "--json", str(reading_json)]) == 0
+    assert bench_misses.main([*common, "--json", str(misses_json)]) == 0
+    errors = {
+        row["corpus"]: row
+        for row in json.loads(reading_json.read_text())["frame_errors"]
+        if row["group"] is None
+    }
+    for name, row in json.loads(misses_json.read_text())["rows"].items():
+        assert row["written"] == errors[name]["digits"] > 0
+        assert row["missed"] == errors[name]["missed"]
+        assert sum(row[cause] for cause in bench_misses.CAUSES) == row["missed"]

@@ -76,7 +76,7 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def _overlap(a: Box, b: Box) -> float:
+def overlap(a: Box, b: Box) -> float:
     """Intersection area over the smaller box's area."""
     width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
@@ -89,7 +89,7 @@ def breakdown(truth: str, boxes: Sequence[Box], reading: Reading) -> tuple[Count
     """Each truth digit's category (see the module doc) and the number of extra accepted digits."""
     regions = [digit for digit in reading.digits if digit.box is not None]
     links = [
-        [r for r, region in enumerate(regions) if _overlap(box, region.box) >= OVERLAP]
+        [r for r, region in enumerate(regions) if overlap(box, region.box) >= OVERLAP]
         for box in boxes
     ]
     owners = Counter(r for linked in links for r in linked)
