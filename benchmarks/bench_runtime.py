@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -276,6 +277,15 @@ def bench_references(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
     keras_row["load_s"], keras_row["rss_mb"] = fresh_process_load(
         "keras", [str(args.keras)], args.load_runs
     )
+    rows = [("keras model.predict", "float32 (.keras)", keras_row)]
+    missing = [name for name in ("onnxruntime", "tf2onnx") if find_spec(name) is None]
+    if missing:
+        print(
+            f"skipping the ONNX Runtime reference: {' and '.join(missing)} not installed "
+            '(pip install -e ".[bench]")',
+            file=sys.stderr,
+        )
+        return rows
     with tempfile.TemporaryDirectory() as scratch:
         onnx_path = Path(scratch) / "model.onnx"
         run_child(
@@ -285,10 +295,7 @@ def bench_references(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
         onnx_row["load_s"], onnx_row["rss_mb"] = fresh_process_load(
             "onnxruntime", [str(onnx_path)], args.load_runs
         )
-    return [
-        ("keras model.predict", "float32 (.keras)", keras_row),
-        ("onnxruntime", "float32 (tf2onnx)", onnx_row),
-    ]
+    return [*rows, ("onnxruntime", "float32 (tf2onnx)", onnx_row)]
 
 
 def format_table(rows: list[tuple[str, str, dict]]) -> str:
