@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from camera_demo.output import JsonlWriter, RunSummary, frame_record, save_snapshot
+from camera_demo.output import (
+    JsonlWriter,
+    OutputError,
+    RunSummary,
+    frame_record,
+    save_snapshot,
+)
 from camera_demo.overlay import draw_overlay, draw_status
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
 from camera_demo.reader import ThreadedReader
@@ -62,6 +68,7 @@ from runtime.cli_common import (
     make_parser,
     print_error,
     silence_stdout,
+    thread_count,
 )
 from runtime.errors import DigitKitError, ImageError
 from runtime.images import as_bgr_u8, quiet_opencv_logs, require_opencv
@@ -153,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads",
-        type=int_at_least(1),
+        type=thread_count,
         default=1,
         metavar="N",
         help="threads for inference and OpenCV",
@@ -392,8 +399,12 @@ def _read_frames(session: _Session, summary: RunSummary, stop: StopRequest) -> s
         if key in (ord("q"), KEY_ESC):
             return "quit"
         if key == ord("s") and last is not None:
-            path = save_snapshot(session.snapshot_dir, last[0].index, last[0].image, last[1])
-            log.info("snapshot saved to %s", path)
+            try:
+                path = save_snapshot(session.snapshot_dir, last[0].index, last[0].image, last[1])
+            except OSError as exc:  # a full disk: the reading goes on without the snapshot
+                log.warning("cannot save the snapshot: %s", exc.strerror or exc)
+            else:
+                log.info("snapshot saved to %s", path)
         elif key == KEY_SPACE and last is not None and last[1] is not None:
             paused_view = draw_status(last[1].copy(), "PAUSED") if paused_view is None else None
     return f"stopped after --max-frames {session.max_frames}"
@@ -491,6 +502,11 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
         except BrokenPipeError:  # the JSONL's reader on stdout went away (| head)
             silence_stdout()
             ending, code = "stopped: the output's reader went away", EXIT_OUTPUT_CLOSED
+        except OutputError as exc:  # a full disk: say so, and still give the summary
+            if writer is not None and writer.path is None:
+                silence_stdout()
+            print_error(PROG, exc)
+            ending, code = f"stopped: {exc}", EXIT_BAD_INPUT
         if stop.is_set():
             code = stop.exit_code
         skipped = getattr(source, "skipped", [])

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.backends import Backend, TensorSpec, create_backend
+from runtime.backends import Backend, TensorSpec, create_backend, max_threads
 from runtime.errors import ImageError, ModelFormatError
 from runtime.images import (
     MNIST_PIXELS,
@@ -104,8 +104,14 @@ class DigitClassifier:
         Raises ``ModelFormatError`` (missing, not a TFLite file, damaged, wrong signature, bad
         metadata), ``MetadataMismatchError`` and ``BackendUnavailableError``.
         """
-        if not isinstance(num_threads, int) or isinstance(num_threads, bool) or num_threads < 1:
-            raise ValueError(f"num_threads must be a positive integer, got {num_threads!r}")
+        most = max_threads()  # a million threads exhaust the system before LiteRT notices
+        if not isinstance(num_threads, int) or isinstance(num_threads, bool):
+            raise ValueError(f"num_threads must be an integer, got {num_threads!r}")
+        if not 1 <= num_threads <= most:
+            raise ValueError(
+                f"num_threads must be between 1 and {most} (the CPUs available), "
+                f"got {num_threads!r}"
+            )
         loaded = load_model(model, verify_metadata=verify_metadata)
         source = loaded.source
         self.model_path = None if isinstance(model, bytes | bytearray | memoryview) else model

@@ -29,9 +29,9 @@ from runtime.cli_common import (
     EXIT_OK,
     add_threshold_option,
     console_script,
-    int_at_least,
     make_parser,
     print_error,
+    thread_count,
 )
 from runtime.errors import DigitKitError, NoDigitFoundError
 from runtime.images import MNIST_SHAPE, as_gray_u8, read_image_file
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", default="auto", choices=("auto", *BACKEND_NAMES), help="inference backend"
     )
     add_threshold_option(parser)
-    parser.add_argument("--threads", type=int_at_least(1), default=1, help="interpreter threads")
+    parser.add_argument("--threads", type=thread_count, default=1, help="interpreter threads")
     parser.add_argument(
         "--json",
         action="store_true",

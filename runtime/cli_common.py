@@ -8,7 +8,8 @@ code  meaning
 ====  =================================================================================
 0     success
 1     a check failed (the parity gate rejected a format)
-2     bad input or usage: unknown flag, missing or malformed file, bad model, bad image
+2     bad input or usage: unknown flag, missing or malformed file, bad model, bad image; an
+      output that cannot be written (a full disk)
 130   interrupted (Ctrl-C / SIGINT)
 141   the output's reader went away (``| head``): stopped quietly, as a shell reports SIGPIPE
 ====  =================================================================================
@@ -33,8 +34,10 @@ EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE
 
 
 def console_script(main: Callable[..., int]) -> Callable[..., int]:
-    """Wrap a console script's ``main``: when the reader of its output goes away (``| head``),
-    it stops without a traceback and returns ``EXIT_OUTPUT_CLOSED``."""
+    """Wrap a console script's ``main`` (its module names the program in ``PROG``): when the
+    reader of its output goes away (``| head``), it stops without a traceback and returns
+    ``EXIT_OUTPUT_CLOSED``; when its output cannot be written (stdout on a full disk), it says
+    so in one line and returns ``EXIT_BAD_INPUT``."""
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
@@ -45,6 +48,11 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
         except BrokenPipeError:
             silence_stdout()
             return EXIT_OUTPUT_CLOSED
+        except OSError as exc:
+            silence_stdout()
+            prog = getattr(sys.modules[main.__module__], "PROG", main.__module__)
+            print_error(prog, f"cannot write the output: {exc.strerror or exc}")
+            return EXIT_BAD_INPUT
 
     return wrapper
 
@@ -103,6 +111,18 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def thread_count(text: str) -> int:
+    """An argparse type for ``--threads``: 1 up to the CPUs available (``max_threads``)."""
+    from runtime.backends import max_threads
+
+    value = int_at_least(1)(text)
+    if value > max_threads():
+        raise argparse.ArgumentTypeError(
+            f"at most {max_threads()} (the CPUs available), got {value}"
+        )
+    return value
 
 
 def float_in_range(low: float, high: float) -> Callable[[str], float]:

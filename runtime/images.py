@@ -95,7 +95,8 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
     if path.is_dir():
         raise ImageError(f"{path}: is a directory, not an image file")
     if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+        what = "not a regular file (a device or pipe)" if path.exists() else "no such file"
+        raise ImageError(f"{path}: {what}")
     cv2 = require_opencv()
     if path.suffix.lower() in _ALPHA_FORMATS:
         flags = cv2.IMREAD_UNCHANGED

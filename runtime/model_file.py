@@ -12,6 +12,7 @@ indices, constant sizes), and reads and verifies the kit's metadata. Anything wr
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ _UNIONS = {
 }
 # A bound on the tables visited: a kit model has a few dozen; a damaged offset must not loop.
 _MAX_TABLES = 200_000
+# FlatBuffers address with 32-bit offsets: no TFLite file is larger.
+MAX_MODEL_BYTES = 2**31
 _ITEM_SIZES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1, 10: 8}  # TensorType -> bytes
 # TensorType -> the zero points it can hold (uint8, int8, int16, uint16).
 _ZERO_POINT_RANGES = {3: (0, 255), 9: (-128, 127), 7: (-32768, 32767), 16: (0, 65535)}
@@ -90,13 +93,22 @@ def _read_bytes(model: Any, source: str | None) -> tuple[bytes, str]:
     path = Path(model)
     name = source or str(path)
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise ModelFormatError(f"model path {str(path)!r} is a directory, not a .tflite file")
+        if not stat.S_ISREG(info.st_mode):
+            # A device or a pipe would be read without end, or wait forever for a writer.
+            raise ModelFormatError(
+                f"model path {str(path)!r} is not a regular file (a device, pipe or socket)"
+            )
+        if info.st_size > MAX_MODEL_BYTES:
+            raise ModelFormatError(
+                f"model file {str(path)!r} is {info.st_size:,} bytes: a TFLite file is at most "
+                f"{MAX_MODEL_BYTES:,} (2 GiB)"
+            )
         return path.read_bytes(), name
     except FileNotFoundError:
         raise ModelFormatError(f"model file {str(path)!r} does not exist") from None
-    except IsADirectoryError:
-        raise ModelFormatError(
-            f"model path {str(path)!r} is a directory, not a .tflite file"
-        ) from None
     except OSError as exc:
         raise ModelFormatError(
             f"cannot read model file {str(path)!r}: {exc.strerror or exc}"

@@ -17,7 +17,7 @@ import tflite_builder as tb
 
 import runtime
 from runtime import DigitClassifier, Prediction, available_backends
-from runtime.backends import auto_order
+from runtime.backends import auto_order, max_threads
 from runtime.classifier import DEFAULT_THRESHOLD, STROKE_ODDS, acceptance_bar, accepted, accepts
 from runtime.errors import (
     BackendUnavailableError,
@@ -216,7 +216,11 @@ def test_available_backends_and_auto_choice(built):
     names = available_backends()
     assert {"litert", "numpy"} <= set(names)
     assert DigitClassifier(built["int8"]).backend_name == "litert"
-    assert DigitClassifier(built["int8"], num_threads=2).backend_name == "litert"
+    most = max_threads()
+    assert DigitClassifier(built["int8"], num_threads=most).backend_name == "litert"
+    for wrong in (0, most + 1, 10**6):  # a million threads would exhaust the system
+        with pytest.raises(ValueError, match="num_threads must be between 1 and"):
+            DigitClassifier(built["int8"], num_threads=wrong)
 
 
 def test_auto_falls_back_to_numpy_without_interpreters(built, images, monkeypatch):

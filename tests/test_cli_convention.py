@@ -6,6 +6,7 @@ import importlib
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -100,6 +101,36 @@ def test_a_closed_output_is_exit_141_without_a_traceback():
     assert b"Traceback" not in process.stderr.read()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_on_a_full_disk_is_one_error_line_and_exit_2():
+    code = (
+        "import sys; from runtime.cli_common import console_script\n"
+        "PROG = 'digit-x'\n"
+        "@console_script\n"
+        "def main():\n"
+        "    for _ in range(100000): print('line ' * 20)\n"
+        "    return 0\n"
+        "sys.exit(main())"
+    )
+    with open("/dev/full", "w") as full:  # every write: No space left on device
+        done = subprocess.run(
+            [sys.executable, "-c", code], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert done.returncode == cli_common.EXIT_BAD_INPUT
+    assert done.stderr == "digit-x: error: cannot write the output: No space left on device\n"
+
+
 def test_print_error_keeps_one_line(capsys):
     cli_common.print_error("digit-x", "first line\nsecond line")
     assert capsys.readouterr().err == "digit-x: error: first line\n"
+
+
+@pytest.mark.parametrize("script", ["digit-classify", "digit-camera"])
+def test_more_threads_than_cpus_is_a_usage_error(script, capsys):
+    from runtime.backends import max_threads
+
+    # A million threads exhausted the system before the interpreter noticed (exit 139).
+    with pytest.raises(SystemExit) as exit_info:
+        entry_point(script)(["--threads", str(max_threads() + 1)])
+    assert exit_info.value.code == cli_common.EXIT_BAD_INPUT
+    assert "--threads: at most" in capsys.readouterr().err

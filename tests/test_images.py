@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import tflite_builder as tb
@@ -180,6 +182,9 @@ def test_image_files_are_read_as_they_look(tmp_path):
         read_image_file(tmp_path)
     with pytest.raises(ImageError, match="no such file"):
         read_image_file(tmp_path / "missing.png")
+    os.mkfifo(tmp_path / "pipe.png")  # read, it would wait for a writer forever
+    with pytest.raises(ImageError, match="not a regular file"):
+        read_image_file(tmp_path / "pipe.png")
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(ImageError, match="not an image file OpenCV can decode"):
         read_image_file(tmp_path / "notes.png")

@@ -5,6 +5,8 @@ backend, without crashing the interpreter."""
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,6 +69,10 @@ def test_not_a_tflite_file(tmp_path):
         load_model(tmp_path / "missing.tflite")
     with pytest.raises(ModelFormatError, match="is a directory"):
         load_model(tmp_path)
+    os.mkfifo(tmp_path / "pipe.tflite")  # read, it would wait for a writer forever
+    for endless in (tmp_path / "pipe.tflite", Path("/dev/zero")):  # /dev/zero: bytes forever
+        with pytest.raises(ModelFormatError, match="not a regular file"):
+            load_model(endless)
 
 
 def test_a_model_file_cut_short_says_so():

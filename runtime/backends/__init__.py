@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from dataclasses import dataclass
 from types import ModuleType
@@ -107,6 +108,13 @@ def auto_order() -> list[str]:
         order.append("tensorflow")
     order.append("numpy")
     return order
+
+
+def max_threads() -> int:
+    """The most inference threads worth asking for: the CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def create_backend(name: str, model: bytes, num_threads: int = 1, source: str = "model") -> Backend:
