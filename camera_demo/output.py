@@ -7,6 +7,7 @@ line, flushed at once, so an interrupted run loses at most the line being writte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -39,6 +40,10 @@ def frame_record(reading: FrameReading, timings_ms: dict[str, float], name: str 
     return record
 
 
+class OutputError(DigitKitError):
+    """An output the demo writes (JSONL, snapshots) cannot be written: the reading stops."""
+
+
 class JsonlWriter(Closable):
     """Append one JSON object per line to ``path``, or to stdout when ``path`` is None."""
 
@@ -54,12 +59,22 @@ class JsonlWriter(Closable):
             raise DigitKitError(f"cannot open {self.path} for the JSONL output: {exc}") from exc
 
     def write(self, record: dict) -> None:
-        self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._stream.flush()
+        try:
+            self._stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._stream.flush()
+        except BrokenPipeError:
+            raise  # the reader of stdout went away: the caller stops quietly
+        except OSError as exc:  # a full disk (an SD card), a failing device
+            where = self.path or "stdout"
+            raise OutputError(
+                f"cannot write the JSONL output to {where}: {exc.strerror or exc}"
+            ) from exc
 
     def close(self) -> None:
         if self.path is not None:
-            self._stream.close()
+            # What could not be written was reported when it failed.
+            with contextlib.suppress(OSError):
+                self._stream.close()
 
 
 def save_snapshot(

@@ -169,3 +169,17 @@ def test_the_pictures_of_a_folder_are_not_smoothed_together(built_model, tmp_pat
     args = ["--model", str(built_model), "--source", str(tmp_path), "--headless", "--smooth", "5"]
     assert cli.main([*args, "--jsonl", str(tmp_path / "out.jsonl")]) == 0
     assert windows == [1, 1]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_stops_the_reading_with_one_error_and_the_summary(
+    built_model, tmp_path, capsys
+):
+    for name in ("a.png", "b.png"):
+        assert cv2.imwrite(str(tmp_path / name), np.full((60, 80), 255, np.uint8))
+    args = ["--model", str(built_model), "--source", str(tmp_path), "--headless"]
+    assert cli.main([*args, "--jsonl", "/dev/full"]) == EXIT_BAD_INPUT  # an SD card full
+    err = capsys.readouterr().err
+    assert "error: cannot write the JSONL output to /dev/full: No space left on device" in err
+    assert "stopped: cannot write the JSONL output" in err and "1 frame" in err  # the summary
+    assert "Traceback" not in err
