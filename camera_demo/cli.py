@@ -124,7 +124,7 @@ def _token(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    from camera_demo.mqtt import DISCOVERY_PREFIX, PASSWORD_ENV, parse_mqtt_url
+    from camera_demo.mqtt import DISCOVERY_PREFIX, PASSWORD_ENV, discovery_prefix, parse_mqtt_url
     from camera_demo.web import TOKEN_ENV, parse_serve_address
     from runtime.backends import BACKEND_NAMES
 
@@ -260,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     broker.add_argument(
         "--mqtt-discovery-prefix",
+        type=discovery_prefix,
         default=DISCOVERY_PREFIX,
         metavar="PREFIX",
         help="Home Assistant discovery prefix ('' to publish no discovery config)",

@@ -19,6 +19,7 @@ retained messages).
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -52,7 +53,9 @@ RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 CONNECT_TIMEOUT_S = 5.0
 GOODBYE_WAIT_S = 0.5  # how long a clean stop waits for "offline" to reach the broker
-MAX_QUEUED = 100  # paho's own queue of unsent messages, bounded
+MAX_QUEUED = 100
+# MQTT's wildcards, and NUL, which no topic may hold
+_NOT_IN_TOPICS = "+#\0"  # paho's own queue of unsent messages, bounded
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,19 @@ class MqttTarget:
         return f"{scheme}://{user}{host}:{self.port}/{self.topic}"
 
 
+def discovery_prefix(text: str) -> str:
+    """An argparse type for ``--mqtt-discovery-prefix``: '' (no discovery) or a topic prefix
+    without wildcards (a wildcard in a topic makes paho refuse every publish to it)."""
+    if text and (
+        text.startswith("/") or text.endswith("/") or any(c in text for c in _NOT_IN_TOPICS)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected a topic prefix such as homeassistant, without + # or a leading or "
+            f"trailing /, got {text!r}"
+        )
+    return text
+
+
 def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarget:
     """Parse ``mqtt[s]://[user[:password]@]host[:port]/topic``; raise ``ValueError`` if malformed.
 
@@ -92,14 +108,16 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
         raise ValueError(f"bad port in {text!r}") from None
     if not parts.hostname:
         raise ValueError(f"no broker host in {text!r}")
+    if "#" in text:  # urlsplit would take it for a fragment and quote the topic cut short
+        raise ValueError(f"the topic may not hold the wildcards + and #, got {text!r}")
     topic = unquote(parts.path.lstrip("/"))
-    if not topic or topic.endswith("/") or any(c in topic for c in "+#\0"):
+    if not topic or topic.endswith("/") or any(c in topic for c in _NOT_IN_TOPICS):
         raise ValueError(
             f"expected a topic without wildcards after the host, as in mqtt://broker/home/meter, "
             f"got {topic!r}"
         )
-    if parts.query or parts.fragment:
-        raise ValueError(f"unexpected ?query or #fragment in {text!r}")
+    if parts.query:
+        raise ValueError(f"unexpected ?query in {text!r}")
     tls = parts.scheme == "mqtts"
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None

@@ -5,6 +5,7 @@ including across a broker restart in the middle of the run.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ from system_tools import Mosquitto, require_module
 from camera_demo.mqtt import (
     PASSWORD_ENV,
     discovery_config,
+    discovery_prefix,
     node_id_for,
     parse_mqtt_url,
 )
@@ -53,9 +55,22 @@ def test_mqtt_urls():
         "mqtt://b/a/+",
         "mqtt://b/a/#",
         "mqtt://b:x/t",
+        "mqtt://b/t?x=1",
     ):
         with pytest.raises(ValueError):
             parse_mqtt_url(bad)
+    with pytest.raises(ValueError, match="'mqtt://b/a/#'"):  # named whole, not cut at the #
+        parse_mqtt_url("mqtt://b/a/#")
+
+
+def test_a_discovery_prefix_with_a_wildcard_is_refused_at_start():
+    # paho refuses every publish to a topic with a wildcard: the publisher thread died.
+    assert discovery_prefix("homeassistant") == "homeassistant"
+    assert discovery_prefix("") == ""  # no discovery config
+    assert discovery_prefix("home/ha") == "home/ha"
+    for bad in ("a/+", "#", "a/#/b", "/ha", "ha/", "a\0b"):
+        with pytest.raises(argparse.ArgumentTypeError, match="without \\+ #"):
+            discovery_prefix(bad)
 
 
 def test_discovery_config_makes_a_home_assistant_sensor():
