@@ -26,6 +26,7 @@ import http.cookies
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -165,6 +166,15 @@ class _HttpServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._forget(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a whole traceback to stderr for each failed request; a client
+        # that resets or drops its connection is routine, not worth one in the journal.
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            log.debug("web %s: connection ended: %s", client_address[0], error)
+        else:
+            log.warning("web %s: request failed: %r", client_address[0], error)
 
     def _forget(self, request: socket.socket) -> None:
         with self._lock:

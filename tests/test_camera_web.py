@@ -12,6 +12,7 @@ import http.client
 import json
 import signal
 import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -252,6 +253,18 @@ def test_connections_are_bounded_and_stalled_clients_dropped():
             time.sleep(0.05)
         assert status == 200
         first.close()
+
+
+def test_a_client_that_resets_its_connection_leaves_no_traceback(capfd):
+    with serving() as server:
+        for _ in range(3):
+            client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            client.sendall(b"GET /api/heal")  # half a request line, then a reset (RST)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+        time.sleep(0.3)
+        assert request(server, "/api/health")[0] == 200  # the server serves on
+    assert "Traceback" not in capfd.readouterr().err
 
 
 # ---------------------------------------------------------------- streams and endpoints
