@@ -39,7 +39,16 @@ from benchmarks.corpora import dump as dumping
 from benchmarks.corpora.scoring import Outcome, ReadDigit, Reading, Row, failed, score
 from benchmarks.machine import describe_machine
 from runtime import DigitClassifier, NoDigitFoundError, preprocess, read_number
-from runtime.cli_common import EXIT_BAD_INPUT, EXIT_OK, int_at_least, make_parser, print_error
+from runtime.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    float_in_range,
+    int_at_least,
+    make_parser,
+    output_dir,
+    output_file,
+    print_error,
+)
 from runtime.errors import DatasetError, DigitKitError
 
 PROG = "bench_reading"
@@ -274,7 +283,7 @@ def add_data(parser: argparse.ArgumentParser) -> None:
 def add_json(parser: argparse.ArgumentParser) -> None:
     """``--json FILE``: the benchmarks' results also written as JSON."""
     parser.add_argument(
-        "--json", type=Path, metavar="FILE", help="also write the results to this JSON file"
+        "--json", type=output_file, metavar="FILE", help="also write the results to this JSON file"
     )
 
 
@@ -304,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_and_backend(parser)
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=float_in_range(0.0, 1.0),
         default=None,
         metavar="P",
         help="acceptance threshold (default: the model's own); for exploring on the tune split",
@@ -325,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the first N items per corpus (lowres: N digits, each in 5 conditions)",
     )
     parser.add_argument(
-        "--dump", type=Path, metavar="DIR", help="write misread items here as annotated PNGs"
+        "--dump", type=output_dir, metavar="DIR", help="write misread items here as annotated PNGs"
     )
     add_json(parser)
     return parser

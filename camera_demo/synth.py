@@ -30,6 +30,7 @@ from runtime.cli_common import (
     frame_size,
     int_at_least,
     make_parser,
+    output_file,
     print_error,
     print_note,
 )
@@ -168,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(
         PROG, "Generate a sample video of MNIST test digits written on paper, with ground truth."
     )
-    parser.add_argument("output", type=Path, help="video file to write (.mp4 or .avi)")
+    parser.add_argument("output", type=output_file, help="video file to write (.mp4 or .avi)")
     parser.add_argument("--frames", type=int_at_least(1), default=300, help="number of frames")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument(

@@ -34,6 +34,7 @@ from runtime.cli_common import (
     float_in_range,
     int_at_least,
     make_parser,
+    output_dir,
     print_error,
     print_note,
 )
@@ -58,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("model", help="the trained model (.keras)")
     parser.add_argument(
-        "--out", required=True, help="output directory for model_<format>.tflite and parity.json"
+        "--out",
+        type=output_dir,
+        required=True,
+        help="output directory for model_<format>.tflite and parity.json",
     )
     parser.add_argument(
         "--formats",

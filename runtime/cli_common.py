@@ -24,7 +24,9 @@ import argparse
 import functools
 import os
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -123,6 +125,37 @@ def thread_count(text: str) -> int:
             f"at most {max_threads()} (the CPUs available), got {value}"
         )
     return value
+
+
+def output_dir(text: str) -> Path:
+    """An argparse type for a folder a command writes into: created if missing and tried
+    with a file now, so that a long run does not fail only at its end."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
+    _try_writing_in(path)
+    return path
+
+
+def output_file(text: str) -> Path:
+    """An argparse type for a file a command writes at its end: its folder is created if
+    missing and tried with a file now."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+    _try_writing_in(path.parent)
+    return path
+
+
+def _try_writing_in(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"cannot write into {str(folder)!r}: {exc.strerror or exc}"
+        ) from None
 
 
 def float_in_range(low: float, high: float) -> Callable[[str], float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import subprocess
 import sys
@@ -134,3 +135,35 @@ def test_more_threads_than_cpus_is_a_usage_error(script, capsys):
         entry_point(script)(["--threads", str(max_threads() + 1)])
     assert exit_info.value.code == cli_common.EXIT_BAD_INPUT
     assert "--threads: at most" in capsys.readouterr().err
+
+
+def test_output_paths_are_tried_before_the_work_starts(tmp_path):
+    a_file = tmp_path / "taken.png"
+    a_file.write_bytes(b"x")
+    with pytest.raises(argparse.ArgumentTypeError, match="is a file, not a folder"):
+        cli_common.output_dir(str(a_file))
+    with pytest.raises(argparse.ArgumentTypeError, match="cannot write into"):
+        cli_common.output_dir(str(a_file / "below"))
+    with pytest.raises(argparse.ArgumentTypeError, match="is a folder, not a file"):
+        cli_common.output_file(str(tmp_path))
+    with pytest.raises(argparse.ArgumentTypeError, match="cannot write into"):
+        cli_common.output_file(str(a_file / "clip.mp4"))
+    assert cli_common.output_dir(str(tmp_path / "new" / "run")).is_dir()  # made, and empty
+    assert not any((tmp_path / "new" / "run").iterdir())
+    assert cli_common.output_file(str(tmp_path / "out" / "r.json")) == tmp_path / "out" / "r.json"
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        ("digit-convert", ["{tmp}/model.keras", "--out", "{tmp}/taken.png"]),
+        ("digit-sample-video", ["{tmp}/taken.png/clip.mp4"]),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_a_usage_error(script, args, tmp_path, capsys):
+    # These failed with a traceback after the whole conversion or video.
+    (tmp_path / "taken.png").write_bytes(b"x")
+    with pytest.raises(SystemExit) as exit_info:
+        entry_point(script)([arg.format(tmp=tmp_path) for arg in args])
+    assert exit_info.value.code == cli_common.EXIT_BAD_INPUT
+    assert f"{script}: error: argument" in capsys.readouterr().err
