@@ -128,8 +128,8 @@ def thread_count(text: str) -> int:
 
 
 def output_dir(text: str) -> Path:
-    """An argparse type for a folder a command writes into: created if missing and tried
-    with a file now, so that a long run does not fail only at its end."""
+    """An argparse type for a folder a command writes into (made when the command writes):
+    tried now, so that a long run does not fail only at its end."""
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
@@ -138,8 +138,7 @@ def output_dir(text: str) -> Path:
 
 
 def output_file(text: str) -> Path:
-    """An argparse type for a file a command writes at its end: its folder is created if
-    missing and tried with a file now."""
+    """An argparse type for a file a command writes at its end: its folder tried now."""
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
@@ -148,9 +147,15 @@ def output_file(text: str) -> Path:
 
 
 def _try_writing_in(folder: Path) -> None:
+    """Write and remove a file in ``folder``, or in the nearest folder above it that exists
+    (the command makes the rest): nothing is left behind."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{str(existing)!r} is a file")
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise argparse.ArgumentTypeError(

@@ -148,9 +148,9 @@ def test_output_paths_are_tried_before_the_work_starts(tmp_path):
         cli_common.output_file(str(tmp_path))
     with pytest.raises(argparse.ArgumentTypeError, match="cannot write into"):
         cli_common.output_file(str(a_file / "clip.mp4"))
-    assert cli_common.output_dir(str(tmp_path / "new" / "run")).is_dir()  # made, and empty
-    assert not any((tmp_path / "new" / "run").iterdir())
+    assert cli_common.output_dir(str(tmp_path / "new" / "run")) == tmp_path / "new" / "run"
     assert cli_common.output_file(str(tmp_path / "out" / "r.json")) == tmp_path / "out" / "r.json"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.png"]  # nothing left behind
 
 
 @pytest.mark.parametrize(
