@@ -126,6 +126,7 @@ def read_with_retry(
     With ``stop``, the back-off waits on it and ``SourceStopped`` is raised once it is set.
     """
     failure = ""
+    started = time.monotonic()
     for attempt, delay in enumerate([0.0, *policy.delays()]):
         if stop is not None and stop.is_set():
             raise SourceStopped(description)
@@ -142,7 +143,9 @@ def read_with_retry(
                 sleep(delay)
             elif stop.wait(delay):
                 raise SourceStopped(description)
-            if attempt > 1:  # a second failure in a row: the device may have reset, open it anew
+            # A second failure in a row (or the last retry): the device may have reset, or the
+            # stream's connection died; open it anew.
+            if attempt > 1 or attempt == policy.attempts:
                 try:
                     reopen()
                 except Exception as exc:  # reopening is best effort; the next read decides
@@ -156,11 +159,16 @@ def read_with_retry(
         if image is not None and image.size:
             return image
         failure = "no frame returned"
-    waited = sum(policy.delays())
+    if description.startswith("stream"):
+        hint = "Check the URL, the network, and that the stream's server is up."
+    else:
+        hint = (
+            "Check that it is connected and powered, that no other program is using it, and "
+            "that your user may access it (the 'video' group on Linux)."
+        )
     raise SourceError(
         f"{description} stopped delivering frames: {policy.attempts + 1} reads failed over "
-        f"{waited:.1f} s (last: {failure}). Check that it is connected and powered, that no other "
-        "program is using it, and that your user may access it (the 'video' group on Linux)."
+        f"{time.monotonic() - started:.1f} s (last: {failure}). {hint}"
     )
 
 

@@ -41,6 +41,21 @@ def test_failing_camera_retries_with_backoff_then_raises():
     assert opened[-1].released
 
 
+def test_a_stream_with_one_retry_is_reopened_and_its_error_says_what_to_check():
+    opened: list[FakeCapture] = []
+
+    def open_capture() -> FakeCapture:
+        opened.append(FakeCapture([]))
+        return opened[-1]
+
+    policy = RetryPolicy(attempts=1, first_delay=0.01)
+    source = CaptureSource(open_capture, "stream http://cam/x", True, policy, lambda s: None)
+    with pytest.raises(SourceError, match=r"2 reads failed.*Check the URL, the network"):
+        source.read()
+    assert len(opened) == 2  # the one retry reopened the stream (it never did with --retries 1)
+    source.close()
+
+
 def test_camera_recovers_when_a_retry_succeeds():
     frame = np.zeros((4, 4, 3), np.uint8)
     capture = FakeCapture([(False, None), (True, frame), (True, frame)])
