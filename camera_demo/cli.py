@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=frame_size(),
         metavar="WxH",
         default=(640, 480),
-        help="camera capture size",
+        help="camera capture size (default: 640x480)",
     )
     parser.add_argument(
         "--retries",

@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timing-images",
-        type=int,
+        type=int_at_least(0),
         default=DEFAULT_TIMING_IMAGES,
         help="test images timed at batch 1 per format, 0 to skip ",
     )
