@@ -62,6 +62,8 @@ _SIGNAL_REASONS = {
     signal.SIGTERM: ("stopped by SIGTERM", EXIT_OK),
     signal.SIGINT: ("interrupted", EXIT_INTERRUPTED),
 }
+if hasattr(signal, "SIGHUP"):  # the terminal or SSH session it ran in closed (not on Windows)
+    _SIGNAL_REASONS[signal.SIGHUP] = ("stopped by SIGHUP", EXIT_OK)
 
 
 class _SignalRelay:
@@ -109,7 +111,7 @@ _relay: _SignalRelay | None = None
 
 
 def handle_stop_signal(signum: int, frame: object) -> None:
-    """The SIGTERM/SIGINT handler: records the stop; a second Ctrl-C interrupts at once."""
+    """The SIGTERM/SIGINT/SIGHUP handler: records the stop; a second Ctrl-C interrupts at once."""
     relay = _relay
     if relay is None:
         return
@@ -121,7 +123,7 @@ def handle_stop_signal(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def stop_on_signals(stop: StopRequest) -> Iterator[StopRequest]:
-    """Route SIGTERM and SIGINT to ``stop`` while the block runs (set within moments, by a
+    """Route SIGTERM, SIGINT and SIGHUP to ``stop`` while the block runs (set within moments, by a
     relay thread); restore the previous handlers.
 
     Outside the main thread (signal handlers can only be set there) it does nothing.

@@ -69,6 +69,17 @@ def summary_frames(stderr: str, ending: str) -> int:
 # ---------------------------------------------------------------- network streams
 
 
+def test_sighup_ends_the_demo_with_its_summary(model, camera, tmp_path):
+    # The SSH session or terminal the demo ran in closed: the same clean stop as SIGTERM.
+    jsonl = tmp_path / "readings.jsonl"
+    with demo(model, camera.url, jsonl) as process:
+        wait_for_records(jsonl, 5)
+        code, elapsed = process.signal_and_wait(signal.SIGHUP)
+    assert code == 0 and elapsed < STOP_WITHIN_S, (code, elapsed, process.stderr)
+    assert summary_frames(process.stderr, "stopped by SIGHUP") >= 5
+    assert "Traceback" not in process.stderr
+
+
 def test_sigterm_while_reading_a_live_mjpeg_stream(model, camera, tmp_path):
     jsonl = tmp_path / "readings.jsonl"
     with demo(model, camera.url, jsonl) as process:
