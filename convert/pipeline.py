@@ -12,6 +12,7 @@ resolution near 1 instead of coming in steps of 1/256.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -189,5 +190,30 @@ def convert_model(
         report.formats[fmt] = publish_or_reject(
             raw, fmt, out, reference, thresholds, source_sha256, extra, timing_images, threshold
         )
-    write_json(out / PARITY_FILE, report.to_dict(relative_to=out))
+    record = report.to_dict(relative_to=out)
+    earlier = _earlier_formats(out, source_sha256, formats)
+    if earlier:
+        record["formats"] = {**earlier, **record["formats"]}
+        record["passed"] = all(entry.get("passed") is True for entry in record["formats"].values())
+    write_json(out / PARITY_FILE, record)
     return report
+
+
+def _earlier_formats(out: Path, source_sha256: str, converted: Iterable[str]) -> dict[str, Any]:
+    """The entries of ``out``'s earlier parity report for formats not converted now, kept
+    (marked ``earlier_run``) when they are of the same Keras model and their files are still
+    there: converting one format again must not drop the record of the others."""
+    try:
+        earlier = json.loads((out / PARITY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(earlier, dict) or earlier.get("source_model_sha256") != source_sha256:
+        return {}
+    kept = {}
+    for fmt, entry in (earlier.get("formats") or {}).items():
+        if fmt in converted or not isinstance(entry, dict):
+            continue
+        path = entry.get("path")
+        if isinstance(path, str) and (out / path).is_file():
+            kept[fmt] = {**entry, "earlier_run": True}
+    return kept

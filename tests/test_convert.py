@@ -261,3 +261,18 @@ def test_uint8_input_must_map_raw_pixels(keras_model, mnist):
     )  # never brighter than 127
     with pytest.raises(ConversionError, match="not 1/255 and 0"):
         export_tflite(logits_model(keras_model), "int8", representative=dim, int8_input="uint8")
+
+
+def test_converting_one_format_again_keeps_the_others_in_the_report(
+    small_keras_model, mnist_path, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    common = [str(small_keras_model), "--out", str(out), "--data", str(mnist_path)]
+    common += ["--timing-images", "0"]
+    assert main([*common, "--formats", "float16"]) == EXIT_OK
+    assert main([*common, "--formats", "dynamic"]) == EXIT_OK
+    capsys.readouterr()
+    report = json.loads((out / PARITY_FILE).read_text())
+    assert set(report["formats"]) == {"float16", "dynamic"} and report["passed"] is True
+    assert report["formats"]["float16"]["earlier_run"] is True
+    assert "earlier_run" not in report["formats"]["dynamic"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 
 import numpy as np
@@ -153,3 +154,19 @@ def test_calibration_batches_are_single_normalized_images(mnist):
         calibration_batches(mnist.x_train[:3].astype(np.float32))
     with pytest.raises(ValueError, match="uint8 pixels or floats"):
         calibration_batches(mnist.x_train[:3].astype(np.int32))
+
+
+def test_an_earlier_report_keeps_the_formats_not_converted_again(tmp_path):
+    from convert.pipeline import PARITY_FILE, _earlier_formats
+
+    (tmp_path / "model_float16.tflite").write_bytes(b"x")
+    entry = {"path": "model_float16.tflite", "passed": True}
+    gone = {"path": "model_dynamic.tflite", "passed": True}  # its file was removed since
+    earlier = {"source_model_sha256": "abc", "formats": {"float16": entry, "dynamic": gone}}
+    (tmp_path / PARITY_FILE).write_text(json.dumps({**earlier}))
+    kept = _earlier_formats(tmp_path, "abc", ["int8"])
+    assert kept == {"float16": {**entry, "earlier_run": True}}
+    assert _earlier_formats(tmp_path, "abc", ["float16"]) == {}  # converted again: replaced
+    assert _earlier_formats(tmp_path, "another model", ["int8"]) == {}
+    (tmp_path / PARITY_FILE).write_text("{ cut short")
+    assert _earlier_formats(tmp_path, "abc", ["int8"]) == {}
