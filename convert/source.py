@@ -9,6 +9,7 @@ from pathlib import Path
 from runtime.errors import ModelFormatError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ZIP_SIGNATURE = b"PK\x03\x04"
 TRAINING_REPORT = "metrics.json"
 KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
 EXPECTED_INPUT_SHAPE = (None, 28, 28)
@@ -30,6 +31,11 @@ def check_keras_file(path: str | os.PathLike[str]) -> Path:
             "load it in Keras and re-save it with model.save('model.keras')"
         )
     if not zipfile.is_zipfile(path):
+        if head.startswith(ZIP_SIGNATURE):  # a zip whose end (its directory) is missing
+            raise ModelFormatError(
+                f"{path} is a zip archive cut short (its end is missing): copy or download "
+                "the .keras file again"
+            )
         raise ModelFormatError(
             f"{path} is not a Keras model: a .keras file is a zip archive, "
             f"this one starts with {head!r}"

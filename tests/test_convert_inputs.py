@@ -52,6 +52,17 @@ def test_random_bytes_are_not_a_keras_model(tmp_path, out_dir, mnist_path, capsy
     assert_one_line_error(code, err, "is not a Keras model")
 
 
+def test_a_keras_file_cut_short_says_so(tmp_path, out_dir, mnist_path, capsys):
+    whole = tmp_path / "whole.keras"
+    with zipfile.ZipFile(whole, "w") as archive:
+        archive.writestr("config.json", "{}")
+        archive.writestr("model.weights.h5", bytes(5000))
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(whole.read_bytes()[:3000])  # an interrupted copy: the zip's end is missing
+    code, _, err = run_cli([cut, "--out", out_dir, "--data", mnist_path], capsys)
+    assert_one_line_error(code, err, "is a zip archive cut short")
+
+
 def test_zip_that_is_not_a_keras_model(tmp_path, out_dir, mnist_path, capsys):
     bad = tmp_path / "notes.keras"
     with zipfile.ZipFile(bad, "w") as archive:
