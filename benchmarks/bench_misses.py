@@ -34,16 +34,22 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 
-from benchmarks.bench_reading import add_data_and_backend, add_json, rules_off
+from benchmarks.bench_reading import (
+    add_data_and_backend,
+    add_json,
+    add_limit,
+    corpora_sources,
+    rules_off,
+    run_reporting_errors,
+)
 from benchmarks.bench_thresholds import read_once
-from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Sources
+from benchmarks.corpora import SPLITS
 from benchmarks.corpora.scoring import OVERLAP, overlap
 from benchmarks.machine import describe_machine
 from camera_demo.smoothing import box_iou
 from runtime import DigitClassifier
 from runtime.classifier import STROKE_DIGIT, acceptance_bar, accepts
-from runtime.cli_common import EXIT_BAD_INPUT, EXIT_OK, int_at_least, make_parser, print_error
-from runtime.errors import DatasetError, DigitKitError
+from runtime.cli_common import EXIT_OK, make_parser
 from runtime.segment import _NOT_A_DIGIT
 
 PROG = "bench_misses"
@@ -124,10 +130,7 @@ def table(rows: dict[str, dict[str, int]]) -> str:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    cv2.setNumThreads(1)
-    sources = Sources(args.data)
-    for name in CORPUS_NAMES:
-        sources.check(CORPORA[name].needs)
+    sources = corpora_sources(args.data, CORPUS_NAMES)
     classifier = DigitClassifier(args.model, backend=args.backend, num_threads=1)
     start = time.perf_counter()
     frames = read_once(args.split, args.limit, sources, {args.model: classifier}, CORPUS_NAMES)
@@ -150,20 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, metavar="FILE", help="the .tflite model")
     parser.add_argument("--split", choices=SPLITS, default="tune", help="which split to read")
     add_data_and_backend(parser)
-    parser.add_argument(
-        "--limit", type=int_at_least(1), metavar="N", help="only the first N items per corpus"
-    )
+    add_limit(parser)
     add_json(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (FontsMissingError, DatasetError, DigitKitError) as exc:
-        print_error(PROG, exc)
-        return EXIT_BAD_INPUT
+    return run_reporting_errors(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -144,13 +144,9 @@ def header(args: argparse.Namespace, classifier: DigitClassifier) -> dict[str, o
 
 
 def run(args: argparse.Namespace) -> int:
-    import cv2
 
-    cv2.setNumThreads(1)
     names = args.corpus
-    sources = Sources(args.data)
-    for name in names:  # a missing font or dataset fails here, before any reading
-        sources.check(CORPORA[name].needs)
+    sources = corpora_sources(args.data, names)
     classifier = DigitClassifier(
         args.model, backend=args.backend, num_threads=1, threshold=args.threshold
     )
@@ -253,6 +249,35 @@ RULES = {
 }
 
 
+def corpora_sources(data: Path, names: Iterable[str]) -> Sources:
+    """The sources of corpora ``names``, checked now so that a missing font or dataset fails
+    before any reading; OpenCV on one thread, as the benchmarks measure."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    sources = Sources(data)
+    for name in names:
+        sources.check(CORPORA[name].needs)
+    return sources
+
+
+def run_reporting_errors(prog: str, run: Callable[[], int]) -> int:
+    """``run()``, with the benchmarks' expected failures (a missing font or dataset, a model
+    that does not load) as one error line and ``EXIT_BAD_INPUT``."""
+    try:
+        return run()
+    except (FontsMissingError, DatasetError, DigitKitError) as exc:
+        print_error(prog, exc)
+        return EXIT_BAD_INPUT
+
+
+def add_limit(
+    parser: argparse.ArgumentParser, help: str = "only the first N items per corpus"
+) -> None:
+    """``--limit N``, as the reading benchmarks take it."""
+    parser.add_argument("--limit", type=int_at_least(1), metavar="N", help=help)
+
+
 @contextmanager
 def rules_off(names: Iterable[str]) -> Iterator[None]:
     """Read with the reading rules ``names`` (of ``RULES``) switched off; restored after."""
@@ -327,12 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read with these reading rules off, to measure what each buys: "
         + ", ".join(f"{name} ({rule[-1]})" for name, rule in RULES.items()),
     )
-    parser.add_argument(
-        "--limit",
-        type=int_at_least(1),
-        metavar="N",
-        help="only the first N items per corpus (lowres: N digits, each in 5 conditions)",
-    )
+    add_limit(parser, "only the first N items per corpus (lowres: N digits, each in 5 conditions)")
     parser.add_argument(
         "--dump", type=output_dir, metavar="DIR", help="write misread items here as annotated PNGs"
     )
@@ -346,12 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.corpus:
         if args.limit is not None and args.limit > CORPORA[name].most:
             parser.error(f"--limit: {name} has {CORPORA[name].most} items per split")
-    try:
-        with rules_off(args.without):
-            return run(args)
-    except (FontsMissingError, DatasetError, DigitKitError) as exc:
-        print_error(PROG, exc)
-        return EXIT_BAD_INPUT
+    with rules_off(args.without):
+        return run_reporting_errors(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_reading import add_data, add_json
+from benchmarks.bench_reading import add_data, add_json, run_reporting_errors
 from benchmarks.machine import describe_machine
-from runtime.cli_common import EXIT_BAD_INPUT, EXIT_OK, int_at_least, make_parser, print_error
-from runtime.errors import DatasetError, DigitKitError
+from runtime.cli_common import EXIT_OK, int_at_least, make_parser
 
 PROG = "bench_threshold_pages"
 
@@ -137,11 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (DatasetError, DigitKitError) as exc:
-        print_error(PROG, exc)
-        return EXIT_BAD_INPUT
+    return run_reporting_errors(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":

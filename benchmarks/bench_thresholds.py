@@ -30,14 +30,19 @@ from functools import partial
 
 import numpy as np
 
-from benchmarks.bench_reading import add_data_and_backend, add_json
-from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Item, Sources, generate, report
+from benchmarks.bench_reading import (
+    add_data_and_backend,
+    add_json,
+    add_limit,
+    corpora_sources,
+    run_reporting_errors,
+)
+from benchmarks.corpora import CORPORA, SPLITS, Item, Sources, generate, report
 from benchmarks.corpora.scoring import Outcome, ReadDigit, Reading, score, summarize
 from benchmarks.machine import describe_machine
 from runtime import DigitClassifier
 from runtime.classifier import accepts
-from runtime.cli_common import EXIT_BAD_INPUT, EXIT_OK, int_at_least, make_parser, print_error
-from runtime.errors import DatasetError, DigitKitError
+from runtime.cli_common import EXIT_OK, make_parser
 from runtime.segment import FrameCandidates
 from train.threshold import FALSE_DIGIT_COST
 
@@ -161,10 +166,7 @@ def table(model: str, own: float, rows: Sequence[dict[str, float]]) -> str:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    cv2.setNumThreads(1)
-    sources = Sources(args.data)
-    for name in CORPUS_NAMES:
-        sources.check(CORPORA[name].needs)
+    sources = corpora_sources(args.data, CORPUS_NAMES)
     classifiers = {
         model: DigitClassifier(model, backend=args.backend, num_threads=1) for model in args.model
     }
@@ -204,9 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the grid (each model's own threshold is always added)",
     )
     add_data_and_backend(parser)
-    parser.add_argument(
-        "--limit", type=int_at_least(1), metavar="N", help="only the first N items per corpus"
-    )
+    add_limit(parser)
     add_json(parser)
     return parser
 
@@ -216,11 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if any(not 0.0 < t < 1.0 for t in args.thresholds):
         parser.error("--thresholds: every threshold must lie between 0 and 1")
-    try:
-        return run(args)
-    except (FontsMissingError, DatasetError, DigitKitError) as exc:
-        print_error(PROG, exc)
-        return EXIT_BAD_INPUT
+    return run_reporting_errors(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":
