@@ -38,6 +38,7 @@ exposure), so the same cut rejects scribbles, letters and the non-digit ink a pa
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +89,11 @@ class Prediction:
 
 
 class DigitClassifier:
-    """A TFLite digit model loaded on one inference backend. Not thread-safe: use one per thread."""
+    """A TFLite digit model loaded on one inference backend.
+
+    One classifier may be shared by threads: its calls to the interpreter take turns (a lock;
+    an interpreter holds one input and one output). For throughput across cores, give each
+    thread its own classifier."""
 
     def __init__(
         self,
@@ -125,6 +130,7 @@ class DigitClassifier:
         self._backend: Backend = create_backend(
             backend, loaded.data, num_threads=num_threads, source=source
         )
+        self._lock = threading.Lock()
         self.backend_name: str = self._backend.name
         self.input_spec: TensorSpec = self._backend.input_spec
         self.output_spec: TensorSpec = self._backend.output_spec
@@ -174,11 +180,14 @@ class DigitClassifier:
             pixels = image  # the camera/MNIST fast path: nothing to validate
         else:
             array = validated_array(image)
+            if array.shape == (*MNIST_SHAPE, 1):
+                array = array[:, :, 0]  # one channel: MNIST form all the same
             if array.shape != MNIST_SHAPE:
                 return self._predict_photo(array)
             pixels = to_u8(array)
         sample = pixels if self._pixels_are_input else self._pixel_table[pixels]
-        raw = self._backend.run_one(sample.reshape(self._one_shape))
+        with self._lock:
+            raw = self._backend.run_one(sample.reshape(self._one_shape))
         return self._prediction(self.probabilities_from_scores(self._scores(raw))[0])
 
     def _predict_photo(self, array: np.ndarray) -> Prediction:
@@ -263,7 +272,9 @@ class DigitClassifier:
         samples = pixels.reshape(len(pixels), *self._sample_shape)
         if not self._pixels_are_input:
             samples = self._pixel_table[samples]
-        return self._scores(self._backend.run_batch(samples))
+        with self._lock:
+            raw = self._backend.run_batch(samples)
+        return self._scores(raw)
 
     def probabilities_from_scores(self, scores: np.ndarray) -> np.ndarray:
         """Class probabilities from :meth:`predict_scores`' outputs (a float32 softmax of
@@ -319,6 +330,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _check_threshold(threshold: Any) -> float:
+    if isinstance(threshold, bool | str | bytes):  # float("0.5") and float(True) would pass
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
     try:
         value = float(threshold)
     except (TypeError, ValueError):

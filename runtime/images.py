@@ -200,12 +200,16 @@ def to_u8(image: np.ndarray, what: str = "image") -> np.ndarray:
                 "must hold 0..255 (8-bit) values"
             )
         return image.astype(np.uint8)
+    _check_float_range(low, high, what)
+    return _rounded_u8(image, 255.0 if high <= 1.0 else 1.0)
+
+
+def _check_float_range(low: float, high: float, what: str) -> None:
     if low < -_FLOAT_SLACK or high > 255.0 + _FLOAT_SLACK:
         raise ImageError(
             f"{what} has float values {float(low):g}..{float(high):g}; float images must lie in "
             "0..1 or 0..255"
         )
-    return _rounded_u8(image, 255.0 if high <= 1.0 else 1.0)
 
 
 def _rounded_u8(values: np.ndarray, scale: float) -> np.ndarray:
@@ -246,9 +250,12 @@ def as_bgr_u8(image: Any, what: str = "image") -> np.ndarray:
 
 
 def is_mnist_batch(array: np.ndarray) -> bool:
-    """Is ``array`` shaped like a batch of MNIST-form images, ``(N, 28, 28)`` or ``(N, 784)``?"""
-    return (array.ndim == 3 and array.shape[1:] == MNIST_SHAPE) or (
-        array.ndim == 2 and array.shape[1] == MNIST_PIXELS
+    """Is ``array`` shaped like a batch of MNIST-form images, ``(N, 28, 28)``, ``(N, 28, 28,
+    1)`` (one channel, as Keras often holds them) or ``(N, 784)``?"""
+    return (
+        (array.ndim == 3 and array.shape[1:] == MNIST_SHAPE)
+        or (array.ndim == 4 and array.shape[1:] == (*MNIST_SHAPE, 1))
+        or (array.ndim == 2 and array.shape[1] == MNIST_PIXELS)
     )
 
 
@@ -267,14 +274,28 @@ def mnist_batch_u8(batch: Any, what: str = "batch") -> np.ndarray:
         raise ImageError(f"{what} is not a rectangular array of pixels") from exc
     if not is_mnist_batch(array):
         raise ImageError(
-            f"{what} has shape {array.shape}; MNIST-form batches are (N, 28, 28) or (N, 784)"
+            f"{what} has shape {array.shape}; MNIST-form batches are (N, 28, 28), "
+            "(N, 28, 28, 1) or (N, 784)"
         )
+    if array.ndim == 4:
+        array = array[..., 0]
     if array.size == 0:
         return np.zeros(array.shape, np.uint8)
     if array.dtype.kind not in "buif":
         raise ImageError(f"{what} has unsupported dtype {array.dtype}: use {_SUPPORTED}")
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ImageError(f"{what} contains NaN or infinite values")
+    if array.dtype.kind == "f" or array.dtype == np.uint16:
+        # Each image's own scale (0..1 or 0..255; a uint16 image's bit depth), as ``predict``
+        # decides it for one image: a batch mixing scales reads each image as it would alone.
+        wide = array.reshape(len(array), -1)
+        if array.dtype.kind == "f":
+            highs = wide.max(axis=1)
+            _check_float_range(wide.min(), highs.max(), what)
+            scale = np.where(highs <= 1.0, 255.0, 1.0).astype(np.float32)
+            scaled = array.astype(np.float32) * scale.reshape(-1, *[1] * (array.ndim - 1))
+            return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        return np.stack([to_u8(image, what) for image in array])
     return to_u8(array, what)
 
 

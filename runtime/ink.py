@@ -83,6 +83,11 @@ def ink_map(
     """
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+    # NaN or 255 and above would find no ink, or garble what is found.
+    if isinstance(min_contrast, bool) or not (
+        isinstance(min_contrast, int | float) and 0.0 <= min_contrast < 255.0
+    ):
+        raise ValueError(f"min_contrast must be a gray level in 0..254, got {min_contrast!r}")
     thumb, step = shrink(gray, thumb_side)
 
     def separated(dark: bool) -> InkMap:

@@ -288,6 +288,11 @@ def _read(
     max_height: float,
 ) -> list[list[tuple[DigitRegion, np.ndarray]]]:
     """The accepted digits of ``image`` grouped into numbers, one ``predict_proba`` call."""
+    if not (hasattr(classifier, "predict_proba") and hasattr(classifier, "accepts")):
+        raise TypeError(
+            "classifier must be a runtime.DigitClassifier (or have predict_proba and accepts), "
+            f"got {type(classifier).__name__}"
+        )
     frame = FrameCandidates(image, polarity, 24.0, min_height, max_height)
     if not frame.regions:
         return []

@@ -379,3 +379,48 @@ def test_every_converted_format_classifies_mnist(tflite_models, mnist, backend):
 def test_lazy_names():
     assert runtime.DigitClassifier is DigitClassifier
     assert "DigitClassifier" in dir(runtime)
+
+
+# --- sharing and odd inputs ------------------------------------------------------------------
+
+
+def test_one_classifier_shared_by_threads_reads_as_it_does_alone(built):
+    # Two threads on one LiteRT interpreter read each other's digits, or raised LiteRT's
+    # "reference to internal data" error, before the calls took turns.
+    from concurrent.futures import ThreadPoolExecutor
+
+    classifier = DigitClassifier(built["int8"], backend="litert")
+    batches = [tb.random_images(200, seed=seed) for seed in (1, 2, 3, 4)]
+    alone = [[classifier.predict(image).probabilities for image in batch] for batch in batches]
+
+    def read(batch: np.ndarray) -> list:
+        return [classifier.predict(image).probabilities for image in batch]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        shared = list(pool.map(read, batches))
+    assert shared == alone
+
+
+def test_each_float_image_of_a_batch_keeps_its_own_scale(built, images):
+    classifier = DigitClassifier(built["int8"])
+    mixed = images[:4].astype(np.float32) / 255  # 0..1 ...
+    mixed[0] *= 255  # ... but the first in 0..255
+    one_by_one = np.stack([classifier.predict(image).probabilities for image in mixed])
+    np.testing.assert_array_equal(classifier.predict_proba(mixed), one_by_one)
+    np.testing.assert_array_equal(
+        classifier.predict_proba(mixed), classifier.predict_proba(images[:4])
+    )
+
+
+def test_a_one_channel_image_is_mnist_form(built, images):
+    classifier = DigitClassifier(built["int8"])
+    assert classifier.predict(images[0][:, :, None]) == classifier.predict(images[0])
+    np.testing.assert_array_equal(
+        classifier.predict_proba(images[:, :, :, None]), classifier.predict_proba(images)
+    )
+
+
+@pytest.mark.parametrize("wrong", ["0.5", True, b"0.5"])
+def test_a_threshold_must_be_a_number(built, wrong):
+    with pytest.raises(ValueError, match="threshold must be a number"):
+        DigitClassifier(built["int8"], threshold=wrong)

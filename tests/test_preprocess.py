@@ -378,3 +378,11 @@ def test_a_marker_digit_is_thinned_towards_mnists_strokes_and_stays_whole(mnist,
         else:
             assert np.array_equal(thin, thick)
     assert bolder_than_mnist >= 25 and thinner >= 0.8 * bolder_than_mnist
+
+
+@pytest.mark.parametrize("wrong", [float("nan"), float("inf"), 255, 300.0, -1, True, "24"])
+def test_min_contrast_must_be_a_gray_level(wrong):
+    # NaN and 255 or more garbled the digit found (auto polarity) or found none.
+    photo = 255 - cv2.resize(np.eye(28, dtype=np.uint8) * 255, (200, 200))
+    with pytest.raises(ValueError, match="min_contrast must be a gray level"):
+        preprocess(photo, "auto", wrong)

@@ -338,3 +338,9 @@ def test_handwritten_words_read_as_nothing(classifier, sources):
     # here and the main job's model 0.45; without the word rule it is about 6, and the kit's
     # first design gave 4.2 (bench_reading measures the real rate, 0.22 on its report split).
     assert false <= 2.0 * len(items), false
+
+
+def test_reading_without_a_classifier_says_what_it_needs():
+    frame = np.full((120, 160), 255, np.uint8)
+    with pytest.raises(TypeError, match=r"classifier must be a runtime\.DigitClassifier"):
+        segment.read_number(frame, None)
