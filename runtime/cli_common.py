@@ -21,6 +21,7 @@ have the same form), and ``--help`` shows every option's default.
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import os
 import sys
@@ -33,6 +34,8 @@ EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE
+# An output that cannot take what is written to it: a full disk or quota, a failing device.
+_WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
 
 
 def console_script(main: Callable[..., int]) -> Callable[..., int]:
@@ -50,10 +53,15 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
         except BrokenPipeError:
             silence_stdout()
             return EXIT_OUTPUT_CLOSED
-        except OSError as exc:
-            silence_stdout()
+        except OSError as exc:  # what the script did not expect: one line, not a traceback
             prog = getattr(sys.modules[main.__module__], "PROG", main.__module__)
-            print_error(prog, f"cannot write the output: {exc.strerror or exc}")
+            if exc.filename is None and exc.errno in _WRITE_FAILURES:
+                silence_stdout()
+                message = f"cannot write the output: {exc.strerror}"
+            else:
+                where = f"{exc.filename}: " if exc.filename is not None else ""
+                message = f"{where}{exc.strerror or exc}"
+            print_error(prog, message)
             return EXIT_BAD_INPUT
 
     return wrapper

@@ -167,3 +167,13 @@ def test_an_output_that_cannot_be_written_is_a_usage_error(script, args, tmp_pat
         entry_point(script)([arg.format(tmp=tmp_path) for arg in args])
     assert exit_info.value.code == cli_common.EXIT_BAD_INPUT
     assert f"{script}: error: argument" in capsys.readouterr().err
+
+
+def test_an_unexpected_os_error_is_one_line_naming_its_file(capsys):
+    @cli_common.console_script
+    def main() -> int:
+        raise PermissionError(13, "Permission denied", "/srv/meter/frames")
+
+    assert main() == cli_common.EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.endswith("error: /srv/meter/frames: Permission denied\n") and "Traceback" not in err
