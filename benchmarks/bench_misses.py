@@ -27,7 +27,6 @@ is read once per model, by ``bench_reading``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -48,6 +47,7 @@ from benchmarks.corpora.scoring import OVERLAP, overlap
 from benchmarks.machine import describe_machine
 from camera_demo.smoothing import box_iou
 from runtime import DigitClassifier
+from runtime.atomic import write_json
 from runtime.classifier import STROKE_DIGIT, acceptance_bar, accepts
 from runtime.cli_common import EXIT_OK, make_parser
 from runtime.segment import _NOT_A_DIGIT
@@ -141,9 +141,9 @@ def run(args: argparse.Namespace) -> int:
     print(table(rows) + "\n")
     print(f"Time: {time.perf_counter() - start:.1f} s")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        results = {"split": args.split, "threshold": classifier.threshold, "rows": rows}
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_json(
+            args.json, {"split": args.split, "threshold": classifier.threshold, "rows": rows}
+        )
     return EXIT_OK
 
 

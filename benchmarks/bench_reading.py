@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 import time
@@ -39,6 +38,7 @@ from benchmarks.corpora import dump as dumping
 from benchmarks.corpora.scoring import Outcome, ReadDigit, Reading, Row, failed, score
 from benchmarks.machine import describe_machine
 from runtime import DigitClassifier, NoDigitFoundError, preprocess, read_number
+from runtime.atomic import write_json
 from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -220,8 +220,7 @@ def run(args: argparse.Namespace) -> int:
             "false_digits": false,
             "seconds": {"all": elapsed, **seconds},
         }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        write_json(args.json, results)
     return EXIT_OK
 
 

@@ -15,7 +15,6 @@ pages cannot tell apart: how firmly the pages choose.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ import numpy as np
 
 from benchmarks.bench_reading import add_data, add_json, run_reporting_errors
 from benchmarks.machine import describe_machine
+from runtime.atomic import write_json
 from runtime.cli_common import EXIT_OK, int_at_least, make_parser
 
 PROG = "bench_threshold_pages"
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nBest: {summary['best']:.4f}; within one standard error of it: {runs}")
     print(f"\nTime: {time.perf_counter() - started:.1f} s")
     if args.json:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(args.json, summary)
     return EXIT_OK
 
 

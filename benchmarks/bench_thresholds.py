@@ -21,7 +21,6 @@ tune split holds five times as many digit-free frames as the report split).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ from benchmarks.corpora import CORPORA, SPLITS, Item, Sources, generate, report
 from benchmarks.corpora.scoring import Outcome, ReadDigit, Reading, score, summarize
 from benchmarks.machine import describe_machine
 from runtime import DigitClassifier
+from runtime.atomic import write_json
 from runtime.classifier import accepts
 from runtime.cli_common import EXIT_OK, make_parser
 from runtime.segment import FrameCandidates
@@ -185,8 +185,7 @@ def run(args: argparse.Namespace) -> int:
         print(table(model, classifier.threshold, rows) + "\n")
     print(f"Time: {time.perf_counter() - start:.1f} s")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"split": args.split, "models": results}, indent=2) + "\n")
+        write_json(args.json, {"split": args.split, "models": results})
     return EXIT_OK
 
 
