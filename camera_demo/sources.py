@@ -179,6 +179,8 @@ class Capture(Protocol):
 
     def read(self) -> tuple[bool, np.ndarray | None]: ...
 
+    def get(self, prop_id: int) -> float: ...
+
     def release(self) -> None: ...
 
 
@@ -207,6 +209,7 @@ class CaptureSource(FrameSource):
         if not self._capture.isOpened():
             self._capture.release()
             raise SourceError(f"cannot open {description}{_open_hint(description, live)}")
+        self._frames_read = 0
 
     def _grab(self) -> np.ndarray | None:
         ok, image = self._capture.read()
@@ -219,10 +222,29 @@ class CaptureSource(FrameSource):
     def _next_image(self) -> tuple[np.ndarray, str] | None:
         if not self.live:
             image = self._grab()
-            return None if image is None or not image.size else (image, "")
+            if image is None or not image.size:
+                self._warn_if_cut_short()
+                return None
+            self._frames_read += 1
+            return image, ""
         return read_with_retry(
             self._grab, self._reopen, self._retry, self.description, self._sleep, self._interrupt
         ), ""
+
+    def _warn_if_cut_short(self) -> None:
+        """A video file that ends before the frame count its header gives was cut short (a
+        copy or recording that was interrupted): say so instead of ending as if complete."""
+        import cv2
+
+        expected = self._capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        # the count is estimated from the duration in some containers: allow a frame or two
+        if expected > 0 and self._frames_read < expected - max(2.0, 0.01 * expected):
+            log.warning(
+                "%s ended after %d of the %d frames its header announces: the file looks cut short",
+                self.description,
+                self._frames_read,
+                round(expected),
+            )
 
     def close(self) -> None:
         self._capture.release()

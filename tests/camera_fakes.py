@@ -63,6 +63,9 @@ class FakeCapture:
     def release(self) -> None:
         self.released = True
 
+    def get(self, prop_id: int) -> float:
+        return 0.0  # what OpenCV answers for a property a backend does not know
+
 
 class ListSource(FrameSource):
     """A finite in-memory source that records whether it was closed."""

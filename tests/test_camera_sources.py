@@ -80,6 +80,29 @@ def test_video_file_ends_without_retrying():
     assert len(list(source)) == 1
 
 
+def _motion_jpeg_avi(path, frames: int) -> None:
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for index in range(frames):
+        writer.write(np.full((48, 64, 3), index * 4, np.uint8))
+    writer.release()
+
+
+def test_a_video_cut_short_is_named_and_a_whole_one_is_not(tmp_path, caplog):
+    whole, cut = tmp_path / "whole.avi", tmp_path / "cut.avi"
+    _motion_jpeg_avi(whole, 50)
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with caplog.at_level("WARNING", logger="camera_demo"), open_source(str(whole)) as source:
+        assert len(list(source)) == 50
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="camera_demo"), open_source(str(cut)) as source:
+        read = len(list(source))
+    assert 0 < read < 50
+    assert f"ended after {read} of the 50 frames its header announces" in caplog.text
+    assert "cut short" in caplog.text
+
+
 def test_picamera_without_picamera2_explains_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)  # makes the import fail
     with pytest.raises(SourceError, match="sudo apt install python3-picamera2"):
