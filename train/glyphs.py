@@ -75,16 +75,23 @@ def load() -> Glyphs:
     return Glyphs(digits, letters, above, names)
 
 
+def _fonts(held_out_for_threshold: bool) -> list[int]:
+    glyphs = load()
+    return [
+        font
+        for font in range(len(glyphs.font_names))
+        if (glyphs.package(font) in THRESHOLD_PACKAGES) == held_out_for_threshold
+    ]
+
+
 def training_fonts() -> list[int]:
     """The fonts the judge trains on (all but those of ``THRESHOLD_PACKAGES``)."""
-    glyphs = load()
-    return [f for f in range(len(glyphs.font_names)) if glyphs.package(f) not in THRESHOLD_PACKAGES]
+    return _fonts(held_out_for_threshold=False)
 
 
 def threshold_fonts() -> list[int]:
     """The fonts only the threshold choice reads (those of ``THRESHOLD_PACKAGES``)."""
-    glyphs = load()
-    return [f for f in range(len(glyphs.font_names)) if glyphs.package(f) in THRESHOLD_PACKAGES]
+    return _fonts(held_out_for_threshold=True)
 
 
 def digit_coverage(
