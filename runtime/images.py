@@ -201,7 +201,13 @@ def to_u8(image: np.ndarray, what: str = "image") -> np.ndarray:
             )
         return image.astype(np.uint8)
     _check_float_range(low, high, what)
-    return _rounded_u8(image, 255.0 if high <= 1.0 else 1.0)
+    return _rounded_u8(image, 255.0 if _unit_range(high) else 1.0)
+
+
+def _unit_range(high: Any) -> Any:
+    """Whether float images whose maximum is ``high`` hold 0..1 values (rounding noise above 1,
+    as from a normalisation or resize, included; they are clipped to 1)."""
+    return high <= 1.0 + _FLOAT_SLACK
 
 
 def _check_float_range(low: float, high: float, what: str) -> None:
@@ -292,7 +298,7 @@ def mnist_batch_u8(batch: Any, what: str = "batch") -> np.ndarray:
         if array.dtype.kind == "f":
             highs = wide.max(axis=1)
             _check_float_range(wide.min(), highs.max(), what)
-            scale = np.where(highs <= 1.0, 255.0, 1.0).astype(np.float32)
+            scale = np.where(_unit_range(highs), 255.0, 1.0).astype(np.float32)
             scaled = array.astype(np.float32) * scale.reshape(-1, *[1] * (array.ndim - 1))
             return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
         return np.stack([to_u8(image, what) for image in array])

@@ -227,3 +227,14 @@ def test_a_picture_whose_header_claims_too_many_pixels_is_an_image_error(tmp_pat
     (tmp_path / "bomb.png").write_bytes(png + chunk(b"IEND", b""))
     with pytest.raises(ImageError, match=r"bomb\.png: not an image OpenCV can decode"):
         read_image_file(tmp_path / "bomb.png")
+
+
+def test_unit_floats_a_rounding_step_above_one_stay_unit_floats():
+    """A 0..1 image normalised in float32 may peak a hair above 1; it is not 0..255."""
+    unit = np.linspace(0, 1, 28 * 28, dtype=np.float32).reshape(28, 28)
+    noisy = unit * np.float32(1.0000001)
+    assert noisy.max() > 1.0
+    np.testing.assert_array_equal(to_u8(noisy), to_u8(unit))
+    np.testing.assert_array_equal(mnist_batch_u8(noisy[None]), to_u8(unit)[None])
+    np.testing.assert_array_equal(to_u8(np.float32([[0.0, 1.0005]])), [[0, 255]])
+    np.testing.assert_array_equal(to_u8(np.float32([[0.0, 1.5]])), [[0, 2]])  # 0..255 data
