@@ -158,10 +158,11 @@ def test_output_paths_are_tried_before_the_work_starts(tmp_path):
     [
         ("digit-convert", ["{tmp}/model.keras", "--out", "{tmp}/taken.png"]),
         ("digit-sample-video", ["{tmp}/taken.png/clip.mp4"]),
+        ("digit-train", ["--out", "{tmp}/taken.png", "--data", "{tmp}/no-mnist"]),
     ],
 )
 def test_an_output_that_cannot_be_written_is_a_usage_error(script, args, tmp_path, capsys):
-    # These failed with a traceback after the whole conversion or video.
+    # These failed with a traceback after the whole conversion, video or training.
     (tmp_path / "taken.png").write_bytes(b"x")
     with pytest.raises(SystemExit) as exit_info:
         entry_point(script)([arg.format(tmp=tmp_path) for arg in args])

@@ -18,6 +18,7 @@ from runtime.cli_common import (
     console_script,
     int_at_least,
     make_parser,
+    output_dir,
     print_error,
 )
 from runtime.errors import DigitKitError
@@ -43,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out",
-        type=Path,
-        default=Path("artifacts"),
+        type=output_dir,
+        default="artifacts",  # a string, so that argparse checks it like a given --out
         help="output directory; an earlier run there is kept unless --overwrite is given",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
