@@ -46,6 +46,7 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
 
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
+        _discard_closed_streams()
         try:
             code = main(*args, **kwargs)
             sys.stdout.flush()
@@ -65,6 +66,16 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
             return EXIT_BAD_INPUT
 
     return wrapper
+
+
+def _discard_closed_streams() -> None:
+    """A program started with stdout or stderr closed (``>&-``, some service managers) has
+    ``None`` for them in Python: what it writes there is discarded, as with ``>/dev/null``,
+    instead of failing on the first write."""
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - open for the process's lifetime
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
 
 
 def silence_stdout() -> None:

@@ -178,3 +178,15 @@ def test_an_unexpected_os_error_is_one_line_naming_its_file(capsys):
     assert main() == cli_common.EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert err.endswith("error: /srv/meter/frames: Permission denied\n") and "Traceback" not in err
+
+
+def test_a_closed_stdout_discards_the_output_instead_of_a_traceback(monkeypatch):
+    # `digit-classify page.png >&-` died on its first print: Python's stdout is None.
+    monkeypatch.setattr(sys, "stdout", None)
+
+    @cli_common.console_script
+    def main() -> int:
+        print("3 confidence 1.000")
+        return cli_common.EXIT_OK
+
+    assert main() == cli_common.EXIT_OK
