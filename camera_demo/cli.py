@@ -521,9 +521,23 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
 
 
 @console_script
+def _refuse_writing_over_an_input(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> None:
+    """``--jsonl`` naming the model or the source file would append JSON to it."""
+    if args.jsonl is None or not args.jsonl.is_file():
+        return
+    for what, given in (("the model", args.model), ("the source", args.source)):
+        path = Path(str(given)).expanduser()
+        if path.is_file() and os.path.samefile(path, args.jsonl):
+            parser.error(f"--jsonl {args.jsonl} is {what}: give another file for the readings")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``digit-camera``; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _refuse_writing_over_an_input(parser, args)
     _setup_logging()
     with stop_on_signals(StopRequest()) as stop:
         try:

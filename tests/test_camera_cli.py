@@ -68,6 +68,19 @@ def test_cli_rejects_bad_arguments(capsys):
     assert "x,y,w,h" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("overwritten", ["model", "source"])
+def test_readings_are_never_appended_to_the_model_or_the_source(tmp_path, overwritten, capsys):
+    model, source = tmp_path / "m.tflite", tmp_path / "page.png"
+    model.write_bytes(b"model bytes")
+    source.write_bytes(b"image bytes")
+    target = {"model": model, "source": source}[overwritten]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--model", str(model), "--source", str(source), "--jsonl", str(target)])
+    assert exit_info.value.code == EXIT_BAD_INPUT
+    assert f"is the {overwritten}" in capsys.readouterr().err
+    assert (model.read_bytes(), source.read_bytes()) == (b"model bytes", b"image bytes")
+
+
 def test_ctrl_c_releases_the_source_and_exits_130(built_model, monkeypatch, capsys):
     source = ListSource([np.full((48, 64), 220, np.uint8)] * 5, interrupt_at=2)
     monkeypatch.setattr(cli, "open_source", lambda *args: source)
