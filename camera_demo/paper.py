@@ -338,7 +338,9 @@ def written_row(
             )
             for i in indices
         ]
-        gaps = [int(rng.uniform(0.2, 0.6) * row_height) for _ in range(count - 1)]
+        # Ink gaps of one written number: well under the reader's gap between numbers
+        # (runtime.segment._WORD_GAP, 0.45 of a digit's height), as people space digits.
+        gaps = [int(rng.uniform(0.1, 0.35) * row_height) for _ in range(count - 1)]
         total = sum(p.shape[1] for p in patches) + sum(gaps)
         if total <= usable:
             break
