@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import hmac
 import http.cookies
+import ipaddress
 import json
 import logging
 import socket
@@ -82,6 +83,15 @@ class ServeAddress:
     @property
     def loopback_only(self) -> bool:
         return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
+
+
+def _is_loopback_name(name: str) -> bool:
+    """Whether a Host header's name is a loopback address or one of localhost's names."""
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        name = name.lower().rstrip(".")
+        return name in ("localhost", "localhost.localdomain") or name.endswith(".localhost")
 
 
 def parse_serve_address(text: str) -> ServeAddress:
@@ -229,6 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._set_cookie = False
         self._head = head
         url = urlsplit(self.path)
+        if not self._host_allowed():
+            self._send_json(
+                403, {"error": "a view on the loopback address answers only to localhost names"}
+            )
+            return
         if not self._authorized(url.query):
             self._unauthorized()
             return
@@ -243,6 +258,20 @@ class _Handler(BaseHTTPRequestHandler):
         route(self)
 
     # ------------------------------------------------------------ access
+
+    def _host_allowed(self) -> bool:
+        """A loopback view answers only requests addressed to a loopback name or address.
+
+        Otherwise any web page open in a browser on this machine could point a name of its own
+        at 127.0.0.1 (DNS rebinding) and read the camera as a same-origin page.
+        """
+        if not self.server.app.address.loopback_only:
+            return True
+        host = self.headers.get("Host")
+        if host is None:
+            return True  # HTTP/1.0 clients send none; a browser always does
+        name = urlsplit(f"//{host}").hostname or ""
+        return _is_loopback_name(name)
 
     def _authorized(self, query: str) -> bool:
         app = self.server.app

@@ -97,7 +97,8 @@ def request(
     """One raw request (the path is sent exactly as given, dots and all)."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        connection.putrequest(method, path, skip_accept_encoding=True)
+        own_host = "Host" in (headers or {})
+        connection.putrequest(method, path, skip_host=own_host, skip_accept_encoding=True)
         for name, value in (headers or {}).items():
             connection.putheader(name, value)
         connection.endheaders()
@@ -223,6 +224,17 @@ def test_paths_outside_the_api_are_404_and_no_file_is_served():
             assert headers["content-type"] == "application/json"
             assert headers["server"] == "digit-kit"  # no version, no trailing space
             assert b"root:" not in body and b"import" not in body
+
+
+def test_a_loopback_view_answers_only_to_localhost_names():
+    # A web page could point a name of its own at 127.0.0.1 (DNS rebinding) and read the camera.
+    with serving() as server:
+        for host in ("evil.example.com", f"evil.example.com:{server.port}", "192.168.1.20"):
+            status, _, body = request(server, "/api/reading", headers={"Host": host})
+            assert status == 403, host
+            assert b"localhost" in body and b"digits" not in body
+        for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}", "[::1]", "LOCALHOST."):
+            assert request(server, "/api/reading", headers={"Host": host})[0] == 200, host
 
 
 def test_read_only_get_and_head():
