@@ -29,6 +29,7 @@ from runtime.cli_common import (
     EXIT_OK,
     add_threshold_option,
     console_script,
+    float_in_range,
     make_parser,
     print_error,
     thread_count,
@@ -36,6 +37,7 @@ from runtime.cli_common import (
 from runtime.errors import DigitKitError, NoDigitFoundError
 from runtime.images import MNIST_SHAPE, as_gray_u8, read_image_file
 from runtime.ink import POLARITIES, Polarity
+from runtime.segment import MIN_HEIGHT
 
 PROG = "digit-classify"
 
@@ -56,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="dark_on_light (pen on paper), light_on_dark (chalk on a board) or auto (guess); "
         "default: dark_on_light for pictures of numbers, auto with --one-digit",
+    )
+    parser.add_argument(
+        "--min-height",
+        type=float_in_range(0.005, 0.5),
+        default=MIN_HEIGHT,
+        metavar="FRACTION",
+        help="the smallest digit searched for, as a fraction of the picture's height; lower it "
+        "for a whole page photographed from afar (down to about 2%% of the picture's longer "
+        "side, 0.01)",
     )
     parser.add_argument(
         "--backend", default="auto", choices=("auto", *BACKEND_NAMES), help="inference backend"
@@ -82,18 +93,33 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def read_file(
-    classifier: DigitClassifier, path: Path, one_digit: bool, polarity: Polarity | None = None
+    classifier: DigitClassifier,
+    path: Path,
+    one_digit: bool,
+    polarity: Polarity | None = None,
+    min_height: float = MIN_HEIGHT,
 ) -> dict[str, Any]:
     """The reading of one image file as a JSON-ready record (see ``--json``'s help).
-    ``polarity``: see ``--polarity``."""
+    ``polarity``, ``min_height``: see ``--polarity``, ``--min-height``."""
     image = read_image(path)
-    if not one_digit and image.shape != MNIST_SHAPE:
+    searched = not one_digit and image.shape != MNIST_SHAPE
+    if searched:
         from runtime.segment import read_number
 
-        reading = read_number(image, classifier, polarity or "dark_on_light")
+        reading = read_number(image, classifier, polarity or "dark_on_light", min_height=min_height)
         if reading.digits:
             digits = [_digit(item.prediction, item.region.box) for item in reading.digits]
             return _record(path, "numbers", list(reading.numbers), digits)
+    record = _as_one_digit(classifier, path, image, polarity)
+    if searched and not record["digits"]:
+        record["searched_down_to"] = min_height  # no digit this tall or taller was found
+    return record
+
+
+def _as_one_digit(
+    classifier: DigitClassifier, path: Path, image: np.ndarray, polarity: Polarity | None
+) -> dict[str, Any]:
+    """The record of ``image`` read as one digit filling the picture."""
     try:
         if image.shape == MNIST_SHAPE:  # MNIST form already, white on black, unless told so
             image_as_digit = 255 - image if polarity == "dark_on_light" else image
@@ -137,9 +163,15 @@ def _line(record: dict[str, Any], bar: Callable[[int], float]) -> str:
     """The text line of one image's reading; ``bar``: the acceptance bar of a digit."""
     digits = record["digits"]
     guess = record.get("best_guess")
+    searched = record.get("searched_down_to")
+    not_found = (
+        f"none found of at least {searched:.1%} of the picture's height (--min-height); "
+        if searched is not None
+        else ""
+    )
     if guess is not None:
         return (
-            f"{record['image']}: no digit read (as one digit it looks most like "
+            f"{record['image']}: no digit read ({not_found}as one digit it looks most like "
             f"{guess['digit']}, confidence {guess['confidence']:.3f}, "
             f"below {bar(guess['digit']):g})"
         )
@@ -182,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
     failed = False
     for path in args.images:
         try:
-            record = read_file(classifier, path, args.one_digit, args.polarity)
+            record = read_file(classifier, path, args.one_digit, args.polarity, args.min_height)
         except DigitKitError as exc:
             failed = True
             message = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"

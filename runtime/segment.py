@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 # Detection resolution (longest side, px): 640x480 frames are searched at 320x240.
 WORK_SIDE = 320
+# The smallest digit searched for by default, as a fraction of the picture's height. A digit
+# is also at least 6 px tall in the work image: about 2% of a picture's longer side.
+MIN_HEIGHT = 0.04
 # Regions at least this many work pixels tall or wide are cut from the work image; smaller
 # ones from the full-resolution frame, so a 20 px MNIST digit never comes from a blurry crop.
 _DETAILED_ENOUGH = 40
@@ -134,7 +137,7 @@ class FrameCandidates:
         image: np.ndarray,
         polarity: Polarity = "dark_on_light",
         min_contrast: float = 24.0,
-        min_height: float = 0.04,
+        min_height: float = MIN_HEIGHT,
         max_height: float = 0.8,
     ) -> None:
         if not 0.0 < min_height < max_height <= 1.0:
@@ -232,7 +235,7 @@ class FrameCandidates:
 def candidate_regions(
     image: np.ndarray,
     polarity: Polarity = "dark_on_light",
-    min_height: float = 0.04,
+    min_height: float = MIN_HEIGHT,
     max_height: float = 0.8,
 ) -> list[DigitRegion]:
     """Every candidate ``read_digits`` judges in ``image``: joined runs of pieces and the parts
@@ -244,7 +247,7 @@ def find_digits(
     image: np.ndarray,
     polarity: Polarity = "dark_on_light",
     min_contrast: float = 24.0,
-    min_height: float = 0.04,
+    min_height: float = MIN_HEIGHT,
     max_height: float = 0.8,
 ) -> list[DigitRegion]:
     """Every plausible digit in ``image`` (recall first), left to right, lines top to bottom:
@@ -265,7 +268,7 @@ def read_digits(
     image: np.ndarray,
     classifier: ProbabilityModel,
     polarity: Polarity = "dark_on_light",
-    min_height: float = 0.04,
+    min_height: float = MIN_HEIGHT,
     max_height: float = 0.8,
 ) -> list[tuple[DigitRegion, np.ndarray]]:
     """The digits the classifier accepts in ``image``, in reading order: (region, probabilities).
@@ -306,7 +309,7 @@ def read_number(
     image: np.ndarray,
     classifier: ProbabilityModel,
     polarity: Polarity = "dark_on_light",
-    min_height: float = 0.04,
+    min_height: float = MIN_HEIGHT,
     max_height: float = 0.8,
 ) -> NumberReading:
     """Read the digits in ``image`` (``read_digits``, the same arguments) with each digit's

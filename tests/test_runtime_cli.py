@@ -303,6 +303,34 @@ def test_a_photo_of_a_number_reads_as_the_number(tflite_models, mnist_path, tmp_
     assert exact >= 4, [(r["number"], i.text) for r, i in zip(results, items, strict=False)]
 
 
+def test_small_digits_on_a_big_photo_are_found_with_a_lower_min_height(
+    tflite_models, mnist, tmp_path, capsys
+):
+    """A whole page photographed from afar: digits 2.5% of the picture's height."""
+    import cv2
+
+    page = np.full((4000, 3000), 225, np.uint8)
+    for slot, label in enumerate((3, 0, 5)):
+        digit = mnist.x_test[int(np.flatnonzero(mnist.y_test == label)[0])]
+        ink = cv2.resize(255 - digit, (140, 140), interpolation=cv2.INTER_CUBIC)
+        x = 1400 + 110 * slot
+        page[1900:2040, x : x + 140] = np.minimum(page[1900:2040, x : x + 140], ink)
+    photo = tmp_path / "page.jpg"
+    assert cv2.imwrite(str(photo), page)
+    model = str(tflite_models["int8"])
+    assert main([str(photo), "--model", model]) == 0
+    assert "none found of at least 4.0% of the picture's height (--min-height)" in (
+        capsys.readouterr().out
+    )
+    # the quickly trained test model doubts its digits: the search is what is tested here
+    args = ["--min-height", "0.015", "--threshold", "0.3", "--json"]
+    assert main([str(photo), "--model", model, *args]) == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["read_as"] == "numbers" and "searched_down_to" not in result
+    for x, y, w, h in (digit["box"] for digit in result["digits"]):
+        assert x >= 1400 and x + w <= 1400 + 2 * 110 + 140 and y >= 1900 and y + h <= 2040
+
+
 def test_the_numbers_of_a_page_are_printed_apart():
     """Two numbers ("305" above "61") are not printed as one ("30561")."""
     from runtime.cli import _line
