@@ -88,7 +88,7 @@ def served_reading_fps(
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sock.settimeout(5)
             sock.connect(("127.0.0.1", server.port))
-            sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: bench\r\n\r\n")
+            sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 
             def watch() -> None:
                 with sock:

@@ -139,9 +139,10 @@ def test_sigterm_while_serving_a_stalled_viewer_and_the_broker_is_away(model, ca
         viewer = socket.socket()
         viewer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         viewer.connect(("127.0.0.1", port))
-        viewer.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
+        # it asks for the video and never reads it
+        viewer.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         events = socket.create_connection(("127.0.0.1", port), timeout=5)
-        events.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        events.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         wait_for_records(jsonl, 30)
         process.wait_for_line(lambda text: "MQTT broker" in text and "unreachable" in text, 20)
         code, elapsed = process.signal_and_wait(signal.SIGTERM)

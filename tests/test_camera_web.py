@@ -568,7 +568,8 @@ def read_with_a_stalled_viewer(model: Path, video: Path, jsonl: Path) -> int:
         with socket.socket() as viewer:
             viewer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             viewer.connect(("127.0.0.1", port))
-            viewer.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
+            # it asks for the video and never reads it
+            viewer.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert demo.wait(120) == 0, demo.stderr
     return len(jsonl.read_text().splitlines())
 
