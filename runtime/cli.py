@@ -121,7 +121,11 @@ def _as_one_digit(
 ) -> dict[str, Any]:
     """The record of ``image`` read as one digit filling the picture."""
     try:
-        if image.shape == MNIST_SHAPE:  # MNIST form already, white on black, unless told so
+        if image.shape == MNIST_SHAPE and polarity == "auto":
+            # Both ways round; the classifier, not a guess, decides (as for a photo of a digit).
+            both = np.stack([image, 255 - image])
+            image_as_digit = both[int(classifier.predict_proba(both).max(axis=1).argmax())]
+        elif image.shape == MNIST_SHAPE:  # MNIST form already, white on black, unless told so
             image_as_digit = 255 - image if polarity == "dark_on_light" else image
         elif polarity in (None, "auto"):
             image_as_digit = image  # predict guesses the polarity; the classifier settles it

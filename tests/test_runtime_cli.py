@@ -92,6 +92,21 @@ def test_a_28x28_file_is_mnist_form_unless_told_it_is_dark_on_light(
         assert as_one_digit(result)["probabilities"] == pytest.approx(expected, abs=1e-6)
 
 
+def test_auto_polarity_reads_a_28x28_digit_either_way_round(tflite_models, mnist, tmp_path, capsys):
+    import cv2
+
+    digit = mnist.x_test[int(np.flatnonzero(mnist.y_test == 3)[0])]
+    clf = DigitClassifier(tflite_models["int8"], threshold=0.0)
+    assert clf.predict(digit).digit == 3 and clf.predict(255 - digit).digit != 3
+    for name, picture in (("white_on_black.png", digit), ("dark_on_white.png", 255 - digit)):
+        path = tmp_path / name
+        assert cv2.imwrite(str(path), picture)
+        args = [str(path), "--model", str(tflite_models["int8"]), "--threshold", "0", "--json"]
+        assert main([*args, "--polarity", "auto"]) == 0
+        (result,) = json.loads(capsys.readouterr().out)["results"]
+        assert as_one_digit(result)["digit"] == 3, name
+
+
 def test_cli_json_output(built, image_files, images, capsys):
     args = [*map(str, image_files), "--model", str(built["int8"]), "--json"]
     assert main([*args, "--backend", "numpy", "--threshold", "0.05"]) == 0
