@@ -20,6 +20,7 @@ retained messages).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -53,9 +54,13 @@ RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 CONNECT_TIMEOUT_S = 5.0
 GOODBYE_WAIT_S = 0.5  # how long a clean stop waits for "offline" to reach the broker
-MAX_QUEUED = 100
+MAX_QUEUED = 100  # paho's own queue of unsent messages, bounded
 # MQTT's wildcards, and NUL, which no topic may hold
-_NOT_IN_TOPICS = "+#\0"  # paho's own queue of unsent messages, bounded
+_NOT_IN_TOPICS = "+#\0"
+# A topic is a length-prefixed UTF-8 string: at most 65,535 bytes (MQTT 3.1.1, 1.5.3)
+_MAX_TOPIC_BYTES = 65_535
+_AVAILABILITY = "/availability"
+_NODE_ID_CHARACTERS = 40
 
 
 @dataclass(frozen=True)
@@ -113,8 +118,15 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
     topic = unquote(parts.path.lstrip("/"))
     if not topic or topic.endswith("/") or any(c in topic for c in _NOT_IN_TOPICS):
         raise ValueError(
-            f"expected a topic without wildcards after the host, as in mqtt://broker/home/meter, "
+            f"expected a topic without the wildcards + # or a NUL character after the host, as "
+            f"in mqtt://broker/home/meter, "
             f"got {topic!r}"
+        )
+    size = len(f"{topic}{_AVAILABILITY}".encode("utf-8", "surrogateescape"))
+    if size > _MAX_TOPIC_BYTES:
+        raise ValueError(
+            f"the topic is too long: {size:,} bytes with its {_AVAILABILITY} subtopic, MQTT "
+            f"allows {_MAX_TOPIC_BYTES:,}"
         )
     if parts.query:
         raise ValueError(f"unexpected ?query in {text!r}")
@@ -129,8 +141,16 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
 
 
 def node_id_for(topic: str) -> str:
-    """A Home Assistant node id derived from the topic (discovery allows ``[a-zA-Z0-9_-]``)."""
-    return "digit_kit_" + re.sub(r"[^A-Za-z0-9_-]+", "_", topic).strip("_")
+    """A Home Assistant node id derived from the topic (discovery allows ``[a-zA-Z0-9_-]``).
+
+    A topic that does not fit (other letters than ASCII's, or longer than 40 characters) gets
+    a digest of itself too, so that two such topics never share a node id.
+    """
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", topic).strip("_")
+    if topic.isascii() and len(readable) <= _NODE_ID_CHARACTERS:
+        return f"digit_kit_{readable}"
+    digest = hashlib.sha256(topic.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    return "_".join(part for part in ("digit_kit", readable[:_NODE_ID_CHARACTERS], digest) if part)
 
 
 def discovery_config(topic: str, node_id: str, version: str) -> dict:
@@ -146,7 +166,7 @@ def discovery_config(topic: str, node_id: str, version: str) -> dict:
             "else [value_json.number]) | join(' ') }}"
         ),
         "json_attributes_topic": topic,
-        "availability_topic": f"{topic}/availability",
+        "availability_topic": f"{topic}{_AVAILABILITY}",
         "payload_available": "online",
         "payload_not_available": "offline",
         "icon": "mdi:numeric",
@@ -193,7 +213,7 @@ class MqttPublisher(Closable):
                 "--mqtt needs paho-mqtt 2.x: pip install 'digit-kit[mqtt]'"
             ) from exc
         self.target = target
-        self.availability_topic = f"{target.topic}/availability"
+        self.availability_topic = f"{target.topic}{_AVAILABILITY}"
         self.node_id = node_id_for(target.topic)
         self.discovery_topic = (
             f"{discovery_prefix}/sensor/{self.node_id}/number/config" if discovery_prefix else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -71,6 +72,24 @@ def test_a_discovery_prefix_with_a_wildcard_is_refused_at_start():
     for bad in ("a/+", "#", "a/#/b", "/ha", "ha/", "a\0b"):
         with pytest.raises(argparse.ArgumentTypeError, match="without \\+ #"):
             discovery_prefix(bad)
+
+
+def test_topics_that_do_not_fit_a_node_id_still_get_their_own():
+    # Non-ASCII topics all became "digit_kit_", so their discovery configs overwrote each other.
+    ids = {node_id_for(topic) for topic in ("счётчик", "счётчик/газ", "水道", "x" * 200, "x" * 201)}
+    assert len(ids) == 5
+    assert all(re.fullmatch(r"digit_kit_[A-Za-z0-9_-]{1,52}", node) for node in ids)
+    assert node_id_for("home/meter") == "digit_kit_home_meter"  # ids already in use stay
+
+
+def test_a_topic_longer_than_mqtt_allows_is_refused_at_start():
+    # paho's publisher thread died with a struct.error and the demo exited 0.
+    longest = "t" * (65_535 - len("/availability"))
+    assert parse_mqtt_url(f"mqtt://broker/{longest}").topic == longest
+    with pytest.raises(ValueError, match="the topic is too long: 65,536 bytes"):
+        parse_mqtt_url(f"mqtt://broker/{longest}t")
+    with pytest.raises(ValueError, match="NUL"):
+        parse_mqtt_url("mqtt://broker/a%00b")
 
 
 def test_discovery_config_makes_a_home_assistant_sensor():
