@@ -27,6 +27,7 @@ from runtime.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     console_script,
+    float_in_range,
     frame_size,
     int_at_least,
     make_parser,
@@ -181,7 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--hold", type=int_at_least(1), default=12, help="frames per arrangement of digits"
     )
-    parser.add_argument("--fps", type=float, default=15.0, help="frame rate stored in the video")
+    parser.add_argument(
+        "--fps",
+        type=float_in_range(1.0, 240.0),
+        default=15.0,
+        help="frame rate stored in the video",
+    )
     parser.add_argument(
         "--size", type=frame_size(64), default="640x480", help="frame size WIDTHxHEIGHT"
     )

@@ -213,8 +213,9 @@ def add_threshold_option(parser: argparse.ArgumentParser, metavar: str | None = 
     )
 
 
-def frame_size(minimum: int = 1) -> Callable[[str], tuple[int, int]]:
-    """An argparse type for ``WIDTHxHEIGHT`` frame sizes, each side at least ``minimum``."""
+def frame_size(minimum: int = 1, maximum: int = 8192) -> Callable[[str], tuple[int, int]]:
+    """An argparse type for ``WIDTHxHEIGHT`` frame sizes, each side ``minimum``..``maximum``
+    (8192 by default: beyond 8K video, and what video encoders take)."""
 
     def parse(text: str) -> tuple[int, int]:
         try:
@@ -226,6 +227,10 @@ def frame_size(minimum: int = 1) -> Callable[[str], tuple[int, int]]:
         if width < minimum or height < minimum:
             raise argparse.ArgumentTypeError(
                 f"frame size {text} is too small (at least {minimum}x{minimum})"
+            )
+        if width > maximum or height > maximum:
+            raise argparse.ArgumentTypeError(
+                f"frame size {text} is too large (at most {maximum}x{maximum})"
             )
         return width, height
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import pytest
 
 from camera_demo import synth
 
@@ -49,3 +50,19 @@ def test_synth_rejects_a_container_it_cannot_encode(tmp_path, mnist_path, capsys
     err = capsys.readouterr().err
     assert err.startswith("digit-sample-video: error:") and ".mp4" in err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--fps", "0"], "--fps: must lie within 1..240"),
+        (["--fps", "nan"], "--fps: must lie within 1..240"),
+        (["--size", "100000x100000"], "too large (at most 8192x8192)"),
+    ],
+)
+def test_synth_refuses_rates_and_sizes_no_encoder_takes(tmp_path, option, message, capsys):
+    # They failed as "OpenCV cannot open a mp4v video writer" after an OpenCV [ERROR] line.
+    with pytest.raises(SystemExit) as exit_info:
+        synth.main([str(tmp_path / "clip.mp4"), *option])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
