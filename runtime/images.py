@@ -169,8 +169,14 @@ def validated_array(image: Any, what: str = "image") -> np.ndarray:
             f"{what} must be 2-D grayscale (H, W) or 3-D color (H, W, C); got shape {image.shape}"
         )
     if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
+        batch_hint = (
+            "; a batch of MNIST-form digits (N, 28, 28) goes to predict_batch or predict_proba"
+            if image.shape[1:] == MNIST_SHAPE
+            else ""
+        )
         raise ImageError(
-            f"a color {what} must have 1, 3 (BGR) or 4 (BGRA) channels; got shape {image.shape}"
+            f"a color {what} must have 1, 3 (BGR) or 4 (BGRA) channels; got shape "
+            f"{image.shape}{batch_hint}"
         )
     if image.dtype.kind not in "buif":
         raise ImageError(f"{what} has unsupported dtype {image.dtype}: use {_SUPPORTED}")

@@ -90,6 +90,8 @@ def load_model(
 def _read_bytes(model: Any, source: str | None) -> tuple[bytes, str]:
     if isinstance(model, bytes | bytearray | memoryview):
         return bytes(model), source or "model bytes"
+    if isinstance(model, str) and not model.strip():
+        raise ModelFormatError("the model path is empty")
     path = Path(model)
     name = source or str(path)
     try:

@@ -238,3 +238,8 @@ def test_unit_floats_a_rounding_step_above_one_stay_unit_floats():
     np.testing.assert_array_equal(mnist_batch_u8(noisy[None]), to_u8(unit)[None])
     np.testing.assert_array_equal(to_u8(np.float32([[0.0, 1.0005]])), [[0, 255]])
     np.testing.assert_array_equal(to_u8(np.float32([[0.0, 1.5]])), [[0, 2]])  # 0..255 data
+
+
+def test_a_batch_given_as_one_image_is_told_where_batches_go():
+    with pytest.raises(ImageError, match="goes to predict_batch or predict_proba"):
+        validated_array(np.zeros((5, 28, 28), np.uint8))

@@ -69,6 +69,8 @@ def test_not_a_tflite_file(tmp_path):
         load_model(tmp_path / "missing.tflite")
     with pytest.raises(ModelFormatError, match="is a directory"):
         load_model(tmp_path)
+    with pytest.raises(ModelFormatError, match="the model path is empty"):
+        load_model("")  # Path("") is ".", which read as "model path '.' is a directory"
     os.mkfifo(tmp_path / "pipe.tflite")  # read, it would wait for a writer forever
     for endless in (tmp_path / "pipe.tflite", Path("/dev/zero")):  # /dev/zero: bytes forever
         with pytest.raises(ModelFormatError, match="not a regular file"):
