@@ -454,7 +454,16 @@ def open_source(
     if spec == PICAMERA:
         return PiCameraSource(camera_size, retry)
     if spec.isdigit():
-        return CaptureSource(_camera_capture(int(spec), camera_size), f"camera {spec}", True, retry)
+        try:
+            return CaptureSource(
+                _camera_capture(int(spec), camera_size), f"camera {spec}", True, retry
+            )
+        except SourceError as exc:
+            if Path(spec).exists():  # a number is a camera index; the path needs ./
+                raise SourceError(
+                    f"{exc}; to read the file or folder {spec}, give ./{spec}"
+                ) from None
+            raise
     if spec.startswith("/dev/"):
         if not Path(spec).exists():
             raise SourceError(

@@ -122,3 +122,18 @@ def test_a_single_image_that_cannot_be_read_does_not_open(tmp_path):
     image, name = source._next_image()
     assert image.shape == (40, 60) and name == "good.png"
     assert source._next_image() is None
+
+
+def test_a_folder_named_like_a_camera_index_is_pointed_out(tmp_path, monkeypatch):
+    from camera_demo import sources
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "2024").mkdir()
+    monkeypatch.setattr(
+        sources, "_camera_capture", lambda index, size: lambda: FakeCapture([], opened=False)
+    )
+    with pytest.raises(SourceError, match=r"cannot open camera 2024.*give \./2024"):
+        open_source("2024")
+    with pytest.raises(SourceError, match="cannot open camera 7") as error:
+        open_source("7")
+    assert "give ./" not in str(error.value)
