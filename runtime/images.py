@@ -318,11 +318,17 @@ def _composite_alpha(bgra: np.ndarray) -> np.ndarray:
     if alpha.min() == 1.0:
         return gray
     opaque = alpha > 0.5
-    # Dark ink on a transparent sheet goes onto white paper, light ink onto black.
     ink_level = float(gray[opaque].mean()) if opaque.any() else 0.0
-    backdrop = 255.0 if ink_level < 128 else 0.0
-    mixed = gray.astype(np.float32) * alpha + backdrop * (1.0 - alpha)
-    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    dark_ink = ink_level < 128
+    if bgra.shape[:2] == MNIST_SHAPE:
+        # A 28x28 picture as it looks: dark ink on white, light ink on black (MNIST form).
+        backdrop = 255.0 if dark_ink else 0.0
+        mixed = gray.astype(np.float32) * alpha + backdrop * (1.0 - alpha)
+        return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    # Any other picture is pen on paper: what is drawn on the transparent sheet is the ink,
+    # whatever its colour (light ink by its brightness), dark on white paper.
+    strength = 255.0 - gray.astype(np.float32) if dark_ink else gray.astype(np.float32)
+    return np.clip(255.0 - strength * alpha + 0.5, 0, 255).astype(np.uint8)
 
 
 def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:

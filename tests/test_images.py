@@ -66,11 +66,19 @@ def test_frames_of_any_kind_become_8_bit_gray_and_bgr(frame):
     assert not np.shares_memory(view, frame)
 
 
-def test_transparent_ink_is_composited_on_contrasting_paper():
+def test_transparent_ink_is_composited_on_white_paper_as_dark_ink():
     bgra = np.zeros((10, 10, 4), np.uint8)
     bgra[3:7, 3:7] = (20, 20, 20, 255)  # opaque dark ink, the rest transparent
     gray = as_gray_u8(bgra)
     assert gray[0, 0] == 255 and gray[5, 5] == 20
+    bgra[3:7, 3:7] = (250, 250, 250, 255)  # white ink: pen on paper all the same
+    gray = as_gray_u8(bgra)
+    assert gray[0, 0] == 255 and gray[5, 5] == 5
+    mnist_form = np.zeros((28, 28, 4), np.uint8)  # a 28x28 picture as it looks
+    for colour, paper in ((250, 0), (20, 255)):
+        mnist_form[10:18, 10:18] = (colour, colour, colour, 255)
+        gray = as_gray_u8(mnist_form)
+        assert gray[0, 0] == paper and gray[12, 12] == colour
 
 
 BAD_IMAGES = {
