@@ -92,6 +92,7 @@ def test_a_28x28_file_is_mnist_form_unless_told_it_is_dark_on_light(
         assert as_one_digit(result)["probabilities"] == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_auto_polarity_reads_a_28x28_digit_either_way_round(tflite_models, mnist, tmp_path, capsys):
     import cv2
 
@@ -318,6 +319,7 @@ def test_a_photo_of_a_number_reads_as_the_number(tflite_models, mnist_path, tmp_
     assert exact >= 4, [(r["number"], i.text) for r, i in zip(results, items, strict=False)]
 
 
+@pytest.mark.slow
 def test_small_digits_on_a_big_photo_are_found_with_a_lower_min_height(
     tflite_models, mnist, tmp_path, capsys
 ):
