@@ -157,7 +157,7 @@ def validated_array(image: Any, what: str = "image") -> np.ndarray:
         raise ImageError(
             f"{what} must be a pixel array, not a path or bytes; read files with cv2.imread"
         )
-    if not isinstance(image, np.ndarray):
+    if type(image) is not np.ndarray:  # lists, and subclasses such as np.matrix (always 2-D)
         try:
             image = np.asarray(image)
         except (TypeError, ValueError) as exc:
@@ -276,7 +276,7 @@ def mnist_batch_u8(batch: Any, what: str = "batch") -> np.ndarray:
 
     Pixel values follow the module's policy (floats 0..1 or 0..255, integers 0..255, ...).
     """
-    if isinstance(batch, np.ndarray) and batch.dtype == np.uint8 and is_mnist_batch(batch):
+    if type(batch) is np.ndarray and batch.dtype == np.uint8 and is_mnist_batch(batch):
         return batch
     if isinstance(batch, str | bytes | os.PathLike):
         raise ImageError(f"{what} must be a pixel array, not a path or bytes")

@@ -424,3 +424,14 @@ def test_a_one_channel_image_is_mnist_form(built, images):
 def test_a_threshold_must_be_a_number(built, wrong):
     with pytest.raises(ValueError, match="threshold must be a number"):
         DigitClassifier(built["int8"], threshold=wrong)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+def test_array_subclasses_read_as_plain_arrays(built, images):
+    # np.matrix stays 2-D whatever is done to it: a (1, 784) matrix reached LiteRT as such.
+    classifier = DigitClassifier(built["int8"])
+    assert classifier.predict(np.matrix(images[0])) == classifier.predict(images[0])
+    flat = images[:3].reshape(3, -1)
+    np.testing.assert_array_equal(
+        classifier.predict_proba(np.matrix(flat)), classifier.predict_proba(images[:3])
+    )
