@@ -66,3 +66,14 @@ def test_synth_refuses_rates_and_sizes_no_encoder_takes(tmp_path, option, messag
         synth.main([str(tmp_path / "clip.mp4"), *option])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_each_sample_frame_is_written_as_one_number(mnist):
+    # Digits written 0.2-0.6 of their height apart crossed the reader's gap between numbers:
+    # a third of the sample's frames read as several numbers, and --changes-only flickered.
+    from runtime.segment import numbers_in
+
+    frames = synth.render_frames(mnist.x_test, mnist.y_test, frames=240, seed=0, hold=1)
+    for _, truth in frames:
+        boxes = [digit.box for digit in truth.digits]
+        assert len(numbers_in(boxes)) == 1, (truth.frame, boxes)
