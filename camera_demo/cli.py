@@ -520,7 +520,6 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     return code
 
 
-@console_script
 def _refuse_writing_over_an_input(
     parser: argparse.ArgumentParser, args: argparse.Namespace
 ) -> None:
@@ -533,6 +532,7 @@ def _refuse_writing_over_an_input(
             parser.error(f"--jsonl {args.jsonl} is {what}: give another file for the readings")
 
 
+@console_script
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``digit-camera``; returns the process exit code."""
     parser = build_parser()

@@ -81,6 +81,16 @@ def test_readings_are_never_appended_to_the_model_or_the_source(tmp_path, overwr
     assert (model.read_bytes(), source.read_bytes()) == (b"model bytes", b"image bytes")
 
 
+def test_an_os_error_main_did_not_expect_is_one_line_and_exit_2(built_model, monkeypatch, capsys):
+    # main carries the console-script convention, as tests and other code call it.
+    def refused(*args):
+        raise PermissionError(13, "Permission denied", "/dev/video0")
+
+    monkeypatch.setattr(cli, "open_source", refused)
+    assert cli.main(["--model", str(built_model), "--source", "0", "--headless"]) == EXIT_BAD_INPUT
+    assert "error: /dev/video0: Permission denied" in capsys.readouterr().err
+
+
 def test_ctrl_c_releases_the_source_and_exits_130(built_model, monkeypatch, capsys):
     source = ListSource([np.full((48, 64), 220, np.uint8)] * 5, interrupt_at=2)
     monkeypatch.setattr(cli, "open_source", lambda *args: source)
