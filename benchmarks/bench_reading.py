@@ -144,7 +144,6 @@ def header(args: argparse.Namespace, classifier: DigitClassifier) -> dict[str, o
 
 
 def run(args: argparse.Namespace) -> int:
-
     names = args.corpus
     sources = corpora_sources(args.data, names)
     classifier = DigitClassifier(
