@@ -6,7 +6,7 @@
 Corpora (``benchmarks.corpora``; each split generated deterministically from its seeds):
 ``fonts-single`` (one digit per photo in six handwriting fonts, read by
 ``DigitClassifier.predict``), ``fonts-numbers`` (640x480 photos of a 1-6 digit number in
-those fonts), ``camera`` (640x480 frames of 1-4 MNIST test digits on tinted, often ruled
+those fonts), ``camera`` (640x480 frames of 1-4 MNIST test digits on tinted, often lined
 paper), ``digit-free`` (ruled and graph paper, wood, fabric, handwritten words, printed
 text) and ``lowres`` (MNIST test digits clean, low-resolution, thick, blurred and cut at
 their box). Tune on ``--split tune``; report ``--split report``. The tune split holds five

@@ -156,7 +156,7 @@ class FrameCandidates:
         _, faint = cv2.threshold(
             self._found.ink, self._found.threshold // 2, 255, cv2.THRESH_BINARY
         )
-        mask, lines = remove_ruled_lines(self._found.mask, detect_on=faint)
+        mask, lines = remove_ruled_lines(self._found.mask, detect_on=faint, ink=self._found.ink)
         height = work.shape[0]
         shortest, tallest = max(6.0, min_height * height), max_height * height
         structure = cv2.bitwise_and(faint, cv2.bitwise_not(lines))

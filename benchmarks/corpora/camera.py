@@ -3,8 +3,9 @@
 Each digit's gray levels are its ink coverage (pen: black, blue or pencil grey) on tinted
 paper; digits are 55-140 px tall, written side by side with gaps of 8-45% of their height,
 or, in 30% of the frames with two or more digits, one pair touching (boxes overlapping 2-6
-px). 60% of the pages are ruled every 24-48 px, so lines cross the digits; some have a margin
-line. Then photographed: rotation, perspective, uneven light, blur, noise, JPEG 60-90.
+px). 60% of the pages are lined, so lines cross the digits: two in three ruled every 24-48
+px, one in three squared (graph paper, 14-29 px squares, vertical lines too); some have a
+margin line. Then photographed: rotation, perspective, uneven light, blur, noise, JPEG 60-90.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from benchmarks.corpora.items import Item, item_rng
 from benchmarks.corpora.layout import row_width, write_row
 from benchmarks.corpora.mnist_digits import ink_alpha, split_indices
-from benchmarks.corpora.paper import draw_margin, draw_ruled
+from benchmarks.corpora.paper import draw_grid, draw_margin, draw_ruled
 from benchmarks.corpora.photo import Camera, blank_page, paper_color, pen
 from benchmarks.corpora.sources import Sources
 
@@ -24,6 +25,8 @@ NEEDS = ("mnist",)
 FRAME = (480, 640)
 MARGIN = 30
 MIN_HEIGHT, MAX_HEIGHT = 55.0, 140.0
+SQUARED = 1 / 3  # the share of lined pages that are graph paper
+_PAPER_STREAM = 1  # the item's sub-stream that picks ruled or squared
 CAMERA = Camera(degrees=4.0)
 
 
@@ -59,7 +62,11 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
     x = rng.uniform(MARGIN, max(MARGIN, frame_w - MARGIN - width))
     baseline = rng.uniform(MARGIN + tallest * 1.06, frame_h - MARGIN - 0.06 * tallest)
     ruled = rng.random() < 0.6
-    if ruled:
+    # From its own sub-stream, so the other frames stayed as they were before graph paper.
+    squared = ruled and item_rng(NAME, split, index, _PAPER_STREAM).random() < SQUARED
+    if squared:
+        draw_grid(page, rng, 0.6 * rng.uniform(24, 48))
+    elif ruled:
         draw_ruled(page, rng, rng.uniform(24, 48))
         if x > MARGIN + 25 and rng.random() < 0.3:
             draw_margin(page, rng, rng.uniform(MARGIN, x - 15))
@@ -68,7 +75,8 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
     photo, boxes = CAMERA.shoot(page, rng, inks)
     text = "".join(str(int(labels[i])) for i in picks)
     spacing = "one digit" if count == 1 else "touching pair" if touching else "apart"
-    tags = (("paper", "ruled" if ruled else "plain"), ("spacing", spacing))
+    paper = "graph" if squared else "ruled" if ruled else "plain"
+    tags = (("paper", paper), ("spacing", spacing))
     return [
         Item(
             NAME,
