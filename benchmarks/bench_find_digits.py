@@ -17,13 +17,12 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_reading import add_data
 from benchmarks.machine import describe_machine
 
-DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 WARMUP = 10
 
 
@@ -110,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(DEFAULT_MNIST), help="MNIST directory")
+    add_data(parser)
     parser.add_argument("--repeats", type=int, default=200, help="timed calls per row")
     return run(parser.parse_args(argv))
 
