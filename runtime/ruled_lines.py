@@ -63,7 +63,6 @@ def remove_ruled_lines(
             cv2.line(across[0 if line.horizontal else 1], (x0, y0), (x1, y1), 255, _LINE_WIDTH)
     lines = cv2.bitwise_or(*across)
     clean = cv2.bitwise_and(mask, cv2.bitwise_not(lines))
-    darker = None if ink is None else _darker_than_lines(ink, found)
     restored = clean
     for drawn, bridge, thick in zip(
         across, ((1, _BRIDGE), (_BRIDGE, 1)), ((1, _STROKE), (_STROKE, 1)), strict=True
@@ -75,11 +74,10 @@ def remove_ruled_lines(
         bridged = cv2.morphologyEx(clean, cv2.MORPH_CLOSE, _rect(cv2, bridge))
         # A stroke running along the line: ink thicker across it than the line itself.
         wide = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _rect(cv2, thick))
-        kept = cv2.bitwise_or(bridged, wide)
-        if darker is not None:
-            kept = cv2.bitwise_or(kept, darker)
-        kept = cv2.bitwise_and(kept, on_line)
+        kept = cv2.bitwise_and(cv2.bitwise_or(bridged, wide), on_line)
         restored = cv2.bitwise_or(restored, kept)
+    if ink is not None:  # a stroke along a line, darker than it (only on the lines drawn above)
+        restored = cv2.bitwise_or(restored, cv2.bitwise_and(_darker_than_lines(ink, found), mask))
     band = cv2.dilate(lines, np.ones((_BAND, _BAND), np.uint8))
     return restored, band
 

@@ -61,12 +61,12 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
     page = blank_page(frame_h, frame_w, paper_color(rng), rng)
     x = rng.uniform(MARGIN, max(MARGIN, frame_w - MARGIN - width))
     baseline = rng.uniform(MARGIN + tallest * 1.06, frame_h - MARGIN - 0.06 * tallest)
-    ruled = rng.random() < 0.6
+    lined = rng.random() < 0.6
     # From its own sub-stream, so the other frames stayed as they were before graph paper.
-    squared = ruled and item_rng(NAME, split, index, _PAPER_STREAM).random() < SQUARED
+    squared = lined and item_rng(NAME, split, index, _PAPER_STREAM).random() < SQUARED
     if squared:
         draw_grid(page, rng, 0.6 * rng.uniform(24, 48))
-    elif ruled:
+    elif lined:
         draw_ruled(page, rng, rng.uniform(24, 48))
         if x > MARGIN + 25 and rng.random() < 0.3:
             draw_margin(page, rng, rng.uniform(MARGIN, x - 15))
@@ -75,7 +75,7 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
     photo, boxes = CAMERA.shoot(page, rng, inks)
     text = "".join(str(int(labels[i])) for i in picks)
     spacing = "one digit" if count == 1 else "touching pair" if touching else "apart"
-    paper = "graph" if squared else "ruled" if ruled else "plain"
+    paper = "graph" if squared else "ruled" if lined else "plain"
     tags = (("paper", paper), ("spacing", spacing))
     return [
         Item(
