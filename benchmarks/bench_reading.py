@@ -238,6 +238,19 @@ RULES = {
         False,
         "a doubted digit or touching pair among clear digits is read",
     ),
+    "doubted-numbers": (
+        "runtime.segment",
+        "_DOUBTED_NUMBERS",
+        False,
+        "two or more doubted digits of even height, with no clear digit and no letter, are read",
+    ),
+    "misread-digit": (
+        "runtime.segment",
+        "_MISREAD_IN_NUMBERS",
+        False,
+        "one piece read as no digit among three or more clear digits of even height does not "
+        "make the number a word",
+    ),
     "stroke-rule": (
         "runtime.classifier",
         "STROKE_ODDS",

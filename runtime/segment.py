@@ -70,10 +70,20 @@ _NOT_A_DIGIT = 0.5
 # as tall), whose best cut in two has both parts read as digits (_NOT_A_DIGIT or more).
 _PAIR_HEIGHT = 0.85
 _PAIR_WIDTH = 1.0
-# The two heuristic rules of _in_numbers, switchable so that the reading benchmark can
-# measure what each buys (python -m benchmarks.bench_reading --without RULE).
+# A misread digit: in a word of at least _CLEAR_AROUND_MISREAD accepted digits whose heights
+# are even (the tallest at most _EVEN_HEIGHTS times the shortest), the one piece read as no
+# digit, of the same height, is a badly written digit of the number, not a letter.
+_CLEAR_AROUND_MISREAD = 3
+_EVEN_HEIGHTS = 1.15
+# A doubted number: a word with no clear digit whose pieces (those at least _LETTER_HEIGHT of
+# its tallest) are all doubted digits, at least _DOUBTED_TOGETHER of them, of even heights.
+_DOUBTED_TOGETHER = 2
+# The heuristic rules of _in_numbers, switchable so that the reading benchmark can measure
+# what each buys (python -m benchmarks.bench_reading --without RULE).
 _DOUBTED_IN_NUMBERS = True
 _WORDS_ARE_NOT_NUMBERS = True
+_MISREAD_IN_NUMBERS = True
+_DOUBTED_NUMBERS = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -420,11 +430,10 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     candidate covers it, or a part cut from it was rejected), of at least ``_LETTER_HEIGHT``
     of the word's digits' height, which the classifier, on its own, finds no digit at all
     (confidence under ``_NOT_A_DIGIT``) and that is no doubted touching pair
-    (``_doubted_pairs``); a digit it merely doubts does not turn a number into a word.
+    (``_doubted_pairs``); a digit it merely doubts does not turn a number into a word, nor
+    does one misread digit among clear ones (``_misread_digits``).
     """
     accepted = [(candidate, item) for candidate, item in taken if item is not None]
-    if not accepted:
-        return accepted
     pieces = line.pieces
     explained = np.zeros(len(pieces), bool)
     for candidate, _ in accepted:
@@ -445,6 +454,13 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     def confidence(i: int) -> float:
         return float(judged[number, alone[i]][1].max()) if i in alone else 0.0
 
+    doubted_numbers = [
+        (alone[i], judged[number, alone[i]])
+        for i in _doubted_numbers(pieces, word_of, set(tallest), confidence)
+    ]
+    if not accepted:
+        return doubted_numbers
+
     unexplained = [
         i
         for i, piece in enumerate(pieces)
@@ -453,25 +469,79 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
         and piece.box[3] >= _LETTER_HEIGHT * tallest[word_of[i]]
     ]
     pairs = _doubted_pairs(number, line, judged, unexplained, tallest, word_of)
-    writing = (
-        {word_of[i] for i in unexplained if confidence(i) < _NOT_A_DIGIT and i not in pairs}
-        if _WORDS_ARE_NOT_NUMBERS
-        else set()
-    )
+    letters = [i for i in unexplained if confidence(i) < _NOT_A_DIGIT and i not in pairs]
+    misread = _misread_digits(letters, accepted, pieces, word_of)
+    writing = {word_of[i] for i in letters if i not in misread} if _WORDS_ARE_NOT_NUMBERS else set()
     kept = [item for item in accepted if word_of[item[0].start] not in writing]
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts
         # (between _NOT_A_DIGIT and its acceptance bar) is one of its digits, and a doubted
         # touching pair is two of them.
         for i in unexplained:
-            if word_of[i] in writing:
+            if word_of[i] in writing or i in misread:
                 continue
             if i in pairs:
                 kept += [(part, judged[number, part]) for part in pairs[i]]
             elif i in alone:
                 kept.append((alone[i], judged[number, alone[i]]))
+        kept += doubted_numbers
         kept.sort(key=lambda item: item[0].start)
     return kept
+
+
+def _doubted_numbers(
+    pieces: Sequence[Piece],
+    word_of: list[int],
+    with_clear: set[int],
+    confidence: Callable[[int], float],
+) -> list[int]:
+    """The pieces of doubted numbers: words with no clear digit (not in ``with_clear``) whose
+    pieces of at least ``_LETTER_HEIGHT`` of the word's tallest are all doubted digits
+    (``confidence`` of ``_NOT_A_DIGIT`` or more), at least ``_DOUBTED_TOGETHER`` of them, of
+    even heights (``_EVEN_HEIGHTS``). With the doubted-digit rule or this one off, none."""
+    if not (_DOUBTED_IN_NUMBERS and _DOUBTED_NUMBERS):
+        return []
+    found = []
+    for word in sorted(set(word_of) - with_clear):
+        members = [i for i, w in enumerate(word_of) if w == word]
+        top = max(pieces[i].box[3] for i in members)
+        tall = [i for i in members if pieces[i].box[3] >= _LETTER_HEIGHT * top]
+        heights = [pieces[i].box[3] for i in tall]
+        if (
+            len(tall) >= _DOUBTED_TOGETHER
+            and all(confidence(i) >= _NOT_A_DIGIT for i in tall)
+            and max(heights) <= _EVEN_HEIGHTS * min(heights)
+        ):
+            found += tall
+    return found
+
+
+def _misread_digits(
+    letters: list[int], accepted: list, pieces: Sequence[Piece], word_of: list[int]
+) -> set[int]:
+    """The ``letters`` (pieces read as no digit) that are badly written digits of a number: the
+    only one of its word, as tall as the word's accepted digits, themselves of even heights
+    and at least ``_CLEAR_AROUND_MISREAD`` (a two-letter word such as "so" reads "50").
+    Neither read nor a letter: the number is read without it. With the rule off, none."""
+    if not _MISREAD_IN_NUMBERS:
+        return set()
+    per_word: dict[int, list[int]] = {}
+    for i in letters:
+        per_word.setdefault(word_of[i], []).append(i)
+    heights: dict[int, list[int]] = {}
+    for candidate, _ in accepted:
+        heights.setdefault(word_of[candidate.start], []).append(candidate.box[3])
+    misread = set()
+    for word, found in per_word.items():
+        digits = heights.get(word, [])
+        if len(found) != 1 or len(digits) < _CLEAR_AROUND_MISREAD:
+            continue
+        low, high = min(digits), max(digits)
+        if high <= _EVEN_HEIGHTS * low and (
+            low / _EVEN_HEIGHTS <= pieces[found[0]].box[3] <= _EVEN_HEIGHTS * high
+        ):
+            misread.add(found[0])
+    return misread
 
 
 def _doubted_pairs(

@@ -229,12 +229,24 @@ def test_rules_switched_off_for_one_run_are_on_again_after_it(tmp_path: Path, mo
         return 0
 
     monkeypatch.setattr(bench_reading, "run", run)
-    before = (segment._WORDS_ARE_NOT_NUMBERS, segment._DOUBTED_IN_NUMBERS, classifier.STROKE_ODDS)
+    switches = (
+        "_WORDS_ARE_NOT_NUMBERS",
+        "_DOUBTED_IN_NUMBERS",
+        "_DOUBTED_NUMBERS",
+        "_MISREAD_IN_NUMBERS",
+    )
+    before = (*(getattr(segment, name) for name in switches), classifier.STROKE_ODDS)
     rules = [*bench_reading.RULES, "stroke-rule"]  # a rule named twice is switched off once
     argv = ["--model", str(tmp_path / "m.tflite"), "--without", *rules]
     assert bench_reading.main(argv) == 0
-    assert seen == {"word-rule": False, "doubted-digits": False, "stroke-rule": 1.0}
-    after = (segment._WORDS_ARE_NOT_NUMBERS, segment._DOUBTED_IN_NUMBERS, classifier.STROKE_ODDS)
+    assert seen == {
+        "word-rule": False,
+        "doubted-digits": False,
+        "doubted-numbers": False,
+        "misread-digit": False,
+        "stroke-rule": 1.0,
+    }
+    after = (*(getattr(segment, name) for name in switches), classifier.STROKE_ODDS)
     assert after == before
 
 

@@ -235,6 +235,28 @@ def test_a_line_of_letters_is_not_a_number():
     assert len(read_digits(paper.finish(canvas), judge)) == 2
 
 
+def test_one_misread_digit_among_three_clear_ones_leaves_them_a_number(monkeypatch):
+    """Three bars the judge reads as digits and, as tall as they are, a wide shape it finds no
+    digit (a digit written badly): the three are read. Beside two, or shorter than the
+    bars, or with the rule off, the shape is a letter and the line a word ("so" reads "50")."""
+    judge = InkAspectJudge()
+
+    def line(bars_at: tuple[int, ...], shape_width: int, shape_height: int) -> np.ndarray:
+        canvas = paper.paper(480, 640)
+        for x in bars_at:
+            draw_bar(canvas, x)
+        cv2.rectangle(canvas, (280, 290 - shape_height), (279 + shape_width, 289), 30.0, -1)
+        return paper.finish(canvas)
+
+    reading = read_number(line((100, 160, 220), 70, 90), judge)
+    assert reading.numbers == ("111",)
+    assert all(digit.region.box[0] < 280 for digit in reading.digits)
+    assert read_digits(line((160, 220), 70, 90), judge) == []
+    assert read_digits(line((100, 160, 220), 120, 50), judge) == []
+    monkeypatch.setattr(segment, "_MISREAD_IN_NUMBERS", False)
+    assert read_digits(line((100, 160, 220), 70, 90), judge) == []
+
+
 class DoubtingThickJudge(InkAspectJudge):
     """``InkAspectJudge``, but a bar with two holes (an "8"-like bar) is a doubted "1"."""
 
@@ -272,6 +294,33 @@ def test_a_doubted_touching_pair_beside_clear_digits_is_read_as_two(monkeypatch)
     assert read_number(frame, DoubtingThickJudge()).digits == ()
 
 
+def draw_doubted_bar(canvas: np.ndarray, x: int, height: int = 90) -> None:
+    """A dark bar 45 px wide with two holes, bottom at y=289: ``DoubtingThickJudge``'s doubted 1."""
+    top = 290 - height
+    cv2.rectangle(canvas, (x, top), (x + 44, 289), 30.0, -1)
+    for hole in (top + height // 6, top + height // 2 + 5):
+        cv2.rectangle(canvas, (x + 14, hole), (x + 30, hole + height // 4), 235.0, -1)
+
+
+def test_doubted_digits_standing_together_are_a_number(monkeypatch):
+    """Two bars the judge doubts, of even height, with nothing else in their word: a number.
+    One alone, two of uneven heights, or two beside a shape that is no digit are not read."""
+    judge = DoubtingThickJudge()
+
+    def read(heights: tuple[int, ...], letter: bool = False) -> str:
+        canvas = paper.paper(480, 640)
+        for index, height in enumerate(heights):
+            draw_doubted_bar(canvas, 150 + 60 * index, height)
+        if letter:
+            cv2.rectangle(canvas, (280, 240), (400, 289), 30.0, -1)
+        return read_number(paper.finish(canvas), judge).text
+
+    assert read((90, 90)) == "11"
+    assert read((90,)) == read((90, 60)) == read((90, 90), letter=True) == ""
+    monkeypatch.setattr(segment, "_DOUBTED_NUMBERS", False)
+    assert read((90, 90)) == ""
+
+
 def test_blank_frames_do_not_call_the_classifier():
     judge = InkAspectJudge()
     for frame in (paper.blank_frame(), paper.gradient_frame(), paper.ruled_frame()):
@@ -279,10 +328,13 @@ def test_blank_frames_do_not_call_the_classifier():
     assert judge.calls == 0
 
 
-def test_frame_candidates_choose_follows_the_acceptance_rule():
+def test_frame_candidates_choose_follows_the_acceptance_rule(monkeypatch):
     frame = FrameCandidates(bars([30]))
     probabilities = InkAspectJudge().predict_proba(np.stack([r.image for r in frame.regions]))
     assert len(frame.choose(probabilities, lambda confidence, digit: confidence >= 0.5)) == 2
+    # Two digits doubted together are a doubted number, read; without that rule, not.
+    assert len(frame.choose(probabilities, lambda confidence, digit: confidence >= 0.99)) == 2
+    monkeypatch.setattr(segment, "_DOUBTED_NUMBERS", False)
     assert frame.choose(probabilities, lambda confidence, digit: confidence >= 0.99) == []
     # The judge reads the bars as 1s: the rule is asked about the digit it would accept.
     assert (
