@@ -284,6 +284,8 @@ def mnist_batch_u8(batch: Any, what: str = "batch") -> np.ndarray:
         array = np.asarray(batch)
     except (TypeError, ValueError) as exc:
         raise ImageError(f"{what} is not a rectangular array of pixels") from exc
+    if array.shape == (0,):  # an empty list of crops: no images, as predict_batch reads it
+        return np.zeros((0, *MNIST_SHAPE), np.uint8)
     if not is_mnist_batch(array):
         raise ImageError(
             f"{what} has shape {array.shape}; MNIST-form batches are (N, 28, 28), "

@@ -105,6 +105,7 @@ def test_batches_of_changing_size_match_single_predictions(built, backend):
     assert clf.predict_proba(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
     assert clf.predict_batch(np.zeros((0, 28, 28), np.uint8)) == []
     assert clf.predict_batch([]) == []
+    assert clf.predict_proba([]).shape == clf.predict_scores(()).shape == (0, 10)
 
 
 def test_other_images_go_through_preprocess_and_the_classifier_settles_the_polarity(
