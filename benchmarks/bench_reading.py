@@ -289,6 +289,19 @@ def add_limit(
     parser.add_argument("--limit", type=int_at_least(1), metavar="N", help=help)
 
 
+def add_without(parser: argparse.ArgumentParser) -> None:
+    """``--without RULE ...`` (of ``RULES``), as the reading benchmarks take it."""
+    parser.add_argument(
+        "--without",
+        nargs="+",
+        choices=list(RULES),
+        default=[],
+        metavar="RULE",
+        help="read with these reading rules off, to measure what each buys: "
+        + ", ".join(f"{name} ({rule[-1]})" for name, rule in RULES.items()),
+    )
+
+
 @contextmanager
 def rules_off(names: Iterable[str]) -> Iterator[None]:
     """Read with the reading rules ``names`` (of ``RULES``) switched off; restored after."""
@@ -354,15 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="acceptance threshold (default: the model's own); for exploring on the tune split",
     )
-    parser.add_argument(
-        "--without",
-        nargs="+",
-        choices=list(RULES),
-        default=[],
-        metavar="RULE",
-        help="read with these reading rules off, to measure what each buys: "
-        + ", ".join(f"{name} ({rule[-1]})" for name, rule in RULES.items()),
-    )
+    add_without(parser)
     add_limit(parser, "only the first N items per corpus (lowres: N digits, each in 5 conditions)")
     parser.add_argument(
         "--dump", type=output_dir, metavar="DIR", help="write misread items here as annotated PNGs"

@@ -1,14 +1,16 @@
 """How the reading of frames changes with the acceptance threshold, from one reading per frame.
 
     python -m benchmarks.bench_thresholds --model A.tflite [B.tflite ...] [--split tune]
-        [--thresholds 0.95 0.97 ...] [--data DIR] [--limit N] [--json FILE]
+        [--thresholds 0.95 0.97 ...] [--without RULE ...] [--data DIR] [--limit N]
+        [--json FILE]
 
 Each frame of the frame corpora (``fonts-numbers``, ``camera``, ``digit-free``) is searched
 once (``runtime.segment.FrameCandidates``) and its candidates classified once per model;
 then every threshold of the grid is applied to those probabilities with the reader's own
 choice (``FrameCandidates.choose``, the acceptance rule ``runtime.classifier.accepts``). At
 a model's own threshold this is exactly what ``bench_reading`` reads, in a fraction of the
-time for a whole grid: the tool for studying how a threshold should be chosen.
+time for a whole grid: the tool for studying how a threshold should be chosen, and, with
+``--without``, what each reading rule buys on the tune split, where the rules are chosen.
 
 Per threshold: per-digit accuracy and exact-number rate of the two corpora with digits,
 false digits per digit-free frame (all, and on handwritten words), and the score the
@@ -33,7 +35,9 @@ from benchmarks.bench_reading import (
     add_data_and_backend,
     add_json,
     add_limit,
+    add_without,
     corpora_sources,
+    rules_off,
     run_reporting_errors,
 )
 from benchmarks.corpora import CORPORA, SPLITS, Item, Sources, generate, report
@@ -175,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
     weight = digit_free_weight({name: len(items) for name, items in frames.items()})
     print(f"# Reading at a grid of thresholds, split {args.split}\n")
     print(f"Machine: {describe_machine()}; OpenCV {cv2.__version__}, 1 thread")
+    if args.without:
+        print(f"Reading rules off: {', '.join(args.without)}")
     counts = ", ".join(f"{name} {len(items)}" for name, items in frames.items())
     print(f"Frames: {counts}; report-weighted counts digit-free false digits x{weight:.3g}\n")
     results = {}
@@ -185,7 +191,10 @@ def run(args: argparse.Namespace) -> int:
         print(table(model, classifier.threshold, rows) + "\n")
     print(f"Time: {time.perf_counter() - start:.1f} s")
     if args.json is not None:
-        write_json(args.json, {"split": args.split, "models": results})
+        write_json(
+            args.json,
+            {"split": args.split, "rules_off": list(args.without), "models": results},
+        )
     return EXIT_OK
 
 
@@ -204,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="the grid (each model's own threshold is always added)",
     )
+    add_without(parser)
     add_data_and_backend(parser)
     add_limit(parser)
     add_json(parser)
@@ -215,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if any(not 0.0 < t < 1.0 for t in args.thresholds):
         parser.error("--thresholds: every threshold must lie between 0 and 1")
-    return run_reporting_errors(PROG, lambda: run(args))
+    with rules_off(args.without):
+        return run_reporting_errors(PROG, lambda: run(args))
 
 
 if __name__ == "__main__":
