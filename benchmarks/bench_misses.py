@@ -16,7 +16,8 @@ first of these that holds:
 - ``taken for no digit``: the best fitting candidate of the written digit is under the
   reader's ``_NOT_A_DIGIT``;
 - ``a 1 under the stroke bar``: a 1 at the threshold or more but under the 1's stricter bar;
-- ``doubted``: under the threshold (and not among clear digits, where it would be read);
+- ``doubted``: under the threshold, with no number to vouch for it (clear digits beside it, or
+  other doubted digits of a doubted number);
 - ``choice``: a fitting candidate is accepted, but the line's reading chose other candidates
   (a join with a neighbour, another cut).
 

@@ -236,7 +236,7 @@ RULES = {
         "runtime.segment",
         "_DOUBTED_IN_NUMBERS",
         False,
-        "a doubted digit or touching pair among clear digits is read",
+        "a doubted digit or touching pair among clear digits is read (off: doubted numbers too)",
     ),
     "doubted-numbers": (
         "runtime.segment",

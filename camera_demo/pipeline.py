@@ -171,8 +171,9 @@ class FramePipeline:
         for item in smoothed:
             confidence = float(item.probabilities.max())
             digit = int(item.probabilities.argmax())
-            # Found digits were chosen by the reader (read_digits: a doubted digit among clear
-            # ones is kept), exactly as digit-classify reads them; an ROI's crop is judged here.
+            # Found digits were chosen by the reader (read_digits: doubted digits its numbers
+            # vouch for are kept), exactly as digit-classify reads them; an ROI's crop is
+            # judged here.
             if not self.rois or self.classifier.accepts(confidence, digit):
                 digits.append(DigitReading(digit, confidence, item.box, item.track))
         digits = [digits[i] for i in reading_order([d.box for d in digits])]

@@ -281,10 +281,11 @@ def read_digits(
     min_height: float = MIN_HEIGHT,
     max_height: float = 0.8,
 ) -> list[tuple[DigitRegion, np.ndarray]]:
-    """The digits the classifier accepts in ``image``, in reading order: (region, probabilities).
+    """The digits read in ``image``, in reading order: (region, probabilities).
 
     Every candidate of the frame is classified in one ``predict_proba`` call; per line the
-    reading with the most accepted digits (then the most confident) is kept.
+    reading with the most accepted digits (then the most confident) is kept, with the doubted
+    digits that its numbers vouch for (see ``_in_numbers``).
     """
     return [
         digit
@@ -421,8 +422,9 @@ def _words(boxes: Sequence[Box]) -> list[int]:
 
 
 def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: list[int]) -> list:
-    """The accepted digits of a reading (``taken``: (candidate, item or None if rejected))
-    that belong to numbers, not to words.
+    """The digits of a reading (``taken``: (candidate, item or None if rejected)) that belong
+    to numbers, not to words: its accepted digits, and doubted ones where a number vouches for
+    them (doubted digits among clear ones, doubted touching pairs, doubted numbers).
 
     ``word_of``: each piece's word (``_words``). A word holding a letter is writing, not a
     number: an ``o`` or ``l`` in "hello" looks like a digit on its own, not beside the ``h``
@@ -454,9 +456,12 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     def confidence(i: int) -> float:
         return float(judged[number, alone[i]][1].max()) if i in alone else 0.0
 
+    # A word holding a piece of an accepted digit is no doubted number (a join can reach
+    # across a word's gap).
+    words_with_clear_digits = set(tallest) | {word_of[i] for i in np.flatnonzero(explained)}
     doubted_numbers = [
         (alone[i], judged[number, alone[i]])
-        for i in _doubted_numbers(pieces, word_of, set(tallest), confidence)
+        for i in _doubted_numbers(pieces, word_of, words_with_clear_digits, confidence)
     ]
     if not accepted:
         return doubted_numbers
@@ -470,7 +475,9 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     ]
     pairs = _doubted_pairs(number, line, judged, unexplained, tallest, word_of)
     letters = [i for i in unexplained if confidence(i) < _NOT_A_DIGIT and i not in pairs]
-    misread = _misread_digits(letters, accepted, pieces, word_of)
+    misread = (
+        _misread_digits(letters, accepted, pieces, word_of) if _WORDS_ARE_NOT_NUMBERS else set()
+    )
     writing = {word_of[i] for i in letters if i not in misread} if _WORDS_ARE_NOT_NUMBERS else set()
     kept = [item for item in accepted if word_of[item[0].start] not in writing]
     if _DOUBTED_IN_NUMBERS:
@@ -489,56 +496,68 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     return kept
 
 
+def _even(heights: Sequence[int]) -> bool:
+    """Whether the tallest of ``heights`` is at most ``_EVEN_HEIGHTS`` times the shortest."""
+    return max(heights) <= _EVEN_HEIGHTS * min(heights)
+
+
 def _doubted_numbers(
     pieces: Sequence[Piece],
     word_of: list[int],
-    with_clear: set[int],
+    words_with_clear_digits: set[int],
     confidence: Callable[[int], float],
 ) -> list[int]:
-    """The pieces of doubted numbers: words with no clear digit (not in ``with_clear``) whose
-    pieces of at least ``_LETTER_HEIGHT`` of the word's tallest are all doubted digits
-    (``confidence`` of ``_NOT_A_DIGIT`` or more), at least ``_DOUBTED_TOGETHER`` of them, of
-    even heights (``_EVEN_HEIGHTS``). With the doubted-digit rule or this one off, none."""
+    """The pieces of doubted numbers: words with no clear digit whose pieces of at least
+    ``_LETTER_HEIGHT`` of the word's tallest are all doubted digits (``confidence`` of
+    ``_NOT_A_DIGIT`` or more, a 1 under its stricter bar too), at least ``_DOUBTED_TOGETHER``
+    of them, of even heights (``_even``), none as wide as a touching pair (``_PAIR_WIDTH``:
+    read whole, it would be one digit). With the doubted-digit rule or this one off, none."""
     if not (_DOUBTED_IN_NUMBERS and _DOUBTED_NUMBERS):
         return []
     found = []
-    for word in sorted(set(word_of) - with_clear):
+    for word in sorted(set(word_of) - words_with_clear_digits):
         members = [i for i, w in enumerate(word_of) if w == word]
         top = max(pieces[i].box[3] for i in members)
         tall = [i for i in members if pieces[i].box[3] >= _LETTER_HEIGHT * top]
-        heights = [pieces[i].box[3] for i in tall]
         if (
             len(tall) >= _DOUBTED_TOGETHER
             and all(confidence(i) >= _NOT_A_DIGIT for i in tall)
-            and max(heights) <= _EVEN_HEIGHTS * min(heights)
+            and all(pieces[i].box[2] < _PAIR_WIDTH * pieces[i].box[3] for i in tall)
+            and _even([pieces[i].box[3] for i in tall])
         ):
             found += tall
     return found
 
 
 def _misread_digits(
-    letters: list[int], accepted: list, pieces: Sequence[Piece], word_of: list[int]
+    letters: list[int],
+    accepted: Sequence[tuple[Candidate, tuple]],
+    pieces: Sequence[Piece],
+    word_of: list[int],
 ) -> set[int]:
     """The ``letters`` (pieces read as no digit) that are badly written digits of a number: the
-    only one of its word, as tall as the word's accepted digits, themselves of even heights
-    and at least ``_CLEAR_AROUND_MISREAD`` (a two-letter word such as "so" reads "50").
-    Neither read nor a letter: the number is read without it. With the rule off, none."""
+    only one of its word, beside at least ``_CLEAR_AROUND_MISREAD`` accepted digits (a
+    two-letter word such as "so" reads "50") of even heights (``_even``), and as tall as they
+    are within that same factor. Neither read nor a letter: the number is read without it.
+    With the rule off, none."""
     if not _MISREAD_IN_NUMBERS:
         return set()
-    per_word: dict[int, list[int]] = {}
+    word_letters: dict[int, list[int]] = {}
     for i in letters:
-        per_word.setdefault(word_of[i], []).append(i)
-    heights: dict[int, list[int]] = {}
+        word_letters.setdefault(word_of[i], []).append(i)
+    digit_heights: dict[int, list[int]] = {}
     for candidate, _ in accepted:
-        heights.setdefault(word_of[candidate.start], []).append(candidate.box[3])
+        digit_heights.setdefault(word_of[candidate.start], []).append(candidate.box[3])
     misread = set()
-    for word, found in per_word.items():
-        digits = heights.get(word, [])
-        if len(found) != 1 or len(digits) < _CLEAR_AROUND_MISREAD:
-            continue
-        low, high = min(digits), max(digits)
-        if high <= _EVEN_HEIGHTS * low and (
-            low / _EVEN_HEIGHTS <= pieces[found[0]].box[3] <= _EVEN_HEIGHTS * high
+    for word, found in word_letters.items():
+        heights = digit_heights.get(word, [])
+        if (
+            len(found) == 1
+            and len(heights) >= _CLEAR_AROUND_MISREAD
+            and _even(heights)
+            and min(heights) / _EVEN_HEIGHTS
+            <= pieces[found[0]].box[3]
+            <= _EVEN_HEIGHTS * max(heights)
         ):
             misread.add(found[0])
     return misread

@@ -77,7 +77,9 @@ def test_the_threshold_rises_above_a_confidently_wrong_model(mnist, monkeypatch)
     x, y = mnist.x_test[sevens], mnist.y_test[sevens]
     # Doubted numbers (two or more digits of even height, each read at 0.5 or more) are read
     # at any threshold: the threshold still rises above the model, but cannot stop those.
-    assert choose_threshold(_ConfidentlyWrong(), 6, 0, x, y).threshold > 0.905
+    with_doubted_numbers = choose_threshold(_ConfidentlyWrong(), 6, 0, x, y)
+    assert with_doubted_numbers.threshold > 0.905
+    assert with_doubted_numbers.false_digits_per_page > 0
     monkeypatch.setattr(segment, "_DOUBTED_NUMBERS", False)
     choice = choose_threshold(_ConfidentlyWrong(), 6, 0, x, y)
     assert choice.threshold > 0.905

@@ -252,6 +252,11 @@ def test_one_misread_digit_among_three_clear_ones_leaves_them_a_number(monkeypat
     assert reading.numbers == ("111",)
     assert all(digit.region.box[0] < 280 for digit in reading.digits)
     assert read_digits(line((160, 220), 70, 90), judge) == []
+    canvas = paper.paper(480, 640)  # clear digits of uneven heights: no number vouches for it
+    for x, height in ((100, 90), (160, 90), (220, 60)):
+        draw_bar(canvas, x, width=height // 2, height=height, y=290 - height)
+    cv2.rectangle(canvas, (280, 200), (349, 289), 30.0, -1)
+    assert read_digits(paper.finish(canvas), judge) == []
     assert read_digits(line((100, 160, 220), 120, 50), judge) == []
     monkeypatch.setattr(segment, "_MISREAD_IN_NUMBERS", False)
     assert read_digits(line((100, 160, 220), 70, 90), judge) == []
