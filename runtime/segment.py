@@ -475,10 +475,11 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     ]
     pairs = _doubted_pairs(number, line, judged, unexplained, tallest, word_of)
     letters = [i for i in unexplained if confidence(i) < _NOT_A_DIGIT and i not in pairs]
-    misread = (
-        _misread_digits(letters, accepted, pieces, word_of) if _WORDS_ARE_NOT_NUMBERS else set()
-    )
-    writing = {word_of[i] for i in letters if i not in misread} if _WORDS_ARE_NOT_NUMBERS else set()
+    misread: set[int] = set()
+    writing: set[int] = set()
+    if _WORDS_ARE_NOT_NUMBERS:
+        misread = _misread_digits(letters, accepted, pieces, word_of)
+        writing = {word_of[i] for i in letters if i not in misread}
     kept = [item for item in accepted if word_of[item[0].start] not in writing]
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts

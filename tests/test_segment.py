@@ -241,25 +241,24 @@ def test_one_misread_digit_among_three_clear_ones_leaves_them_a_number(monkeypat
     bars, or with the rule off, the shape is a letter and the line a word ("so" reads "50")."""
     judge = InkAspectJudge()
 
-    def line(bars_at: tuple[int, ...], shape_width: int, shape_height: int) -> np.ndarray:
+    def line(bars: dict[int, int], shape_width: int, shape_height: int) -> np.ndarray:
+        """Bars (x: height, half as wide) and the shape, all standing on y = 289."""
         canvas = paper.paper(480, 640)
-        for x in bars_at:
-            draw_bar(canvas, x)
+        for x, height in bars.items():
+            draw_bar(canvas, x, width=height // 2, height=height, y=290 - height)
         cv2.rectangle(canvas, (280, 290 - shape_height), (279 + shape_width, 289), 30.0, -1)
         return paper.finish(canvas)
 
-    reading = read_number(line((100, 160, 220), 70, 90), judge)
+    three = {100: 90, 160: 90, 220: 90}
+    reading = read_number(line(three, 70, 90), judge)
     assert reading.numbers == ("111",)
     assert all(digit.region.box[0] < 280 for digit in reading.digits)
-    assert read_digits(line((160, 220), 70, 90), judge) == []
-    canvas = paper.paper(480, 640)  # clear digits of uneven heights: no number vouches for it
-    for x, height in ((100, 90), (160, 90), (220, 60)):
-        draw_bar(canvas, x, width=height // 2, height=height, y=290 - height)
-    cv2.rectangle(canvas, (280, 200), (349, 289), 30.0, -1)
-    assert read_digits(paper.finish(canvas), judge) == []
-    assert read_digits(line((100, 160, 220), 120, 50), judge) == []
+    assert read_digits(line({160: 90, 220: 90}, 70, 90), judge) == []
+    # Clear digits of uneven heights: no number vouches for it.
+    assert read_digits(line({100: 90, 160: 90, 220: 60}, 70, 90), judge) == []
+    assert read_digits(line(three, 120, 50), judge) == []
     monkeypatch.setattr(segment, "_MISREAD_IN_NUMBERS", False)
-    assert read_digits(line((100, 160, 220), 70, 90), judge) == []
+    assert read_digits(line(three, 70, 90), judge) == []
 
 
 class DoubtingThickJudge(InkAspectJudge):
