@@ -9,7 +9,12 @@ chunk smaller than the current capacity is padded into a preallocated buffer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -18,6 +23,43 @@ from runtime.backends import TensorSpec
 from runtime.errors import ModelFormatError
 
 DEFAULT_MAX_CHUNK = 256
+# Printed straight to file descriptor 2 by the first interpreter of a process that creates
+# its default CPU delegate; no Python switch or variable (TF_CPP_MIN_LOG_LEVEL included)
+# reaches TFLite's logger.
+_DELEGATE_NOTICE = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+_notice_lock = threading.Lock()
+_notice_passed = False
+
+
+@contextmanager
+def _delegate_notice_hidden() -> Iterator[None]:
+    """Catch descriptor 2 while the process's first interpreter is created, and pass on all
+    that was written there except the delegate's notice (once per process, so later
+    interpreters are created as they are)."""
+    global _notice_passed
+    if _notice_passed:
+        yield
+        return
+    with _notice_lock:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no descriptor 2 (a pythonw process, say)
+            yield
+            return
+        with tempfile.TemporaryFile() as caught:
+            os.dup2(caught.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                caught.seek(0)
+                written = caught.read().replace(_DELEGATE_NOTICE, b"", 1)
+                if written:
+                    os.write(2, written)
+                _notice_passed = True
 
 
 def _spec(detail: dict[str, Any], role: str, source: str) -> TensorSpec:
@@ -82,8 +124,9 @@ class InterpreterBackend:
 
     def _create(self) -> Any:
         try:
-            interpreter = self._new_interpreter()
-            interpreter.allocate_tensors()
+            with _delegate_notice_hidden():
+                interpreter = self._new_interpreter()
+                interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelFormatError(f"{self.name} cannot load {self._source}: {exc}") from exc
         return interpreter
