@@ -14,6 +14,8 @@ TRAINING_REPORT = "metrics.json"
 KERAS_ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
 EXPECTED_INPUT_SHAPE = (None, 28, 28)
 EXPECTED_OUTPUT_SHAPE = (None, 10)
+# Other layouts of the same pixels, fed through a Reshape so that every file takes (N, 28, 28)
+IMAGE_LAYOUTS = ((None, 28, 28, 1), (None, 784))
 
 
 def check_keras_file(path: str | os.PathLike[str]) -> Path:
@@ -58,7 +60,8 @@ def check_keras_file(path: str | os.PathLike[str]) -> Path:
 
 
 def load_keras_model(path: str | os.PathLike[str]):
-    """Load a ``.keras`` model taking (N, 28, 28) images and returning (N, 10) scores."""
+    """Load a ``.keras`` model taking (N, 28, 28) images and returning (N, 10) scores; one
+    taking (N, 28, 28, 1) or (N, 784) pixels comes wrapped to take (N, 28, 28)."""
     path = check_keras_file(path)
     import keras
 
@@ -73,11 +76,17 @@ def load_keras_model(path: str | os.PathLike[str]):
             f"got {len(model.inputs)} and {len(model.outputs)}"
         )
     input_shape, output_shape = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
-    if input_shape != EXPECTED_INPUT_SHAPE or output_shape != EXPECTED_OUTPUT_SHAPE:
+    accepted = (EXPECTED_INPUT_SHAPE, *IMAGE_LAYOUTS)
+    if input_shape not in accepted or output_shape != EXPECTED_OUTPUT_SHAPE:
+        layouts = " or ".join(str(shape) for shape in accepted)
         raise ModelFormatError(
             f"{path}: the model maps {input_shape} -> {output_shape}; the kit needs "
-            f"{EXPECTED_INPUT_SHAPE} images -> {EXPECTED_OUTPUT_SHAPE} class scores"
+            f"{layouts} images -> {EXPECTED_OUTPUT_SHAPE} class scores"
         )
+    if input_shape != EXPECTED_INPUT_SHAPE:
+        images = keras.Input(shape=EXPECTED_INPUT_SHAPE[1:], name="image")
+        pixels = keras.layers.Reshape(input_shape[1:], name="image_layout")(images)
+        model = keras.Model(images, model(pixels), name=model.name)
     return model
 
 
@@ -89,6 +98,11 @@ def logits_model(model):
     import keras
 
     head = model.layers[-1]
+    if isinstance(head, keras.Model):  # the model inside load_keras_model's layout adapter
+        inner = logits_model(head)
+        if inner is head:
+            return model
+        return keras.Model(model.inputs, inner(model.layers[-2].output), name=inner.name)
     activation = head.get_config().get("activation")
     if activation in ("linear", None):
         return model

@@ -276,3 +276,28 @@ def test_converting_one_format_again_keeps_the_others_in_the_report(
     assert set(report["formats"]) == {"float16", "dynamic"} and report["passed"] is True
     assert report["formats"]["float16"]["earlier_run"] is True
     assert "earlier_run" not in report["formats"]["dynamic"]
+
+
+@pytest.mark.parametrize("layout", [(28, 28, 1), (784,)])
+def test_models_taking_other_pixel_layouts_convert_to_files_taking_images(
+    layout, tmp_path, mnist, mnist_path
+):
+    import keras
+
+    inputs = keras.Input(shape=layout)
+    hidden = keras.layers.Dense(32, activation="relu")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(mnist.x_train[:3000].reshape(-1, *layout) / 255.0, mnist.y_train[:3000], verbose=0)
+    source = tmp_path / "user.keras"
+    model.save(source)
+    out = tmp_path / "out"
+    argv = [source, "--out", out, "--formats", "float32,int8", "--data", mnist_path]
+    argv += ["--min-agreement", "98"]  # a barely trained model has many near ties
+    assert main([str(arg) for arg in argv]) == EXIT_OK
+    expected = model.predict(mnist.x_test[:500].reshape(-1, *layout) / 255.0, verbose=0)
+    for fmt, tolerance in (("float32", 1e-5), ("int8", 0.1)):
+        classifier = DigitClassifier(out / f"model_{fmt}.tflite")
+        assert classifier.input_spec.shape[1:] == (28, 28)
+        probabilities = classifier.predict_proba(mnist.x_test[:500])
+        assert np.abs(probabilities - expected).max() < tolerance

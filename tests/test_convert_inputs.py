@@ -93,13 +93,17 @@ def test_keras_archive_with_corrupt_config_is_a_clear_error(tmp_path, out_dir, m
 def test_model_with_wrong_shapes_is_refused(tmp_path, out_dir, mnist_path, capsys):
     import keras
 
-    inputs = keras.Input(shape=(784,))
-    wrong = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs))
-    path = tmp_path / "flat.keras"
+    inputs = keras.Input(shape=(32, 32))
+    flat = keras.layers.Flatten()(inputs)
+    wrong = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(flat))
+    path = tmp_path / "cifar_sized.keras"
     wrong.save(path)
     code, _, err = run_cli([path, "--out", out_dir, "--data", mnist_path], capsys)
     assert_one_line_error(
-        code, err, "the kit needs (None, 28, 28) images -> (None, 10) class scores"
+        code,
+        err,
+        "the kit needs (None, 28, 28) or (None, 28, 28, 1) or (None, 784) images -> "
+        "(None, 10) class scores",
     )
 
 
