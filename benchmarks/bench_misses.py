@@ -3,7 +3,7 @@
     python -m benchmarks.bench_misses --model A.tflite [--split tune] [--data DIR]
         [--limit N] [--json FILE]
 
-Each frame of ``fonts-numbers`` and ``camera`` is searched and classified once
+Each frame of ``fonts-numbers``, ``fonts-notes`` and ``camera`` is searched and classified once
 (``bench_thresholds.read_once``) and read at the model's threshold. A written digit is
 missed when no digit read lies on it (``scoring.breakdown``'s ``missed``); its cause is the
 first of these that holds:
@@ -54,7 +54,7 @@ from runtime.cli_common import EXIT_OK, make_parser
 from runtime.segment import _NOT_A_DIGIT
 
 PROG = "bench_misses"
-CORPUS_NAMES = ("fonts-numbers", "camera")
+CORPUS_NAMES = ("fonts-numbers", "fonts-notes", "camera")
 CAUSES = (
     "word rule",
     "never proposed",

@@ -6,11 +6,13 @@
 Corpora (``benchmarks.corpora``; each split generated deterministically from its seeds):
 ``fonts-single`` (one digit per photo in six handwriting fonts, read by
 ``DigitClassifier.predict``), ``fonts-numbers`` (640x480 photos of a 1-6 digit number in
-those fonts), ``camera`` (640x480 frames of 1-4 MNIST test digits on tinted, often lined
-paper), ``digit-free`` (ruled and graph paper, wood, fabric, handwritten words, printed
+those fonts), ``fonts-notes`` (640x480 photos of a note in those fonts, one number of 1-4
+digits among its words), ``camera`` (640x480 frames of 1-4 MNIST test digits on tinted,
+often lined paper), ``digit-free`` (ruled and graph paper, wood, fabric, handwritten words, printed
 text) and ``lowres`` (MNIST test digits clean, low-resolution, thick, blurred and cut at
 their box). Tune on ``--split tune``; report ``--split report``. The tune split holds five
-times as many digit-free frames (``benchmarks/corpora/digit_free.py``).
+times as many digit-free frames (``benchmarks/corpora/digit_free.py``) and three times as
+many notes.
 
 Columns: per-digit accuracy (frames: 1 - edit distance / truth digits on the accepted digit
 string; single digits: top-1), exact-number rate (digit-free: frames read as nothing),
@@ -53,7 +55,7 @@ from runtime.errors import DatasetError, DigitKitError
 
 PROG = "bench_reading"
 DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-FRAME_CORPORA_WITH_DIGITS = ("fonts-numbers", "camera")
+FRAME_CORPORA_WITH_DIGITS = ("fonts-numbers", "fonts-notes", "camera")
 
 
 def read(classifier: DigitClassifier, image: np.ndarray, single: bool) -> Reading:
@@ -250,6 +252,13 @@ RULES = {
         False,
         "one piece read as no digit among three or more clear digits of even height does not "
         "make the number a word",
+    ),
+    "numbers-beside-words": (
+        "runtime.segment",
+        "_NUMBERS_BESIDE_WORDS",
+        False,
+        "in a word holding a letter, digits further from every letter than between letters "
+        "are a number",
     ),
     "stroke-rule": (
         "runtime.classifier",

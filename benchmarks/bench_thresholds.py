@@ -4,7 +4,8 @@
         [--thresholds 0.95 0.97 ...] [--without RULE ...] [--data DIR] [--limit N]
         [--json FILE]
 
-Each frame of the frame corpora (``fonts-numbers``, ``camera``, ``digit-free``) is searched
+Each frame of the frame corpora (``fonts-numbers``, ``fonts-notes``, ``camera``,
+``digit-free``) is searched
 once (``runtime.segment.FrameCandidates``) and its candidates classified once per model;
 then every threshold of the grid is applied to those probabilities with the reader's own
 choice (``FrameCandidates.choose``, the acceptance rule ``runtime.classifier.accepts``). At
@@ -12,7 +13,7 @@ a model's own threshold this is exactly what ``bench_reading`` reads, in a fract
 time for a whole grid: the tool for studying how a threshold should be chosen, and, with
 ``--without``, what each reading rule buys on the tune split, where the rules are chosen.
 
-Per threshold: per-digit accuracy and exact-number rate of the two corpora with digits,
+Per threshold: per-digit accuracy and exact-number rate of the three corpora with digits,
 false digits per digit-free frame (all, and on handwritten words), and the score the
 training's threshold choice maximises (``train.threshold``): digits read right minus
 ``FALSE_DIGIT_COST`` x (misread + extra + false digits), counted as read ("as counted") and
@@ -51,7 +52,8 @@ from runtime.segment import FrameCandidates
 from train.threshold import FALSE_DIGIT_COST
 
 PROG = "bench_thresholds"
-CORPUS_NAMES = ("fonts-numbers", "camera", "digit-free")
+WITH_DIGITS = ("fonts-numbers", "fonts-notes", "camera")
+CORPUS_NAMES = (*WITH_DIGITS, "digit-free")
 DEFAULT_GRID = (0.9, 0.95, 0.97, 0.98, 0.985, 0.99, 0.9925, 0.995, 0.9975)
 
 
@@ -110,7 +112,7 @@ def grid_row(
     """One threshold's results for one model."""
     row: dict[str, float] = {"threshold": threshold}
     right = bad = 0
-    for name in ("fonts-numbers", "camera"):
+    for name in WITH_DIGITS:
         outcomes = outcomes_at(frames[name], model, threshold)
         summary = summarize(name, None, outcomes)
         errors = report.frame_errors(name, outcomes)[0]
@@ -130,9 +132,8 @@ def grid_row(
 
 def digit_free_weight(counts: dict[str, int]) -> float:
     """The weight that gives digit-free frames the share they have in the report split."""
-    with_digits = ("fonts-numbers", "camera")
-    report_share = CORPORA["digit-free"].size / sum(CORPORA[name].size for name in with_digits)
-    share = counts["digit-free"] / max(1, sum(counts[name] for name in with_digits))
+    report_share = CORPORA["digit-free"].size / sum(CORPORA[name].size for name in WITH_DIGITS)
+    share = counts["digit-free"] / max(1, sum(counts[name] for name in WITH_DIGITS))
     return report_share / share if share else 1.0
 
 

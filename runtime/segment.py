@@ -78,12 +78,16 @@ _EVEN_HEIGHTS = 1.15
 # A doubted number: a word with no clear digit whose pieces (those at least _LETTER_HEIGHT of
 # its tallest) are all doubted digits, at least _DOUBTED_TOGETHER of them, of even heights.
 _DOUBTED_TOGETHER = 2
+# A number beside words: in a word holding a letter, the pieces further than
+# _BESIDE_WORDS_GAP x the taller neighbour's height from every letter's group are no writing.
+_BESIDE_WORDS_GAP = 0.3
 # The heuristic rules of _in_numbers, switchable so that the reading benchmark can measure
 # what each buys (python -m benchmarks.bench_reading --without RULE).
 _DOUBTED_IN_NUMBERS = True
 _WORDS_ARE_NOT_NUMBERS = True
 _MISREAD_IN_NUMBERS = True
 _DOUBTED_NUMBERS = True
+_NUMBERS_BESIDE_WORDS = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -407,14 +411,14 @@ def _best_reading(
     return list(numbers.values())
 
 
-def _words(boxes: Sequence[Box]) -> list[int]:
+def _words(boxes: Sequence[Box], gap: float = _WORD_GAP) -> list[int]:
     """Each box's word, for the boxes of one line left to right: words are apart by more than
-    ``_WORD_GAP`` x the taller neighbour's height (boxes widened to ``_NARROWEST_DIGIT``)."""
+    ``gap`` x the taller neighbour's height (boxes widened to ``_NARROWEST_DIGIT``)."""
     word_of, word, right = [], 0, None
     for x, _, w, h in boxes:
         if w < _NARROWEST_DIGIT * h:
             x, w = x + (w - _NARROWEST_DIGIT * h) / 2, _NARROWEST_DIGIT * h
-        if right is not None and x - right[0] > _WORD_GAP * max(h, right[1]):
+        if right is not None and x - right[0] > gap * max(h, right[1]):
             word += 1
         word_of.append(word)
         right = (x + w, h) if right is None or x + w > right[0] else right
@@ -480,13 +484,14 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     if _WORDS_ARE_NOT_NUMBERS:
         misread = _misread_digits(letters, accepted, pieces, word_of)
         writing = {word_of[i] for i in letters if i not in misread}
-    kept = [item for item in accepted if word_of[item[0].start] not in writing]
+    in_writing = _in_writing(pieces, word_of, writing, [i for i in letters if i not in misread])
+    kept = [item for item in accepted if not in_writing[item[0].start]]
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts
         # (between _NOT_A_DIGIT and its acceptance bar) is one of its digits, and a doubted
         # touching pair is two of them.
         for i in unexplained:
-            if word_of[i] in writing or i in misread:
+            if in_writing[i] or i in misread:
                 continue
             if i in pairs:
                 kept += [(part, judged[number, part]) for part in pairs[i]]
@@ -495,6 +500,21 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
         kept += doubted_numbers
         kept.sort(key=lambda item: item[0].start)
     return kept
+
+
+def _in_writing(
+    pieces: Sequence[Piece], word_of: list[int], writing: set[int], letters: list[int]
+) -> list[bool]:
+    """Whether each piece is writing: in a word holding a letter (``writing``) and, with the
+    number-beside-words rule, in the same close group (``_BESIDE_WORDS_GAP``) as one of its
+    letters, so "page 7464" written with a narrow space keeps its number."""
+    if not _NUMBERS_BESIDE_WORDS:
+        return [word in writing for word in word_of]
+    close = _words([piece.box for piece in pieces], _BESIDE_WORDS_GAP)
+    lettered = {close[i] for i in letters}
+    return [
+        word in writing and group in lettered for word, group in zip(word_of, close, strict=True)
+    ]
 
 
 def _even(heights: Sequence[int]) -> bool:

@@ -261,6 +261,29 @@ def test_one_misread_digit_among_three_clear_ones_leaves_them_a_number(monkeypat
     assert read_digits(line(three, 70, 90), judge) == []
 
 
+def test_a_number_written_a_space_after_a_word_is_read(monkeypatch):
+    """Two wide blocks the judge finds no digit (a word), then two bars (a number) a narrow
+    space after them: nearer than the word gap, so one "word" holding letters, but further
+    than letters stand apart, so the bars are a number. A bar as close as the letters are to
+    each other is writing, and with the rule off the whole line is."""
+
+    def note(first_bar: int) -> np.ndarray:
+        canvas = paper.paper(480, 640)
+        for x in (100, 160):  # letters 60 px tall, 10 px apart
+            cv2.rectangle(canvas, (x, 230), (x + 49, 289), 30.0, -1)
+        for x in (first_bar, first_bar + 62):
+            draw_bar(canvas, x)
+        return paper.finish(canvas)
+
+    # The bars are measured 54 px wide (_NARROWEST_DIGIT), so 4.5 px wider on each side: the
+    # first stands 33.5 px after the letters, under 0.45 x 90 (a word gap), over 0.3 x 90.
+    spaced = note(248)
+    assert read_number(spaced, InkAspectJudge()).numbers == ("11",)
+    assert read_digits(note(224), InkAspectJudge()) == []  # 9.5 px: a letter of the word
+    monkeypatch.setattr(segment, "_NUMBERS_BESIDE_WORDS", False)
+    assert read_digits(spaced, InkAspectJudge()) == []
+
+
 class DoubtingThickJudge(InkAspectJudge):
     """``InkAspectJudge``, but a bar with two holes (an "8"-like bar) is a doubted "1"."""
 

@@ -16,7 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from benchmarks.corpora import camera, digit_free, fonts_numbers, fonts_single, lowres
+from benchmarks.corpora import (
+    camera,
+    digit_free,
+    fonts_notes,
+    fonts_numbers,
+    fonts_single,
+    lowres,
+)
 from benchmarks.corpora.fonts import FontsMissingError
 from benchmarks.corpora.items import SPLITS, Box, Item, check_split
 from benchmarks.corpora.sources import Sources
@@ -50,7 +57,7 @@ CORPORA: dict[str, Corpus] = {
         module.__doc__.splitlines()[0].split(": ", 1)[1].rstrip("."),
         getattr(module, "MOST", 1_000_000),
     )
-    for module in (fonts_single, fonts_numbers, camera, digit_free, lowres)
+    for module in (fonts_single, fonts_numbers, fonts_notes, camera, digit_free, lowres)
 }
 
 

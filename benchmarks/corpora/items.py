@@ -18,7 +18,14 @@ SPLITS = ("tune", "report")
 # Keys mixed into every seed. Changing one changes that corpus's items: don't.
 _BENCH_KEY = 9_07
 _SPLIT_KEYS = {"tune": 1, "report": 2}
-_CORPUS_KEYS = {"fonts-single": 1, "fonts-numbers": 2, "camera": 3, "digit-free": 4, "lowres": 5}
+_CORPUS_KEYS = {
+    "fonts-single": 1,
+    "fonts-numbers": 2,
+    "camera": 3,
+    "digit-free": 4,
+    "lowres": 5,
+    "fonts-notes": 6,
+}
 # Fourth seed element: one item's stream, or one stream for the whole split.
 _ITEM, _WHOLE_SPLIT = 1, 2
 

@@ -1,0 +1,121 @@
+"""``fonts-notes``: 640x480 photos of a handwritten note, one number among its words.
+
+1-3 lines of short lowercase words (``benchmarks.corpora.words``) in one of the six
+handwriting fonts, one line holding a number of 1-4 digits before, between or after its words
+("buy 12 eggs"), all on one baseline per line, written with one pen at one font size: the
+digits as tall as the font makes them beside its letters. On plain or ruled paper, then
+photographed. The truth is the number, so a word read as digits counts against the reading
+(edit distance), as a number lost among words does. Index ``i`` uses font ``i % 6``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from benchmarks.corpora.fonts import height_ratio, truetype
+from benchmarks.corpora.items import Item, item_rng
+from benchmarks.corpora.paper import draw_ruled
+from benchmarks.corpora.photo import Camera, blank_page, ink_points, paint, paper_color, pen
+from benchmarks.corpora.sources import Sources
+from benchmarks.corpora.words import words
+
+NAME = "fonts-notes"
+SIZE = 120  # 20 per font
+TUNE_SIZE = 360
+NEEDS = ("handwriting",)
+FRAME = (480, 640)
+MARGIN = 30
+MIN_HEIGHT, MAX_HEIGHT = 30.0, 90.0  # digit ink height, px
+DIGITS = "0123456789"
+CAMERA = Camera()
+
+
+def _glyph(draw: ImageDraw.ImageDraw, font, text: str, x: float, baseline: float, stroke: int):
+    """Draw ``text`` with its baseline at (x, baseline), both rounded to whole pixels; return
+    its ink (as ``ink_points``) and the pen's advance."""
+    x, baseline = round(x), round(baseline)
+    left, top, right, bottom = draw.textbbox(
+        (x, baseline), text, font=font, anchor="ls", stroke_width=stroke
+    )
+    own = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+    ImageDraw.Draw(own).text(
+        (x - left, baseline - top),
+        text,
+        font=font,
+        anchor="ls",
+        fill=255,
+        stroke_width=stroke,
+        stroke_fill=255,
+    )
+    draw.text(
+        (x, baseline), text, font=font, anchor="ls", fill=255, stroke_width=stroke, stroke_fill=255
+    )
+    alpha = np.asarray(own, np.float32) / 255.0
+    return ink_points(alpha, left, top), font.getlength(text) + 2 * stroke
+
+
+def make(split: str, index: int, sources: Sources) -> list[Item]:
+    """Item ``index`` of ``split``."""
+    fonts = sources.handwriting()
+    name = list(fonts)[index % len(fonts)]
+    rng = item_rng(NAME, split, index)
+    lines = [words(rng, int(rng.integers(1, 4))) for _ in range(int(rng.integers(1, 4)))]
+    number_line = int(rng.integers(len(lines)))
+    number = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(1, 5))))
+    lines[number_line].insert(int(rng.integers(len(lines[number_line]) + 1)), number)
+    # the font size that makes its digits MIN_HEIGHT..MAX_HEIGHT px tall
+    size = rng.uniform(MIN_HEIGHT, MAX_HEIGHT) / height_ratio(fonts[name], DIGITS)
+    word_gaps = [list(rng.uniform(0.3, 0.6, len(line))) for line in lines]
+    digit_gaps = rng.uniform(0.02, 0.12, len(number))
+    weight = float(rng.uniform(0, 0.03))
+    frame_h, frame_w = FRAME
+    while True:  # drop words, then shrink the writing, until every line fits the frame
+        font = truetype(fonts[name], round(size))
+        line_gap = size * 1.4
+        widths = [
+            sum(font.getlength(token) for token in line) + size * sum(gaps[:-1])
+            for line, gaps in zip(lines, word_gaps, strict=True)
+        ]
+        widths[number_line] += size * float(digit_gaps[:-1].sum())
+        longest = int(np.argmax(widths))
+        if (
+            widths[longest] <= frame_w - 2 * MARGIN
+            and len(lines) * line_gap <= frame_h - 2 * MARGIN
+        ):
+            break
+        words_only = [token for token in lines[longest] if token != number]
+        if len(lines[longest]) > 1 and words_only:
+            lines[longest].remove(words_only[-1])
+            word_gaps[longest].pop()
+        elif len(lines) > 1 and longest != number_line:
+            del lines[longest], word_gaps[longest]
+            number_line -= longest < number_line
+        else:
+            size *= 0.9
+    page = blank_page(frame_h, frame_w, paper_color(rng), rng)
+    first = rng.uniform(MARGIN + size, max(MARGIN + size, frame_h - MARGIN - len(lines) * line_gap))
+    ruled = rng.random() < 0.5
+    if ruled:
+        draw_ruled(page, rng, line_gap, phase=first + rng.uniform(0.0, 0.1) * size)
+    ink = Image.new("L", (frame_w, frame_h), 0)
+    draw = ImageDraw.Draw(ink)
+    stroke = round(weight * size)
+    digit_inks = []
+    for row, (line, gaps) in enumerate(zip(lines, word_gaps, strict=True)):
+        x = rng.uniform(MARGIN, max(MARGIN, frame_w - MARGIN - widths[row]))
+        baseline = first + row * line_gap
+        for token, gap in zip(line, gaps, strict=True):
+            if token == number:
+                for digit, digit_gap in zip(token, digit_gaps, strict=True):
+                    points, advance = _glyph(draw, font, digit, x, baseline, stroke)
+                    digit_inks.append(points)
+                    x += advance + digit_gap * size
+            else:
+                x += _glyph(draw, font, token, x, baseline, stroke)[1]
+            x += gap * size
+    color, opacity = pen(rng)
+    paint(page, np.asarray(ink, np.float32) / 255.0 * opacity, color)
+    photo, boxes = CAMERA.shoot(page, rng, digit_inks)
+    tags = (("font", name), ("paper", "ruled" if ruled else "plain"))
+    return [Item(NAME, split, index, photo, number, boxes=tuple(boxes), tags=tags)]
