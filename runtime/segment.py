@@ -491,7 +491,8 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
         # (between _NOT_A_DIGIT and its acceptance bar) is one of its digits, and a doubted
         # touching pair is two of them.
         for i in unexplained:
-            if in_writing[i] or i in misread:
+            # Beside a word's letters, only clear digits are a number.
+            if word_of[i] in writing or i in misread:
                 continue
             if i in pairs:
                 kept += [(part, judged[number, part]) for part in pairs[i]]
@@ -507,7 +508,8 @@ def _in_writing(
 ) -> list[bool]:
     """Whether each piece is writing: in a word holding a letter (``writing``) and, with the
     number-beside-words rule, in the same close group (``_BESIDE_WORDS_GAP``) as one of its
-    letters, so "page 7464" written with a narrow space keeps its number."""
+    letters, so "page 7464" written with a narrow space keeps its number (its clear digits:
+    ``_in_numbers`` vouches for no doubted digit in a word holding a letter)."""
     if not _NUMBERS_BESIDE_WORDS:
         return [word in writing for word in word_of]
     close = _words([piece.box for piece in pieces], _BESIDE_WORDS_GAP)

@@ -265,14 +265,21 @@ def test_a_number_written_a_space_after_a_word_is_read(monkeypatch):
     """Two wide blocks the judge finds no digit (a word), then two bars (a number) a narrow
     space after them: nearer than the word gap, so one "word" holding letters, but further
     than letters stand apart, so the bars are a number. A bar as close as the letters are to
-    each other is writing, and with the rule off the whole line is."""
+    each other is writing, a doubted bar is not vouched for there, and with the rule off the
+    whole line is writing."""
 
-    def note(first_bar: int) -> np.ndarray:
+    def note(first_bar: int, second_doubted: bool = False) -> np.ndarray:
         canvas = paper.paper(480, 640)
         for x in (100, 160):  # letters 60 px tall, 10 px apart
             cv2.rectangle(canvas, (x, 230), (x + 49, 289), 30.0, -1)
-        for x in (first_bar, first_bar + 62):
-            draw_bar(canvas, x)
+        draw_bar(canvas, first_bar)
+        second = first_bar + 62
+        if second_doubted:  # two holes: DoubtingThickJudge's doubted "1"
+            cv2.rectangle(canvas, (second, 200), (second + 44, 289), 30.0, -1)
+            for top in (215, 250):
+                cv2.rectangle(canvas, (second + 15, top), (second + 30, top + 24), 235.0, -1)
+        else:
+            draw_bar(canvas, second)
         return paper.finish(canvas)
 
     # The bars are measured 54 px wide (_NARROWEST_DIGIT), so 4.5 px wider on each side: the
@@ -280,6 +287,8 @@ def test_a_number_written_a_space_after_a_word_is_read(monkeypatch):
     spaced = note(248)
     assert read_number(spaced, InkAspectJudge()).numbers == ("11",)
     assert read_digits(note(224), InkAspectJudge()) == []  # 9.5 px: a letter of the word
+    # Beside a word's letters only clear digits make the number: a doubted one is left out.
+    assert read_number(note(248, second_doubted=True), DoubtingThickJudge()).numbers == ("1",)
     monkeypatch.setattr(segment, "_NUMBERS_BESIDE_WORDS", False)
     assert read_digits(spaced, InkAspectJudge()) == []
 
