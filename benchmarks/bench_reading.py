@@ -257,8 +257,8 @@ RULES = {
         "runtime.segment",
         "_NUMBERS_BESIDE_WORDS",
         False,
-        "in a word holding a letter, digits further from every letter than between letters "
-        "are a number",
+        "in a word holding a letter, clear digits further than 0.3 x the taller neighbour's "
+        "height from every letter's group are a number",
     ),
     "stroke-rule": (
         "runtime.classifier",

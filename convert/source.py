@@ -16,6 +16,7 @@ EXPECTED_INPUT_SHAPE = (None, 28, 28)
 EXPECTED_OUTPUT_SHAPE = (None, 10)
 # Other layouts of the same pixels, fed through a Reshape so that every file takes (N, 28, 28)
 IMAGE_LAYOUTS = ((None, 28, 28, 1), (None, 784))
+LAYOUT_LAYER = "digit_kit_image_layout"
 
 
 def check_keras_file(path: str | os.PathLike[str]) -> Path:
@@ -84,8 +85,8 @@ def load_keras_model(path: str | os.PathLike[str]):
             f"{layouts} images -> {EXPECTED_OUTPUT_SHAPE} class scores"
         )
     if input_shape != EXPECTED_INPUT_SHAPE:
-        images = keras.Input(shape=EXPECTED_INPUT_SHAPE[1:], name="image")
-        pixels = keras.layers.Reshape(input_shape[1:], name="image_layout")(images)
+        images = keras.Input(shape=EXPECTED_INPUT_SHAPE[1:], name="digit_kit_image")
+        pixels = keras.layers.Reshape(input_shape[1:], name=LAYOUT_LAYER)(images)
         model = keras.Model(images, model(pixels), name=model.name)
     return model
 
@@ -98,11 +99,13 @@ def logits_model(model):
     import keras
 
     head = model.layers[-1]
-    if isinstance(head, keras.Model):  # the model inside load_keras_model's layout adapter
+    layers = {layer.name for layer in model.layers}
+    if LAYOUT_LAYER in layers and isinstance(head, keras.Model):  # load_keras_model's adapter
         inner = logits_model(head)
         if inner is head:
             return model
-        return keras.Model(model.inputs, inner(model.layers[-2].output), name=inner.name)
+        pixels = model.get_layer(LAYOUT_LAYER).output
+        return keras.Model(model.inputs, inner(pixels), name=inner.name)
     activation = head.get_config().get("activation")
     if activation in ("linear", None):
         return model

@@ -406,8 +406,9 @@ def _best_reading(
                 best[end] = (score + points, [*reading, *taken])
     word_of = _words([piece.box for piece in line.pieces])
     numbers: dict[int, list[tuple[DigitRegion, np.ndarray]]] = {}
-    for candidate, item in _in_numbers(number, line, judged, best[count][1], word_of):
-        numbers.setdefault(word_of[candidate.start], []).append(item)
+    kept, number_of = _in_numbers(number, line, judged, best[count][1], word_of)
+    for candidate, item in kept:
+        numbers.setdefault(number_of[candidate.start], []).append(item)
     return list(numbers.values())
 
 
@@ -425,14 +426,19 @@ def _words(boxes: Sequence[Box], gap: float = _WORD_GAP) -> list[int]:
     return word_of
 
 
-def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: list[int]) -> list:
+def _in_numbers(
+    number: int, line: _Line, judged: dict, taken: list, word_of: list[int]
+) -> tuple[list, list]:
     """The digits of a reading (``taken``: (candidate, item or None if rejected)) that belong
     to numbers, not to words: its accepted digits, and doubted ones where a number vouches for
-    them (doubted digits among clear ones, doubted touching pairs, doubted numbers).
+    them (doubted digits among clear ones, doubted touching pairs, doubted numbers); and each
+    piece's number (its word, or in a word holding a letter its close group, so that
+    "7 abc 12" is two numbers).
 
     ``word_of``: each piece's word (``_words``). A word holding a letter is writing, not a
     number: an ``o`` or ``l`` in "hello" looks like a digit on its own, not beside the ``h``
-    and ``e``. A letter is a piece the reading does not explain as digits (no accepted
+    and ``e``; but a number written a space after the word's letters is no writing
+    (``_in_writing``). A letter is a piece the reading does not explain as digits (no accepted
     candidate covers it, or a part cut from it was rejected), of at least ``_LETTER_HEIGHT``
     of the word's digits' height, which the classifier, on its own, finds no digit at all
     (confidence under ``_NOT_A_DIGIT``) and that is no doubted touching pair
@@ -468,7 +474,7 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
         for i in _doubted_numbers(pieces, word_of, words_with_clear_digits, confidence)
     ]
     if not accepted:
-        return doubted_numbers
+        return doubted_numbers, [(word, 0) for word in word_of]
 
     unexplained = [
         i
@@ -484,7 +490,9 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
     if _WORDS_ARE_NOT_NUMBERS:
         misread = _misread_digits(letters, accepted, pieces, word_of)
         writing = {word_of[i] for i in letters if i not in misread}
-    in_writing = _in_writing(pieces, word_of, writing, [i for i in letters if i not in misread])
+    in_writing, number_of = _in_writing(
+        pieces, word_of, writing, [i for i in letters if i not in misread]
+    )
     kept = [item for item in accepted if not in_writing[item[0].start]]
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts
@@ -500,23 +508,26 @@ def _in_numbers(number: int, line: _Line, judged: dict, taken: list, word_of: li
                 kept.append((alone[i], judged[number, alone[i]]))
         kept += doubted_numbers
         kept.sort(key=lambda item: item[0].start)
-    return kept
+    return kept, number_of
 
 
 def _in_writing(
     pieces: Sequence[Piece], word_of: list[int], writing: set[int], letters: list[int]
-) -> list[bool]:
+) -> tuple[list[bool], list[tuple[int, int]]]:
     """Whether each piece is writing: in a word holding a letter (``writing``) and, with the
     number-beside-words rule, in the same close group (``_BESIDE_WORDS_GAP``) as one of its
     letters, so "page 7464" written with a narrow space keeps its number (its clear digits:
-    ``_in_numbers`` vouches for no doubted digit in a word holding a letter)."""
+    ``_in_numbers`` vouches for no doubted digit in a word holding a letter). Also each
+    piece's number: its word, and in a word holding a letter its close group."""
     if not _NUMBERS_BESIDE_WORDS:
-        return [word in writing for word in word_of]
+        return [word in writing for word in word_of], [(word, 0) for word in word_of]
     close = _words([piece.box for piece in pieces], _BESIDE_WORDS_GAP)
     lettered = {close[i] for i in letters}
-    return [
-        word in writing and group in lettered for word, group in zip(word_of, close, strict=True)
-    ]
+    pairs = list(zip(word_of, close, strict=True))
+    return (
+        [word in writing and group in lettered for word, group in pairs],
+        [(word, group if word in writing else 0) for word, group in pairs],
+    )
 
 
 def _even(heights: Sequence[int]) -> bool:

@@ -268,8 +268,10 @@ def test_a_number_written_a_space_after_a_word_is_read(monkeypatch):
     each other is writing, a doubted bar is not vouched for there, and with the rule off the
     whole line is writing."""
 
-    def note(first_bar: int, second_doubted: bool = False) -> np.ndarray:
+    def note(first_bar: int, second_doubted: bool = False, bar_before: bool = False) -> np.ndarray:
         canvas = paper.paper(480, 640)
+        if bar_before:  # 31.5 px before the letters, measured 54 px wide
+            draw_bar(canvas, 22)
         for x in (100, 160):  # letters 60 px tall, 10 px apart
             cv2.rectangle(canvas, (x, 230), (x + 49, 289), 30.0, -1)
         draw_bar(canvas, first_bar)
@@ -289,6 +291,8 @@ def test_a_number_written_a_space_after_a_word_is_read(monkeypatch):
     assert read_digits(note(224), InkAspectJudge()) == []  # 9.5 px: a letter of the word
     # Beside a word's letters only clear digits make the number: a doubted one is left out.
     assert read_number(note(248, second_doubted=True), DoubtingThickJudge()).numbers == ("1",)
+    # A number each side of the letters, in one word: two numbers.
+    assert read_number(note(248, bar_before=True), InkAspectJudge()).numbers == ("1", "11")
     monkeypatch.setattr(segment, "_NUMBERS_BESIDE_WORDS", False)
     assert read_digits(spaced, InkAspectJudge()) == []
 

@@ -55,6 +55,19 @@ def _glyph(draw: ImageDraw.ImageDraw, font, text: str, x: float, baseline: float
     return ink_points(alpha, left, top), font.getlength(text) + 2 * stroke
 
 
+def _line_width(font, line, gaps, number: str, digit_gaps, size: float, stroke: int) -> float:
+    """How wide ``_glyph`` writes ``line`` (px): its tokens, the digits of the number apart by
+    ``digit_gaps`` and the tokens by ``gaps`` (x ``size``)."""
+    width = size * float(sum(gaps[:-1]))
+    for token in line:
+        if token == number:
+            width += sum(font.getlength(digit) + 2 * stroke for digit in token)
+            width += size * float(sum(digit_gaps[:-1]))
+        else:
+            width += font.getlength(token) + 2 * stroke
+    return width
+
+
 def make(split: str, index: int, sources: Sources) -> list[Item]:
     """Item ``index`` of ``split``."""
     fonts = sources.handwriting()
@@ -70,27 +83,29 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
     digit_gaps = rng.uniform(0.02, 0.12, len(number))
     weight = float(rng.uniform(0, 0.03))
     frame_h, frame_w = FRAME
-    while True:  # drop words, then shrink the writing, until every line fits the frame
+    while True:  # fit the note: for its height drop lines (not the number's), else shrink;
+        # for its width drop words (never the number), else shrink
         font = truetype(fonts[name], round(size))
+        stroke = round(weight * size)
         line_gap = size * 1.4
+        if len(lines) * line_gap > frame_h - 2 * MARGIN:
+            others = [row for row in range(len(lines)) if row != number_line]
+            if not others:
+                size *= 0.9
+                continue
+            del lines[others[-1]], word_gaps[others[-1]]
+            number_line -= others[-1] < number_line
+            continue
         widths = [
-            sum(font.getlength(token) for token in line) + size * sum(gaps[:-1])
+            _line_width(font, line, gaps, number, digit_gaps, size, stroke)
             for line, gaps in zip(lines, word_gaps, strict=True)
         ]
-        widths[number_line] += size * float(digit_gaps[:-1].sum())
         longest = int(np.argmax(widths))
-        if (
-            widths[longest] <= frame_w - 2 * MARGIN
-            and len(lines) * line_gap <= frame_h - 2 * MARGIN
-        ):
+        if widths[longest] <= frame_w - 2 * MARGIN:
             break
-        words_only = [token for token in lines[longest] if token != number]
-        if len(lines[longest]) > 1 and words_only:
-            lines[longest].remove(words_only[-1])
-            word_gaps[longest].pop()
-        elif len(lines) > 1 and longest != number_line:
-            del lines[longest], word_gaps[longest]
-            number_line -= longest < number_line
+        words_at = [k for k, token in enumerate(lines[longest]) if token != number]
+        if len(lines[longest]) > 1 and words_at:
+            del lines[longest][words_at[-1]], word_gaps[longest][words_at[-1]]
         else:
             size *= 0.9
     page = blank_page(frame_h, frame_w, paper_color(rng), rng)
@@ -100,7 +115,6 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
         draw_ruled(page, rng, line_gap, phase=first + rng.uniform(0.0, 0.1) * size)
     ink = Image.new("L", (frame_w, frame_h), 0)
     draw = ImageDraw.Draw(ink)
-    stroke = round(weight * size)
     digit_inks = []
     for row, (line, gaps) in enumerate(zip(lines, word_gaps, strict=True)):
         x = rng.uniform(MARGIN, max(MARGIN, frame_w - MARGIN - widths[row]))

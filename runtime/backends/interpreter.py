@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import numpy as np
@@ -28,38 +28,49 @@ DEFAULT_MAX_CHUNK = 256
 # reaches TFLite's logger.
 _DELEGATE_NOTICE = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
 _notice_lock = threading.Lock()
-_notice_passed = False
+# The interpreter classes whose first interpreter of the process was created (each library
+# prints its own notice once).
+_notice_passed: set[Any] = set()
+
+
+def _flush_stderr() -> None:
+    if sys.stderr is None:  # descriptor 2 closed at start, or pythonw
+        return
+    with suppress(OSError, ValueError):  # closed since
+        sys.stderr.flush()
 
 
 @contextmanager
-def _delegate_notice_hidden() -> Iterator[None]:
-    """Catch descriptor 2 while the process's first interpreter is created, and pass on all
-    that was written there except the delegate's notice (once per process, so later
-    interpreters are created as they are)."""
-    global _notice_passed
-    if _notice_passed:
+def _delegate_notice_hidden(interpreter_class: Any) -> Iterator[None]:
+    """Catch descriptor 2 while ``interpreter_class``'s first interpreter of the process is
+    created, and pass on all that was written there except the delegate's notice; later
+    interpreters are created as they are."""
+    if interpreter_class in _notice_passed:
         yield
         return
     with _notice_lock:
         try:
-            sys.stderr.flush()
+            _flush_stderr()
             saved = os.dup(2)
-        except (OSError, ValueError):  # no descriptor 2 (a pythonw process, say)
+        except OSError:  # no descriptor 2
+            saved = None
+        if saved is None:
             yield
+            _notice_passed.add(interpreter_class)
             return
         with tempfile.TemporaryFile() as caught:
             os.dup2(caught.fileno(), 2)
             try:
                 yield
+                _notice_passed.add(interpreter_class)
             finally:
-                sys.stderr.flush()
+                _flush_stderr()
                 os.dup2(saved, 2)
                 os.close(saved)
                 caught.seek(0)
                 written = caught.read().replace(_DELEGATE_NOTICE, b"", 1)
                 if written:
                     os.write(2, written)
-                _notice_passed = True
 
 
 def _spec(detail: dict[str, Any], role: str, source: str) -> TensorSpec:
@@ -97,6 +108,7 @@ class InterpreterBackend:
     ) -> None:
         self.name = name
         self._source = source
+        self._interpreter_class = interpreter_class
         self._new_interpreter = lambda: interpreter_class(
             model_content=model, num_threads=num_threads
         )
@@ -124,7 +136,7 @@ class InterpreterBackend:
 
     def _create(self) -> Any:
         try:
-            with _delegate_notice_hidden():
+            with _delegate_notice_hidden(self._interpreter_class):
                 interpreter = self._new_interpreter()
                 interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
