@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from benchmarks.bench_reading import (
+    FRAME_CORPORA_WITH_DIGITS,
     add_data_and_backend,
     add_json,
     add_limit,
@@ -54,7 +55,7 @@ from runtime.cli_common import EXIT_OK, make_parser
 from runtime.segment import _NOT_A_DIGIT
 
 PROG = "bench_misses"
-CORPUS_NAMES = ("fonts-numbers", "fonts-notes", "camera")
+CORPUS_NAMES = FRAME_CORPORA_WITH_DIGITS
 CAUSES = (
     "word rule",
     "never proposed",

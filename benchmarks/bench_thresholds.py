@@ -33,6 +33,7 @@ from functools import partial
 import numpy as np
 
 from benchmarks.bench_reading import (
+    FRAME_CORPORA_WITH_DIGITS,
     add_data_and_backend,
     add_json,
     add_limit,
@@ -52,7 +53,7 @@ from runtime.segment import FrameCandidates
 from train.threshold import FALSE_DIGIT_COST
 
 PROG = "bench_thresholds"
-WITH_DIGITS = ("fonts-numbers", "fonts-notes", "camera")
+WITH_DIGITS = FRAME_CORPORA_WITH_DIGITS
 CORPUS_NAMES = (*WITH_DIGITS, "digit-free")
 DEFAULT_GRID = (0.9, 0.95, 0.97, 0.98, 0.985, 0.99, 0.9925, 0.995, 0.9975)
 
