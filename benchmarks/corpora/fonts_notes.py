@@ -31,32 +31,26 @@ DIGITS = "0123456789"
 CAMERA = Camera()
 
 
-def _glyph(draw: ImageDraw.ImageDraw, font, text: str, x: float, baseline: float, stroke: int):
-    """Draw ``text`` with its baseline at (x, baseline), both rounded to whole pixels; return
-    its ink (as ``ink_points``) and the pen's advance."""
-    x, baseline = round(x), round(baseline)
+def _write(draw: ImageDraw.ImageDraw, font, text: str, x: int, baseline: int, stroke: int) -> float:
+    """Draw ``text`` with its baseline at (x, baseline); return the pen's advance."""
+    draw.text(
+        (x, baseline), text, font=font, anchor="ls", fill=255, stroke_width=stroke, stroke_fill=255
+    )
+    return font.getlength(text) + 2 * stroke
+
+
+def _ink(draw: ImageDraw.ImageDraw, font, text: str, x: int, baseline: int, stroke: int):
+    """The ink (as ``ink_points``) that ``_write`` lays down for ``text`` at (x, baseline)."""
     left, top, right, bottom = draw.textbbox(
         (x, baseline), text, font=font, anchor="ls", stroke_width=stroke
     )
     own = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
-    ImageDraw.Draw(own).text(
-        (x - left, baseline - top),
-        text,
-        font=font,
-        anchor="ls",
-        fill=255,
-        stroke_width=stroke,
-        stroke_fill=255,
-    )
-    draw.text(
-        (x, baseline), text, font=font, anchor="ls", fill=255, stroke_width=stroke, stroke_fill=255
-    )
-    alpha = np.asarray(own, np.float32) / 255.0
-    return ink_points(alpha, left, top), font.getlength(text) + 2 * stroke
+    _write(ImageDraw.Draw(own), font, text, x - left, baseline - top, stroke)
+    return ink_points(np.asarray(own, np.float32) / 255.0, left, top)
 
 
 def _line_width(font, line, gaps, number: str, digit_gaps, size: float, stroke: int) -> float:
-    """How wide ``_glyph`` writes ``line`` (px): its tokens, the digits of the number apart by
+    """How wide ``_write`` writes ``line`` (px): its tokens, the digits of the number apart by
     ``digit_gaps`` and the tokens by ``gaps`` (x ``size``)."""
     width = size * float(sum(gaps[:-1]))
     for token in line:
@@ -122,11 +116,11 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
         for token, gap in zip(line, gaps, strict=True):
             if token == number:
                 for digit, digit_gap in zip(token, digit_gaps, strict=True):
-                    points, advance = _glyph(draw, font, digit, x, baseline, stroke)
-                    digit_inks.append(points)
-                    x += advance + digit_gap * size
+                    digit_inks.append(_ink(draw, font, digit, round(x), round(baseline), stroke))
+                    x += _write(draw, font, digit, round(x), round(baseline), stroke)
+                    x += digit_gap * size
             else:
-                x += _glyph(draw, font, token, x, baseline, stroke)[1]
+                x += _write(draw, font, token, round(x), round(baseline), stroke)
             x += gap * size
     color, opacity = pen(rng)
     paint(page, np.asarray(ink, np.float32) / 255.0 * opacity, color)
