@@ -405,7 +405,7 @@ def _best_reading(
             if score + points > best[end][0]:
                 best[end] = (score + points, [*reading, *taken])
     word_of = _words([piece.box for piece in line.pieces])
-    numbers: dict[int, list[tuple[DigitRegion, np.ndarray]]] = {}
+    numbers: dict[tuple[int, int], list[tuple[DigitRegion, np.ndarray]]] = {}
     kept, number_of = _in_numbers(number, line, judged, best[count][1], word_of)
     for candidate, item in kept:
         numbers.setdefault(number_of[candidate.start], []).append(item)
@@ -486,13 +486,12 @@ def _in_numbers(
     pairs = _doubted_pairs(number, line, judged, unexplained, tallest, word_of)
     letters = [i for i in unexplained if confidence(i) < _NOT_A_DIGIT and i not in pairs]
     misread: set[int] = set()
-    writing: set[int] = set()
+    word_letters: list[int] = []  # the letters that make their words writing
     if _WORDS_ARE_NOT_NUMBERS:
         misread = _misread_digits(letters, accepted, pieces, word_of)
-        writing = {word_of[i] for i in letters if i not in misread}
-    in_writing, number_of = _in_writing(
-        pieces, word_of, writing, [i for i in letters if i not in misread]
-    )
+        word_letters = [i for i in letters if i not in misread]
+    writing = {word_of[i] for i in word_letters}
+    in_writing, number_of = _in_writing(pieces, word_of, writing, word_letters)
     kept = [item for item in accepted if not in_writing[item[0].start]]
     if _DOUBTED_IN_NUMBERS:
         # In a number of clear digits, a piece the classifier reads as a digit but doubts
