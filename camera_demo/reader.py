@@ -30,6 +30,7 @@ class ThreadedReader:
         source.interrupt_with(self._closing)
         self._frames: queue.Queue[tuple[Frame | None, BaseException | None]] = queue.Queue(1)
         self._thread = threading.Thread(target=self._run, name="frame-reader", daemon=True)
+        self._handed_over_after_stop = False
 
     def _run(self) -> None:
         while not self._closing.is_set():
@@ -56,18 +57,36 @@ class ThreadedReader:
         if self._thread.ident is None:
             self._thread.start()
         while True:
-            try:  # a frame read before the stop is still handed over
-                frame, error = self._frames.get(timeout=0 if self._stop.is_set() else POLL_S)
+            if self._stop.is_set():
+                return self._frame_queued_at_the_stop()
+            try:
+                frame, error = self._frames.get(timeout=POLL_S)
             except queue.Empty:
-                if self._stop.is_set():
-                    self._closing.set()  # wakes a retry back-off at once
-                    raise StopRequested(self._stop.reason) from None
                 if not self._thread.is_alive() and self._frames.empty():
                     raise StopRequested("the reader ended") from None
                 continue
             if error is not None:
                 raise error
             return frame
+
+    def _frame_queued_at_the_stop(self) -> Frame | None:
+        """Hands over the one frame read before the stop, if any; then raises ``StopRequested``.
+
+        Only one: the reader thread may hold a further frame, read before the stop, that it
+        queues as soon as this one is taken.
+        """
+        self._closing.set()  # ends the reader; wakes a retry back-off at once
+        if not self._handed_over_after_stop:
+            self._handed_over_after_stop = True
+            try:
+                frame, error = self._frames.get_nowait()
+            except queue.Empty:
+                pass
+            else:
+                if error is not None:
+                    raise error
+                return frame
+        raise StopRequested(self._stop.reason)
 
     def close(self, timeout: float = 0.3) -> None:
         """End the reader; release the source unless a read is still blocked after ``timeout`` s."""

@@ -300,6 +300,7 @@ def test_frames_read_before_a_stop_are_still_processed():
     time.sleep(0.2)  # frame 1 is read and waiting
     stop.request("test stop")
     assert reader.next().index == 1
+    time.sleep(0.2)  # frame 2, read before the stop too, would be queued by now
     with pytest.raises(StopRequested):
         reader.next()
     reader.close()
