@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import DEFAULT_MNIST
 from benchmarks.machine import describe_machine
 
 TARGET_FPS = 200.0
 WARMUP_FRAMES = 20
-DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 
 
 def decode_times_ms(frames: list[np.ndarray], fps: float) -> list[float]:

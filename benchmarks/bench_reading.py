@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import DEFAULT_MNIST
 from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Item, Sources, generate, report
 from benchmarks.corpora import dump as dumping
 from benchmarks.corpora.scoring import Outcome, ReadDigit, Reading, Row, failed, score
@@ -54,7 +55,6 @@ from runtime.cli_common import (
 from runtime.errors import DatasetError, DigitKitError
 
 PROG = "bench_reading"
-DEFAULT_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 FRAME_CORPORA_WITH_DIGITS = ("fonts-numbers", "fonts-notes", "camera")
 
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks import bench_reading
+from benchmarks import DEFAULT_MNIST, bench_reading
 from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Sources, generate
 from benchmarks.corpora import fonts as font_files
 from benchmarks.corpora.digit_free import KINDS
@@ -29,7 +29,7 @@ FRAME = (480, 640, 3)
 def _mnist_dir() -> Path | None:
     """Where MNIST is on this machine without downloading: $DIGIT_KIT_MNIST_DIR, the shared
     directory beside the repo, or Keras' cache."""
-    candidates = [os.environ.get("DIGIT_KIT_MNIST_DIR"), bench_reading.DEFAULT_MNIST]
+    candidates = [os.environ.get("DIGIT_KIT_MNIST_DIR"), DEFAULT_MNIST]
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
