@@ -57,8 +57,7 @@ _MAX_STROKE = 0.1
 _CONFIDENCE_WEIGHT = 1e-3
 _LEAST = 1e-9
 # Words and numbers on a line are apart by more than this times the taller neighbour's height;
-# an unexplained piece at least _LETTER_HEIGHT of the digits' height makes a word writing, and
-# a piece under _LETTER_HEIGHT of the line's tallest (a dot) starts no word.
+# an unexplained piece at least _LETTER_HEIGHT of the digits' height makes a word writing.
 _WORD_GAP = 0.45
 # Gaps are measured between boxes at least this share of their height wide (a narrower box, a 1,
 # centred in that width): 90% of MNIST's training digits other than 1 are at least 0.6 as wide
@@ -415,29 +414,15 @@ def _best_reading(
 
 def _words(boxes: Sequence[Box], gap: float = _WORD_GAP) -> list[int]:
     """Each box's word, for the boxes of one line left to right: words are apart by more than
-    ``gap`` x the taller neighbour's height (boxes widened to ``_NARROWEST_DIGIT``). A box
-    under ``_LETTER_HEIGHT`` of the line's tallest (an i's dot, a full stop) starts no word:
-    it belongs to the word of its nearest taller box, so a dot does not split "side" into
-    "s" and "ide"."""
-    if not boxes:
-        return []
-    top = max(box[3] for box in boxes)
-    tall = [i for i, box in enumerate(boxes) if box[3] >= _LETTER_HEIGHT * top]
-    word_of, word, right = [0] * len(boxes), 0, None
-    for i in tall:
-        x, _, w, h = boxes[i]
+    ``gap`` x the taller neighbour's height (boxes widened to ``_NARROWEST_DIGIT``)."""
+    word_of, word, right = [], 0, None
+    for x, _, w, h in boxes:
         if w < _NARROWEST_DIGIT * h:
             x, w = x + (w - _NARROWEST_DIGIT * h) / 2, _NARROWEST_DIGIT * h
         if right is not None and x - right[0] > gap * max(h, right[1]):
             word += 1
-        word_of[i] = word
+        word_of.append(word)
         right = (x + w, h) if right is None or x + w > right[0] else right
-    for i in sorted(set(range(len(boxes))) - set(tall)):
-        x, _, w, _ = boxes[i]
-        nearest = min(
-            tall, key=lambda j: max(0, boxes[j][0] - (x + w), x - (boxes[j][0] + boxes[j][2]))
-        )
-        word_of[i] = word_of[nearest]
     return word_of
 
 
@@ -664,7 +649,7 @@ def numbers_in(boxes: Sequence[Box], apart_at_gaps: bool = True) -> list[list[in
             numbers.append(line)
             continue
         word_of = _words([boxes[index] for index in line])
-        for word in range(max(word_of) + 1):
+        for word in range(word_of[-1] + 1):
             numbers.append([index for index, w in zip(line, word_of, strict=True) if w == word])
     return numbers
 

@@ -297,29 +297,6 @@ def test_a_number_written_a_space_after_a_word_is_read(monkeypatch):
     assert read_digits(spaced, InkAspectJudge()) == []
 
 
-def test_the_dot_of_an_i_does_not_split_its_word(monkeypatch):
-    """A clear digit, then an "i" within a word gap: a stem the judge finds no digit and its
-    dot above it. One word holding a letter, so writing: nothing is read (with the rule for
-    numbers beside words off: the digit stands further from the stem than letters do). The
-    dot stands further from the digit than the stem does (a narrow box is measured 0.6 of
-    its height wide, the dot is not narrow) and once started a word of its own, the digit
-    then read alone as a number."""
-    monkeypatch.setattr(segment, "_NUMBERS_BESIDE_WORDS", False)
-
-    def digit_and_i(dot: bool) -> np.ndarray:
-        canvas = paper.paper(480, 640)
-        draw_bar(canvas, 100)  # measured 54 px wide: its right edge at 149.5
-        cv2.rectangle(canvas, (199, 230), (208, 289), 30.0, -1)  # measured from 186
-        if dot:  # 45.5 px after the digit (over 0.45 x 90, a word gap), left of the stem
-            cv2.rectangle(canvas, (195, 212), (204, 221), 30.0, -1)
-        return paper.finish(canvas)
-
-    assert read_digits(digit_and_i(dot=False), InkAspectJudge()) == []
-    assert read_digits(digit_and_i(dot=True), InkAspectJudge()) == []
-    boxes = [(100, 200, 45, 90), (195, 212, 10, 10), (199, 230, 10, 60), (300, 200, 45, 90)]
-    assert segment._words(boxes) == [0, 0, 0, 1]
-
-
 class DoubtingThickJudge(InkAspectJudge):
     """``InkAspectJudge``, but a bar with two holes (an "8"-like bar) is a doubted "1"."""
 
