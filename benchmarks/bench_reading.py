@@ -260,6 +260,13 @@ RULES = {
         "in a word holding a letter, clear digits further than 0.3 x the taller neighbour's "
         "height from every letter's group are a number",
     ),
+    "lone-digit": (
+        "runtime.segment",
+        "_LONE_DOUBTED_DIGIT",
+        False,
+        "in a frame where nothing is read, its one piece of digit height is read if the judge "
+        "reads it at 0.5 or more",
+    ),
     "stroke-rule": (
         "runtime.classifier",
         "STROKE_ODDS",

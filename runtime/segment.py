@@ -81,13 +81,15 @@ _DOUBTED_TOGETHER = 2
 # A number beside words: in a word holding a letter, the pieces further than
 # _BESIDE_WORDS_GAP x the taller neighbour's height from every letter's group are no writing.
 _BESIDE_WORDS_GAP = 0.3
-# The heuristic rules of _in_numbers, switchable so that the reading benchmark can measure
-# what each buys (python -m benchmarks.bench_reading --without RULE).
+# The heuristic rules of _in_numbers and the lone doubted digit, switchable so that the
+# reading benchmark can measure what each buys (python -m benchmarks.bench_reading --without
+# RULE).
 _DOUBTED_IN_NUMBERS = True
 _WORDS_ARE_NOT_NUMBERS = True
 _MISREAD_IN_NUMBERS = True
 _DOUBTED_NUMBERS = True
 _NUMBERS_BESIDE_WORDS = True
+_LONE_DOUBTED_DIGIT = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -222,7 +224,8 @@ class FrameCandidates:
     def choose_numbers(
         self, probabilities: np.ndarray, accepts: Callable[[float, int], bool]
     ) -> list[list[tuple[DigitRegion, np.ndarray]]]:
-        """``choose``'s digits grouped into numbers (see ``NumberReading.numbers``)."""
+        """``choose``'s digits grouped into numbers (see ``NumberReading.numbers``); in a frame
+        where no line reads a digit, its lone doubted digit (``_lone_doubted_digit``)."""
         judged: dict[tuple[int, Candidate], tuple[DigitRegion, np.ndarray]] = {
             job: (region, row)
             for job, region, row in zip(self._jobs, self.regions, probabilities, strict=True)
@@ -230,7 +233,35 @@ class FrameCandidates:
         numbers = []
         for number, line in enumerate(self._lines):
             numbers.extend(_best_reading(number, line, judged, accepts))
+        if not numbers and _LONE_DOUBTED_DIGIT:
+            numbers = self._lone_doubted_digit(judged)
         return numbers
+
+    def _lone_doubted_digit(
+        self, judged: dict[tuple[int, Candidate], tuple[DigitRegion, np.ndarray]]
+    ) -> list[list[tuple[DigitRegion, np.ndarray]]]:
+        """In a frame where nothing was read, its one piece of digit height (every other
+        piece under ``_LETTER_HEIGHT`` of it) if the judge reads it as a doubted digit
+        (``_NOT_A_DIGIT`` or more): a lone mark on a page is a digit more often than not
+        where the judge thinks so; beside other writing it is not vouched for."""
+        pieces = [
+            (number, i, piece)
+            for number, line in enumerate(self._lines)
+            for i, piece in enumerate(line.pieces)
+        ]
+        if not pieces:
+            return []
+        top = max(piece.box[3] for _, _, piece in pieces)
+        tall = [(number, i) for number, i, piece in pieces if piece.box[3] >= _LETTER_HEIGHT * top]
+        if len(tall) != 1:
+            return []
+        number, i = tall[0]
+        for candidate in self._lines[number].candidates:
+            if candidate.start == i and candidate.end == i + 1 and (number, candidate) in judged:
+                region, row = judged[number, candidate]
+                if float(row.max()) >= _NOT_A_DIGIT:
+                    return [[(region, row)]]
+        return []
 
     def _region(self, line: _Line, candidate: Candidate) -> DigitRegion | None:
         """The candidate's box in frame pixels and MNIST-form crop (None if its ink is too faint)."""

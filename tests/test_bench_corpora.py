@@ -245,6 +245,7 @@ def test_rules_switched_off_for_one_run_are_on_again_after_it(tmp_path: Path, mo
         "_DOUBTED_NUMBERS",
         "_MISREAD_IN_NUMBERS",
         "_NUMBERS_BESIDE_WORDS",
+        "_LONE_DOUBTED_DIGIT",
     )
     before = (*(getattr(segment, name) for name in switches), classifier.STROKE_ODDS)
     rules = [*bench_reading.RULES, "stroke-rule"]  # a rule named twice is switched off once
@@ -256,6 +257,7 @@ def test_rules_switched_off_for_one_run_are_on_again_after_it(tmp_path: Path, mo
         "doubted-numbers": False,
         "misread-digit": False,
         "numbers-beside-words": False,
+        "lone-digit": False,
         "stroke-rule": 1.0,
     }
     after = (*(getattr(segment, name) for name in switches), classifier.STROKE_ODDS)

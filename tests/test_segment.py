@@ -344,7 +344,7 @@ def draw_doubted_bar(canvas: np.ndarray, x: int, height: int = 90) -> None:
 
 def test_doubted_digits_standing_together_are_a_number(monkeypatch):
     """Two bars the judge doubts, of even height, with nothing else in their word: a number.
-    One alone, two of uneven heights, or two beside a shape that is no digit are not read."""
+    Two of uneven heights, or two beside a shape that is no digit, are not read."""
     judge = DoubtingThickJudge()
 
     def read(heights: tuple[int, ...], letter: bool = False) -> str:
@@ -356,9 +356,31 @@ def test_doubted_digits_standing_together_are_a_number(monkeypatch):
         return read_number(paper.finish(canvas), judge).text
 
     assert read((90, 90)) == "11"
-    assert read((90,)) == read((90, 60)) == read((90, 90), letter=True) == ""
+    assert read((90, 60)) == read((90, 90), letter=True) == ""
     monkeypatch.setattr(segment, "_DOUBTED_NUMBERS", False)
     assert read((90, 90)) == ""
+
+
+def test_a_doubted_digit_alone_on_the_page_is_read(monkeypatch):
+    """A bar the judge doubts, the only piece of digit height on the page (a speck beside it
+    changes nothing): read. Beside a shape of its height that is no digit, or with the rule
+    off, not; nor is a shape alone that the judge finds no digit."""
+    judge = DoubtingThickJudge()
+
+    def read(speck: bool = False, letter: bool = False, bar: bool = True) -> str:
+        canvas = paper.paper(480, 640)
+        if bar:
+            draw_doubted_bar(canvas, 150)
+        if speck:  # 12 px: under 0.4 of the bar's height
+            cv2.rectangle(canvas, (300, 270), (311, 281), 30.0, -1)
+        if letter:  # 50 px tall: over 0.4 of it
+            cv2.rectangle(canvas, (280, 240), (400, 289), 30.0, -1)
+        return read_number(paper.finish(canvas), judge).text
+
+    assert read() == read(speck=True) == "1"
+    assert read(letter=True) == read(bar=False, letter=True) == ""
+    monkeypatch.setattr(segment, "_LONE_DOUBTED_DIGIT", False)
+    assert read() == ""
 
 
 def test_blank_frames_do_not_call_the_classifier():
