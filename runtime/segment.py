@@ -320,7 +320,8 @@ def read_digits(
 
     Every candidate of the frame is classified in one ``predict_proba`` call; per line the
     reading with the most accepted digits (then the most confident) is kept, with the doubted
-    digits that its numbers vouch for (see ``_in_numbers``).
+    digits that its numbers vouch for (see ``_in_numbers``); in a frame where that reads
+    nothing, a doubted digit standing alone on the page.
     """
     return [
         digit
