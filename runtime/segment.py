@@ -256,12 +256,11 @@ class FrameCandidates:
         if len(tall) != 1:
             return []
         number, i = tall[0]
-        for candidate in self._lines[number].candidates:
-            if candidate.start == i and candidate.end == i + 1 and (number, candidate) in judged:
-                region, row = judged[number, candidate]
-                if float(row.max()) >= _NOT_A_DIGIT:
-                    return [[(region, row)]]
-        return []
+        candidate = _pieces_read_alone(number, self._lines[number], judged).get(i)
+        if candidate is None:
+            return []
+        region, row = judged[number, candidate]
+        return [[(region, row)]] if float(row.max()) >= _NOT_A_DIGIT else []
 
     def _region(self, line: _Line, candidate: Candidate) -> DigitRegion | None:
         """The candidate's box in frame pixels and MNIST-form crop (None if its ink is too faint)."""
@@ -444,6 +443,16 @@ def _best_reading(
     return list(numbers.values())
 
 
+def _pieces_read_alone(number: int, line: _Line, judged: dict) -> dict[int, Candidate]:
+    """Each piece of line ``number`` that was classified on its own: piece index -> the
+    candidate holding just that piece."""
+    return {
+        candidate.start: candidate
+        for candidate in line.candidates
+        if candidate.end == candidate.start + 1 and (number, candidate) in judged
+    }
+
+
 def _words(boxes: Sequence[Box], gap: float = _WORD_GAP) -> list[int]:
     """Each box's word, for the boxes of one line left to right: words are apart by more than
     ``gap`` x the taller neighbour's height (boxes widened to ``_NARROWEST_DIGIT``)."""
@@ -489,11 +498,7 @@ def _in_numbers(
     for candidate, _ in accepted:
         index = word_of[candidate.start]
         tallest[index] = max(tallest.get(index, 0), candidate.box[3])
-    alone = {
-        candidate.start: candidate
-        for candidate in line.candidates
-        if candidate.end == candidate.start + 1 and (number, candidate) in judged
-    }
+    alone = _pieces_read_alone(number, line, judged)
 
     def confidence(i: int) -> float:
         return float(judged[number, alone[i]][1].max()) if i in alone else 0.0
