@@ -31,12 +31,17 @@ DIGITS = "0123456789"
 CAMERA = Camera()
 
 
+def _advance(font, text: str, stroke: int) -> float:
+    """How far the pen moves writing ``text`` (px), its stroke included."""
+    return font.getlength(text) + 2 * stroke
+
+
 def _write(draw: ImageDraw.ImageDraw, font, text: str, x: int, baseline: int, stroke: int) -> float:
     """Draw ``text`` with its baseline at (x, baseline); return the pen's advance."""
     draw.text(
         (x, baseline), text, font=font, anchor="ls", fill=255, stroke_width=stroke, stroke_fill=255
     )
-    return font.getlength(text) + 2 * stroke
+    return _advance(font, text, stroke)
 
 
 def _ink(draw: ImageDraw.ImageDraw, font, text: str, x: int, baseline: int, stroke: int):
@@ -55,10 +60,10 @@ def _line_width(font, line, gaps, number: str, digit_gaps, size: float, stroke: 
     width = size * float(sum(gaps[:-1]))
     for token in line:
         if token == number:
-            width += sum(font.getlength(digit) + 2 * stroke for digit in token)
+            width += sum(_advance(font, digit, stroke) for digit in token)
             width += size * float(sum(digit_gaps[:-1]))
         else:
-            width += font.getlength(token) + 2 * stroke
+            width += _advance(font, token, stroke)
     return width
 
 
