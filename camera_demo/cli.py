@@ -96,6 +96,23 @@ def _setup_logging() -> None:
     log.setLevel(logging.INFO)
 
 
+def _joined_roi_values(argv: list[str]) -> list[str]:
+    """``argv`` with each ``--roi`` joined to a value that starts with a minus ("-5,0,9,9"):
+    argparse takes such a value for an option and says only "expected one argument", so the
+    ROI check (``parse_roi``) could not say what is wrong with it."""
+    joined: list[str] = []
+    values = iter(argv)
+    for item in values:
+        following = next(values, None) if item == "--roi" else None
+        if following is not None and following.startswith("-") and following[1:2].isdigit():
+            joined.append(f"--roi={following}")
+            continue
+        joined.append(item)
+        if following is not None:
+            joined.append(following)
+    return joined
+
+
 def _roi(text: str) -> tuple[int, int, int, int]:
     try:
         return parse_roi(text)
@@ -536,7 +553,7 @@ def _refuse_writing_over_an_input(
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``digit-camera``; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_roi_values(sys.argv[1:] if argv is None else argv))
     _refuse_writing_over_an_input(parser, args)
     _setup_logging()
     with stop_on_signals(StopRequest()) as stop:

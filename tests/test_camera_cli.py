@@ -61,11 +61,12 @@ def test_cli_missing_model_is_a_clear_error(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_cli_rejects_bad_arguments(capsys):
+@pytest.mark.parametrize(("roi", "said"), [("1,2,three,4", "x,y,w,h"), ("-5,0,10,10", "x, y >= 0")])
+def test_cli_rejects_bad_arguments(capsys, roi, said):
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["--model", "m.tflite", "--roi", "1,2,three,4"])
+        cli.main(["--model", "m.tflite", "--roi", roi])
     assert exit_info.value.code == 2
-    assert "x,y,w,h" in capsys.readouterr().err
+    assert said in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("overwritten", ["model", "source"])
