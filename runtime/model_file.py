@@ -42,7 +42,15 @@ _MAX_TABLES = 200_000
 MAX_MODEL_BYTES = 2**31
 _ITEM_SIZES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1, 10: 8}  # TensorType -> bytes
 # TensorType -> the zero points it can hold (uint8, int8, int16, uint16).
-_ZERO_POINT_RANGES = {3: (0, 255), 9: (-128, 127), 7: (-32768, 32767), 16: (0, 65535)}
+# Per TFLite type (UINT8, INT8, INT16, UINT16, INT32): the zero points it can hold; an INT32
+# tensor (a quantized bias) is symmetric, zero point 0, the only one the CPU delegate runs.
+_ZERO_POINT_RANGES = {
+    3: (0, 255),
+    9: (-128, 127),
+    7: (-32768, 32767),
+    16: (0, 65535),
+    2: (0, 0),
+}
 _FLOAT_TYPES = {0: np.float32, 1: np.float16, 10: np.float64}
 _SOFTMAX = 25
 _DEQUANTIZE = 6
@@ -308,7 +316,7 @@ def _check_tensor(parsed: Any, tensor: Any, buffers: int) -> None:
             raise _Damaged("a tensor has a negative or non-finite quantization scale")
         low, high = _ZERO_POINT_RANGES.get(tensor.Type(), (-(2**63), 2**63 - 1))
         if zeros.size and not ((zeros >= low) & (zeros <= high)).all():
-            raise _Damaged("a tensor's zero point lies outside its integer type")
+            raise _Damaged("a tensor's zero point is not one its integer type can have")
     buffer = parsed.Buffers(tensor.Buffer())
     stored = buffer.Size() if buffer.Offset() > 1 else buffer.DataLength()
     item = _ITEM_SIZES.get(tensor.Type())

@@ -139,6 +139,21 @@ def test_a_changed_operator_is_caught():
         load_model(rewrite(original, drop_relu))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_bias_with_a_zero_point_is_refused(backend):
+    """An int32 bias is quantized symmetrically: with a zero point, LiteRT's delegate cannot
+    prepare the graph and the NumPy backend would add a wrong offset."""
+
+    def shift_bias(tree):
+        bias = next(t for t in tree.subgraphs[0].tensors if t.type == 2 and t.quantization)
+        bias.quantization.zeroPoint = [7] * len(bias.quantization.scale)
+
+    with pytest.raises(ModelFormatError, match="zero point"):
+        DigitClassifier(
+            rewrite(MODELS["int8"], shift_bias), backend=backend, verify_metadata=False
+        ).predict_proba(IMAGES)
+
+
 def damaged(model: bytes, data: st.DataObject) -> bytes:
     """A byte-flipped, truncated or table-swapped copy of ``model``."""
     kind = data.draw(st.sampled_from(["flip", "truncate", "swap", "word"]))

@@ -94,6 +94,15 @@ def _spec(detail: dict[str, Any], role: str, source: str) -> TensorSpec:
     )
 
 
+def _run_on_zeros(interpreter: Any) -> None:
+    """Run ``interpreter`` once on a zero input: the CPU delegate prepares its graph on the
+    first ``invoke``, so a model it cannot run (a damaged quantization parameter, say) fails
+    here, where it is reported as a bad model, not in the middle of a reading."""
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    interpreter.invoke()
+
+
 class InterpreterBackend:
     """Runs a model with any class that has the ``tf.lite.Interpreter`` API."""
 
@@ -139,6 +148,7 @@ class InterpreterBackend:
             with _delegate_notice_hidden(self._interpreter_class):
                 interpreter = self._new_interpreter()
                 interpreter.allocate_tensors()
+                _run_on_zeros(interpreter)
         except (ValueError, RuntimeError) as exc:
             raise ModelFormatError(f"{self.name} cannot load {self._source}: {exc}") from exc
         return interpreter
@@ -184,6 +194,7 @@ class InterpreterBackend:
         try:
             self._batch_interpreter.resize_tensor_input(self._input_index, list(shape))
             self._batch_interpreter.allocate_tensors()
+            _run_on_zeros(self._batch_interpreter)
         except (ValueError, RuntimeError) as exc:
             raise ModelFormatError(
                 f"{self.name} cannot run {self._source} with a batch of {rows}: {exc}"
