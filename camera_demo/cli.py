@@ -40,7 +40,7 @@ from camera_demo.output import (
 from camera_demo.overlay import draw_overlay, draw_status
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
 from camera_demo.reader import ThreadedReader
-from camera_demo.sources import Frame, RetryPolicy, open_source, redact_url
+from camera_demo.sources import IMAGE_SUFFIXES, Frame, RetryPolicy, open_source, redact_url
 from camera_demo.stopping import (
     StopRequest,
     StopRequested,
@@ -540,13 +540,24 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
 def _refuse_writing_over_an_input(
     parser: argparse.ArgumentParser, args: argparse.Namespace
 ) -> None:
-    """``--jsonl`` naming the model or the source file would append JSON to it."""
+    """``--jsonl`` naming the model, the source file or an image of the source folder would
+    append JSON to it."""
     if args.jsonl is None or not args.jsonl.is_file():
         return
     for what, given in (("the model", args.model), ("the source", args.source)):
         path = Path(str(given)).expanduser()
         if path.is_file() and os.path.samefile(path, args.jsonl):
             parser.error(f"--jsonl {args.jsonl} is {what}: give another file for the readings")
+    folder = Path(str(args.source)).expanduser()
+    if (
+        folder.is_dir()
+        and os.path.samefile(folder, args.jsonl.parent)
+        and args.jsonl.suffix.lower() in IMAGE_SUFFIXES
+    ):
+        parser.error(
+            f"--jsonl {args.jsonl} is an image of the source folder: give another file for the "
+            "readings"
+        )
 
 
 @console_script

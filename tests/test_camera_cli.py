@@ -82,6 +82,18 @@ def test_readings_are_never_appended_to_the_model_or_the_source(tmp_path, overwr
     assert (model.read_bytes(), source.read_bytes()) == (b"model bytes", b"image bytes")
 
 
+def test_readings_are_never_appended_to_an_image_of_the_source_folder(tmp_path, capsys):
+    model, image = tmp_path / "m.tflite", tmp_path / "pages" / "page.png"
+    image.parent.mkdir()
+    model.write_bytes(b"model bytes")
+    image.write_bytes(b"image bytes")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--model", str(model), "--source", str(image.parent), "--jsonl", str(image)])
+    assert exit_info.value.code == EXIT_BAD_INPUT
+    assert "is an image of the source folder" in capsys.readouterr().err
+    assert image.read_bytes() == b"image bytes"
+
+
 def test_an_os_error_main_did_not_expect_is_one_line_and_exit_2(built_model, monkeypatch, capsys):
     # main carries the console-script convention, as tests and other code call it.
     def refused(*args):
