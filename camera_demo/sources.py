@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
@@ -448,9 +449,14 @@ def open_source(
 
     ``spec`` is a camera index (``0``), a V4L2 device path (``/dev/video0``), a stream URL
     (``rtsp://``, ``http://``...), a video file, an image file, a folder of images, or
-    ``picamera``. Raises ``SourceError`` with what was tried when it cannot be opened.
+    ``picamera``; a ``file://`` URL is the file it names. Raises ``SourceError`` with what
+    was tried when it cannot be opened.
     """
-    spec = spec.strip()
+    if not spec.strip():
+        raise SourceError("the source is empty: give a camera index, a device, a URL or a path")
+    if spec.startswith("file://"):
+        # OpenCV would read the file as a stream: reopened at its end, never finished.
+        spec = unquote(urlsplit(spec).path)
     if spec == PICAMERA:
         return PiCameraSource(camera_size, retry)
     if spec.isdigit():

@@ -103,6 +103,21 @@ def test_a_video_cut_short_is_named_and_a_whole_one_is_not(tmp_path, caplog):
     assert "cut short" in caplog.text
 
 
+def test_a_file_url_and_a_path_with_spaces_are_the_files_they_name(tmp_path):
+    video = tmp_path / " clip with spaces .avi"
+    _motion_jpeg_avi(video, 5)
+    with open_source(str(video)) as source:
+        assert len(list(source)) == 5
+    with open_source(video.as_uri()) as source:  # file:///.../%20clip%20with%20spaces%20.avi
+        assert not source.live and len(list(source)) == 5
+
+
+@pytest.mark.parametrize("spec", ["", "  "])
+def test_an_empty_source_is_an_error(spec):
+    with pytest.raises(SourceError, match="the source is empty"):
+        open_source(spec)
+
+
 def test_picamera_without_picamera2_explains_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)  # makes the import fail
     with pytest.raises(SourceError, match="sudo apt install python3-picamera2"):
