@@ -111,6 +111,8 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
         port = parts.port
     except ValueError:
         raise ValueError(f"bad port in {text!r}") from None
+    if port == 0:  # urlsplit's 0 is a port no broker listens on, not "the default port"
+        raise ValueError(f"bad port in {text!r}: port 0")
     if not parts.hostname:
         raise ValueError(f"no broker host in {text!r}")
     if "#" in text:  # urlsplit would take it for a fragment and quote the topic cut short

@@ -56,6 +56,7 @@ def test_mqtt_urls():
         "mqtt://b/a/+",
         "mqtt://b/a/#",
         "mqtt://b:x/t",
+        "mqtt://b:0/t",
         "mqtt://b/t?x=1",
     ):
         with pytest.raises(ValueError):
