@@ -37,6 +37,7 @@ from runtime.cli_common import (
     output_dir,
     print_error,
     print_note,
+    random_seed,
 )
 from runtime.errors import DigitKitError
 
@@ -89,12 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--representative-size",
-        type=int_at_least(1),
+        type=int_at_least(10, 60_000),
         default=DEFAULT_SIZE,
-        help="training images (stratified by class) calibrating int8 ",
+        help="training images (stratified by class, 10 to 60,000) calibrating int8 ",
     )
     parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="seed of the representative sample"
+        "--seed", type=random_seed, default=DEFAULT_SEED, help="seed of the representative sample"
     )
     parser.add_argument(
         "--int8-input",
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the converter; return the exit status."""
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+    # Before TensorFlow is first imported: hides oneDNN/absl start-up noise, as in train.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from convert.pipeline import PARITY_FILE, REJECTED_DIR, convert_model
 
     try:

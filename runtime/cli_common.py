@@ -119,19 +119,25 @@ def print_note(prog: str, message: str) -> None:
     print(f"{prog}: {message}", file=sys.stderr, flush=True)
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type for integers no smaller than ``minimum``."""
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type for integers no smaller than ``minimum`` (and, if given, no larger
+    than ``maximum``)."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"at least {minimum}" if maximum is None else f"{minimum} to {maximum:,}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
         return value
 
     return parse
+
+
+# NumPy's and scikit-learn's seeds are 32-bit unsigned integers.
+random_seed = int_at_least(0, 2**32 - 1)
 
 
 def thread_count(text: str) -> int:

@@ -137,6 +137,22 @@ def test_more_threads_than_cpus_is_a_usage_error(script, capsys):
     assert "--threads: at most" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("script", "args", "said"),
+    [
+        ("digit-train", ["--seed", "-1"], "--seed: must be 0 to 4,294,967,295"),
+        ("digit-convert", ["m.keras", "--seed", str(2**32)], "--seed: must be 0 to"),
+        ("digit-convert", ["m.keras", "--representative-size", "5"], "must be 10 to 60,000"),
+    ],
+)
+def test_numbers_the_work_would_refuse_late_are_usage_errors(script, args, said, capsys):
+    """Checked before any data or model is loaded, not by NumPy or scikit-learn later."""
+    with pytest.raises(SystemExit) as exit_info:
+        entry_point(script)(args)
+    assert exit_info.value.code == cli_common.EXIT_BAD_INPUT
+    assert said in capsys.readouterr().err
+
+
 def test_output_paths_are_tried_before_the_work_starts(tmp_path):
     a_file = tmp_path / "taken.png"
     a_file.write_bytes(b"x")

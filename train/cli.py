@@ -20,6 +20,7 @@ from runtime.cli_common import (
     make_parser,
     output_dir,
     print_error,
+    random_seed,
 )
 from runtime.errors import DigitKitError
 from train.recipes import RECIPES
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=random_seed,
         default=0,
         help="random seed: the same seed gives the same model on the same CPU family and "
         "library versions",
