@@ -1,5 +1,5 @@
 """``python -m camera_demo``: the live digit reader (see ``camera_demo.cli``)."""
 
-from camera_demo.cli import entry
+from runtime.cli_common import run_module_main
 
-raise SystemExit(entry())
+run_module_main("camera_demo.cli", "entry")

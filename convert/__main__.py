@@ -1,5 +1,5 @@
 """``python -m convert MODEL.keras --out DIR --formats LIST``."""
 
-from convert.cli import main
+from runtime.cli_common import run_module_main
 
-raise SystemExit(main())
+run_module_main("convert.cli")

@@ -1,5 +1,5 @@
 """``python -m runtime IMAGE... --model FILE``: see ``runtime.cli``."""
 
-from runtime.cli import main
+from runtime.cli_common import run_module_main
 
-raise SystemExit(main())
+run_module_main("runtime.cli")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import errno
 import functools
+import importlib
 import os
 import sys
 import tempfile
@@ -47,6 +48,7 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
         _discard_closed_streams()
+        prog = getattr(sys.modules[main.__module__], "PROG", main.__module__)
         try:
             code = main(*args, **kwargs)
             sys.stdout.flush()
@@ -54,8 +56,10 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
         except BrokenPipeError:
             silence_stdout()
             return EXIT_OUTPUT_CLOSED
+        except KeyboardInterrupt:  # before the script's own handling began (while loading)
+            print_error(prog, "interrupted")
+            return EXIT_INTERRUPTED
         except OSError as exc:  # what the script did not expect: one line, not a traceback
-            prog = getattr(sys.modules[main.__module__], "PROG", main.__module__)
             if exc.filename is None and exc.errno in _WRITE_FAILURES:
                 silence_stdout()
                 message = f"cannot write the output: {exc.strerror}"
@@ -66,6 +70,17 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
             return EXIT_BAD_INPUT
 
     return wrapper
+
+
+def run_module_main(module: str, function: str = "main") -> None:
+    """``python -m PACKAGE``: import ``module`` and exit with what its ``function`` returns;
+    a Ctrl-C while its libraries load exits 130 without a traceback, as one later does."""
+    try:
+        main = getattr(importlib.import_module(module), function)
+    except KeyboardInterrupt:
+        print_error(f"python -m {module.partition('.')[0]}", "interrupted")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    raise SystemExit(main())
 
 
 def _discard_closed_streams() -> None:

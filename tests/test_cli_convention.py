@@ -153,6 +153,23 @@ def test_numbers_the_work_would_refuse_late_are_usage_errors(script, args, said,
     assert said in capsys.readouterr().err
 
 
+def test_ctrl_c_while_a_script_loads_is_one_line_and_exit_130(monkeypatch, capsys):
+    """Before a script's own handling of Ctrl-C begins: importing its libraries, parsing."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_common.importlib, "import_module", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_common.run_module_main("runtime.cli")
+    assert exit_info.value.code == cli_common.EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "python -m runtime: error: interrupted\n"
+
+    script = cli_common.console_script(interrupted)
+    assert script() == cli_common.EXIT_INTERRUPTED
+    assert capsys.readouterr().err.endswith("error: interrupted\n")
+
+
 def test_output_paths_are_tried_before_the_work_starts(tmp_path):
     a_file = tmp_path / "taken.png"
     a_file.write_bytes(b"x")

@@ -1,5 +1,5 @@
-import sys
+"""``python -m train``: see ``train.cli``."""
 
-from train.cli import main
+from runtime.cli_common import run_module_main
 
-sys.exit(main())
+run_module_main("train.cli")
