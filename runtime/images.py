@@ -67,11 +67,15 @@ def require_opencv() -> ModuleType:
 
 
 def quiet_opencv_logs() -> None:
-    """Show only OpenCV's errors (its warnings repeat the kit's clearer messages), on every version.
+    """Show only OpenCV's errors (its warnings repeat the kit's clearer messages), on every
+    version, and none of FFmpeg's (the kit says what failed in a video or stream).
 
     OpenCV 4.13 moved the call to ``cv2.utils.logging.setLogLevel`` and dropped
     ``cv2.setLogLevel``; 4.6-4.12 (Debian Bookworm ships 4.6) have only the latter.
     """
+    # FFmpeg's own log ("[mov,mp4 @ 0x...] moov atom not found") goes straight to stderr;
+    # OpenCV's FFmpeg backend reads this level when it first opens a video (AV_LOG_QUIET).
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cv2 = require_opencv()
     logging_module = getattr(getattr(cv2, "utils", None), "logging", None)
     if logging_module is not None and hasattr(logging_module, "setLogLevel"):

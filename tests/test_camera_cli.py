@@ -94,6 +94,26 @@ def test_readings_are_never_appended_to_an_image_of_the_source_folder(tmp_path, 
     assert image.read_bytes() == b"image bytes"
 
 
+def test_a_video_ffmpeg_cannot_open_is_one_error_line(built_model, tmp_path):
+    """FFmpeg's own log line ("moov atom not found") no longer comes before the kit's."""
+    import subprocess
+
+    empty = tmp_path / "clip.mp4"
+    empty.write_bytes(b"")
+    command = [sys.executable, "-m", "camera_demo", "--model", str(built_model), "--headless"]
+    done = subprocess.run(
+        [*command, "--source", str(empty)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == EXIT_BAD_INPUT
+    assert done.stderr.splitlines() == [
+        f"digit-camera: error: cannot open video file {empty}: OpenCV/FFmpeg cannot decode it "
+        "(not a video, or a codec it lacks)"
+    ]
+
+
 def test_an_os_error_main_did_not_expect_is_one_line_and_exit_2(built_model, monkeypatch, capsys):
     # main carries the console-script convention, as tests and other code call it.
     def refused(*args):
