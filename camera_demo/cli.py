@@ -566,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_joined_roi_values(sys.argv[1:] if argv is None else argv))
     _refuse_writing_over_an_input(parser, args)
+    if args.mqtt_ca is not None and (args.mqtt is None or not args.mqtt.tls):
+        parser.error("--mqtt-ca is for a broker reached over TLS: give an mqtts:// --mqtt URL")
     _setup_logging()
     with stop_on_signals(StopRequest()) as stop:
         try:

@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 from camera_demo.output import frame_record
 from camera_demo.pipeline import FrameReading
 from camera_demo.resources import Closable
-from camera_demo.sources import Frame
+from camera_demo.sources import Frame, redact_url
 from runtime.errors import DigitKitError
 
 log = logging.getLogger("camera_demo")
@@ -105,18 +105,18 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
     parts = urlsplit(text.strip())
     if parts.scheme not in ("mqtt", "mqtts"):
         raise ValueError(
-            f"expected mqtt://[user:pass@]host[:port]/topic or mqtts://..., got {text!r}"
+            f"expected mqtt://[user:pass@]host[:port]/topic or mqtts://..., got {redact_url(text)!r}"
         )
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"bad port in {text!r}") from None
+        raise ValueError(f"bad port in {redact_url(text)!r}") from None
     if port == 0:  # urlsplit's 0 is a port no broker listens on, not "the default port"
-        raise ValueError(f"bad port in {text!r}: port 0")
+        raise ValueError(f"bad port in {redact_url(text)!r}: port 0")
     if not parts.hostname:
-        raise ValueError(f"no broker host in {text!r}")
+        raise ValueError(f"no broker host in {redact_url(text)!r}")
     if "#" in text:  # urlsplit would take it for a fragment and quote the topic cut short
-        raise ValueError(f"the topic may not hold the wildcards + and #, got {text!r}")
+        raise ValueError(f"the topic may not hold the wildcards + and #, got {redact_url(text)!r}")
     topic = unquote(parts.path.lstrip("/"))
     if not topic or topic.endswith("/") or any(c in topic for c in _NOT_IN_TOPICS):
         raise ValueError(
@@ -131,7 +131,7 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
             f"allows {_MAX_TOPIC_BYTES:,}"
         )
     if parts.query:
-        raise ValueError(f"unexpected ?query in {text!r}")
+        raise ValueError(f"unexpected ?query in {redact_url(text)!r}")
     tls = parts.scheme == "mqtts"
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None

@@ -263,8 +263,14 @@ def _open_hint(description: str, live: bool) -> str:
 
 
 def redact_url(url: str) -> str:
-    """``url`` without a password, for logs (``rtsp://user:secret@cam`` -> ``rtsp://user:***@cam``)."""
-    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+    """``url`` without a password or query values, for logs and errors (``rtsp://user:secret@cam``
+    -> ``rtsp://user:***@cam``; many cameras take their credentials in the query,
+    ``?user=admin&pwd=secret`` -> ``?user=***&pwd=***``)."""
+    url = re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+    base, mark, query = url.partition("?")
+    if not mark:
+        return url
+    return base + mark + re.sub(r"=[^&#]*", "=***", query)
 
 
 def _natural_key(path: Path) -> list[int | str]:

@@ -82,6 +82,14 @@ def test_readings_are_never_appended_to_the_model_or_the_source(tmp_path, overwr
     assert (model.read_bytes(), source.read_bytes()) == (b"model bytes", b"image bytes")
 
 
+def test_a_ca_file_without_tls_is_refused(capsys):
+    """Without mqtts:// the CA file was ignored and the password went out in plain text."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--model", "m.tflite", "--mqtt", "mqtt://ha:pw@broker/t", "--mqtt-ca", "ca.pem"])
+    assert exit_info.value.code == EXIT_BAD_INPUT
+    assert "--mqtt-ca is for a broker reached over TLS" in capsys.readouterr().err
+
+
 def test_readings_are_never_appended_to_an_image_of_the_source_folder(tmp_path, capsys):
     model, image = tmp_path / "m.tflite", tmp_path / "pages" / "page.png"
     image.parent.mkdir()

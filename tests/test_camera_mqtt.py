@@ -26,6 +26,7 @@ from camera_demo.mqtt import (
     node_id_for,
     parse_mqtt_url,
 )
+from camera_demo.sources import redact_url
 
 TOPIC = "digits/test"
 AVAILABILITY = f"{TOPIC}/availability"
@@ -330,3 +331,11 @@ def test_a_missing_system_program_skips_or_fails_in_ci(monkeypatch):
     monkeypatch.setenv(system_tools.REQUIRE_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match="requires the system tests to run"):
         system_tools.require("no-such-broker")
+
+
+def test_errors_and_logs_never_show_a_password():
+    with pytest.raises(ValueError) as info:
+        parse_mqtt_url("mqtt://ha:s3cret@broker:99999/meter")
+    assert "s3cret" not in str(info.value) and "ha:***@broker" in str(info.value)
+    camera = "http://admin:p%40ss@cam.lan/videostream.cgi?user=admin&pwd=s3cret"
+    assert redact_url(camera) == "http://admin:***@cam.lan/videostream.cgi?user=***&pwd=***"
