@@ -80,10 +80,6 @@ class ServeAddress:
     host: str
     port: int
 
-    @property
-    def loopback_only(self) -> bool:
-        return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
-
 
 def _is_loopback_name(name: str) -> bool:
     """Whether a Host header's name is a loopback address or one of localhost's names."""
@@ -265,12 +261,15 @@ class _Handler(BaseHTTPRequestHandler):
         Otherwise any web page open in a browser on this machine could point a name of its own
         at 127.0.0.1 (DNS rebinding) and read the camera as a same-origin page.
         """
-        if not self.server.app.address.loopback_only:
+        if not self.server.app.loopback_only:
             return True
         host = self.headers.get("Host")
         if host is None:
             return True  # HTTP/1.0 clients send none; a browser always does
-        name = urlsplit(f"//{host}").hostname or ""
+        try:
+            name = urlsplit(f"//{host}").hostname or ""
+        except ValueError:  # "[" or "[zz]:1": no host at all
+            return False
         return _is_loopback_name(name)
 
     def _authorized(self, query: str) -> bool:
@@ -491,6 +490,16 @@ class LiveServer(Closable):
     def port(self) -> int:
         return self._server.server_address[1] if self._server else self.address.port
 
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the view listens on a loopback address only, judged by the address it bound
+        (a host name given to ``--serve`` that resolves to 127.0.x.x is loopback too)."""
+        bound = self._server.server_address[0] if self._server else self.address.host
+        try:
+            return ipaddress.ip_address(bound).is_loopback
+        except ValueError:  # a name, before binding
+            return False
+
     def url(self, host: str | None = None, reveal_token: bool = False) -> str:
         """The page's URL, for ``host`` or the bound one; with a token set, ``?token=`` and the
         token itself when ``reveal_token``, else ``TOKEN`` (logs are no place for a secret)."""
@@ -522,7 +531,7 @@ class LiveServer(Closable):
         return self
 
     def _announce(self) -> None:
-        if self.address.loopback_only:
+        if self.loopback_only:
             log.info(
                 "live view on %s (this machine only; --serve 0.0.0.0:%d opens it to the network)",
                 self.url(),

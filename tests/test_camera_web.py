@@ -75,9 +75,11 @@ class Feeder:
 
 
 @contextlib.contextmanager
-def serving(token: str | None = None, feed: bool = True, **options):
+def serving(token: str | None = None, feed: bool = True, address: str = "0", **options):
     live = LiveView()
-    server = LiveServer(parse_serve_address("0"), live, MODEL_INFO, "test frames", token, **options)
+    server = LiveServer(
+        parse_serve_address(address), live, MODEL_INFO, "test frames", token, **options
+    )
     with server, contextlib.ExitStack() as stack:
         if feed:
             stack.enter_context(Feeder(live))
@@ -226,10 +228,12 @@ def test_paths_outside_the_api_are_404_and_no_file_is_served():
             assert b"root:" not in body and b"import" not in body
 
 
-def test_a_loopback_view_answers_only_to_localhost_names():
+@pytest.mark.parametrize("address", ["0", "LOCALHOST:0"])
+def test_a_loopback_view_answers_only_to_localhost_names(address):
     # A web page could point a name of its own at 127.0.0.1 (DNS rebinding) and read the camera.
-    with serving() as server:
-        for host in ("evil.example.com", f"evil.example.com:{server.port}", "192.168.1.20"):
+    # A loopback view is known by the address it bound, whatever name --serve gave for it.
+    with serving(address=address) as server:
+        for host in ("evil.example.com", f"evil.example.com:{server.port}", "192.168.1.20", "["):
             status, _, body = request(server, "/api/reading", headers={"Host": host})
             assert status == 403, host
             assert b"localhost" in body and b"digits" not in body
