@@ -49,6 +49,9 @@ log = logging.getLogger("camera_demo")
 DEFAULT_HOST = "127.0.0.1"
 MAX_CONNECTIONS = 16
 SOCKET_TIMEOUT_S = 10.0  # a client that neither sends nor receives for this long is dropped
+# A client must have sent its request line and headers this soon after connecting: one that
+# sends them a byte now and then (slowloris) would hold its connection slot for ever.
+HEADER_DEADLINE_S = 5.0
 KEEPALIVE_S = 15.0  # an event-stream comment this often keeps proxies from closing it
 STALE_AFTER_S = 10.0
 # A small send buffer for the video: a slow viewer then gets the newest frame rather than
@@ -210,6 +213,26 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.app.socket_timeout_s  # reads and writes alike
         super().setup()
+        self._header_deadline = threading.Timer(
+            self.server.app.header_deadline_s, self._cut_slow_client
+        )
+        self._header_deadline.daemon = True
+        self._header_deadline.start()
+
+    def _cut_slow_client(self) -> None:
+        log.debug("web %s: no whole request in time; connection cut", self.client_address[0])
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def parse_request(self) -> bool:
+        try:
+            return super().parse_request()  # the request line is read; this reads the headers
+        finally:
+            self._header_deadline.cancel()
+
+    def finish(self) -> None:
+        self._header_deadline.cancel()
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("web %s: %s", self.address_string(), format % args)
@@ -461,6 +484,7 @@ class LiveServer(Closable):
         stale_after_s: float = STALE_AFTER_S,
         status: Callable[[], dict] | None = None,
         socket_timeout_s: float = SOCKET_TIMEOUT_S,
+        header_deadline_s: float = HEADER_DEADLINE_S,
     ) -> None:
         self.address = address
         self.live = live
@@ -478,6 +502,7 @@ class LiveServer(Closable):
         self.max_connections = max_connections
         self.stale_after_s = stale_after_s
         self.socket_timeout_s = socket_timeout_s
+        self.header_deadline_s = header_deadline_s
         self.status = status
         self.closing = threading.Event()
         self.viewers = 0

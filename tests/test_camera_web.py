@@ -271,6 +271,32 @@ def test_connections_are_bounded_and_stalled_clients_dropped():
         first.close()
 
 
+def test_a_client_sending_its_headers_slowly_is_cut_at_the_deadline():
+    """Slowloris: a header line now and then, each within the socket timeout, held a slot."""
+    with serving(max_connections=1, header_deadline_s=0.6) as server:
+        slow = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        started, cut = time.monotonic(), False
+        while not cut and time.monotonic() - started < 4:
+            try:
+                slow.sendall(b"X-Slow: 1\r\n")
+                time.sleep(0.2)
+                cut = slow.recv(1, socket.MSG_DONTWAIT) == b""
+            except BlockingIOError:
+                continue  # still open, nothing to read
+            except OSError:  # reset or broken pipe: cut
+                cut = True
+        assert cut and time.monotonic() - started < 2  # cut after 0.6 s, not kept for 4 s
+        slow.close()
+        deadline = time.monotonic() + 3
+        while (status := request(server, "/api/health")[0]) != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert status == 200
+        # A whole request in time is served: the deadline only covers its headers.
+        status, _, _ = request(server, "/api/reading")
+        assert status == 200
+
+
 def test_a_client_that_resets_its_connection_leaves_no_traceback(capfd):
     with serving() as server:
         for _ in range(3):
