@@ -27,6 +27,7 @@ import os
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -300,13 +301,17 @@ class MqttPublisher(Closable):
             )
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        # paho calls this inside its ``except OSError``: the error says why (a refused
+        # connection, a name not resolved, a certificate not verified).
+        error = sys.exc_info()[1]
         self._failures += 1
         if self._failures in (1, 10) or self._failures % 100 == 0:
             log.warning(
-                "MQTT broker %s unreachable (%d attempts); retrying every %d s at most, "
+                "MQTT broker %s unreachable (%d attempts: %s); retrying every %d s at most, "
                 "reading goes on",
                 self.target.redacted(),
                 self._failures,
+                error or "no reason given",
                 RECONNECT_MAX_S,
             )
 
