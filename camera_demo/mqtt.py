@@ -143,6 +143,12 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
     )
 
 
+def _worth_saying(failures: int) -> bool:
+    """Whether the ``failures``-th failed connection in a row is logged: the 1st, the 10th and
+    every 100th, so that a broker away for days does not fill the journal."""
+    return failures in (1, 10) or failures % 100 == 0
+
+
 def node_id_for(topic: str) -> str:
     """A Home Assistant node id derived from the topic (discovery allows ``[a-zA-Z0-9_-]``).
 
@@ -278,7 +284,16 @@ class MqttPublisher(Closable):
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
-            log.warning("MQTT broker %s refused the connection: %s", self.target.redacted(), reason)
+            self._failures += 1
+            if _worth_saying(self._failures):
+                log.warning(
+                    "MQTT broker %s refused the connection (%d attempts: %s); retrying every "
+                    "%d s at most, reading goes on",
+                    self.target.redacted(),
+                    self._failures,
+                    reason,
+                    RECONNECT_MAX_S,
+                )
             return
         with self._cond:
             self.connected = True
@@ -305,7 +320,7 @@ class MqttPublisher(Closable):
         # connection, a name not resolved, a certificate not verified).
         error = sys.exc_info()[1]
         self._failures += 1
-        if self._failures in (1, 10) or self._failures % 100 == 0:
+        if _worth_saying(self._failures):
             log.warning(
                 "MQTT broker %s unreachable (%d attempts: %s); retrying every %d s at most, "
                 "reading goes on",

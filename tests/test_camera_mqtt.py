@@ -339,3 +339,19 @@ def test_errors_and_logs_never_show_a_password():
     assert "s3cret" not in str(info.value) and "ha:***@broker" in str(info.value)
     camera = "http://admin:p%40ss@cam.lan/videostream.cgi?user=admin&pwd=s3cret"
     assert redact_url(camera) == "http://admin:***@cam.lan/videostream.cgi?user=***&pwd=***"
+
+
+def test_a_broker_refusing_again_and_again_is_said_now_and_then(caplog):
+    """A wrong password retried every 30 s for days: the 1st, 10th and every 100th refusal."""
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from camera_demo.mqtt import MqttPublisher
+
+    publisher = MqttPublisher(parse_mqtt_url("mqtt://ha:wrong@127.0.0.1:1/meter"))
+    refused = ReasonCode(2, identifier=135)  # CONNACK "Not authorized"
+    with caplog.at_level("WARNING", logger="camera_demo"):
+        for _ in range(120):
+            publisher._on_connect(None, None, None, refused, None)
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 3 and all("Not authorized" in text for text in said)
+    assert "(100 attempts: " in said[-1] and "wrong" not in " ".join(said)
