@@ -143,12 +143,6 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
     )
 
 
-def _worth_saying(failures: int) -> bool:
-    """Whether the ``failures``-th failed connection in a row is logged: the 1st, the 10th and
-    every 100th, so that a broker away for days does not fill the journal."""
-    return failures in (1, 10) or failures % 100 == 0
-
-
 def node_id_for(topic: str) -> str:
     """A Home Assistant node id derived from the topic (discovery allows ``[a-zA-Z0-9_-]``).
 
@@ -284,16 +278,7 @@ class MqttPublisher(Closable):
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         if reason.is_failure:
-            self._failures += 1
-            if _worth_saying(self._failures):
-                log.warning(
-                    "MQTT broker %s refused the connection (%d attempts: %s); retrying every "
-                    "%d s at most, reading goes on",
-                    self.target.redacted(),
-                    self._failures,
-                    reason,
-                    RECONNECT_MAX_S,
-                )
+            self._connection_failed("refused the connection", reason)
             return
         with self._cond:
             self.connected = True
@@ -318,15 +303,19 @@ class MqttPublisher(Closable):
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         # paho calls this inside its ``except OSError``: the error says why (a refused
         # connection, a name not resolved, a certificate not verified).
-        error = sys.exc_info()[1]
+        self._connection_failed("unreachable", sys.exc_info()[1] or "no reason given")
+
+    def _connection_failed(self, what: str, reason: object) -> None:
+        """Count a failed connection and say so at the 1st, 10th and every 100th in a row, so
+        that a broker away (or a password wrong) for days does not fill the journal."""
         self._failures += 1
-        if _worth_saying(self._failures):
+        if self._failures in (1, 10) or self._failures % 100 == 0:
             log.warning(
-                "MQTT broker %s unreachable (%d attempts: %s); retrying every %d s at most, "
-                "reading goes on",
+                "MQTT broker %s %s (%d attempts: %s); retrying every %d s at most, reading goes on",
                 self.target.redacted(),
+                what,
                 self._failures,
-                error or "no reason given",
+                reason,
                 RECONNECT_MAX_S,
             )
 
