@@ -544,14 +544,13 @@ def _refuse_writing_over_an_input(
     append JSON to it."""
     if args.jsonl is None or not args.jsonl.is_file():
         return
-    for what, given in (("the model", args.model), ("the source", args.source)):
-        path = Path(str(given)).expanduser()
+    source = Path(str(args.source)).expanduser()
+    for what, path in (("the model", Path(str(args.model)).expanduser()), ("the source", source)):
         if path.is_file() and os.path.samefile(path, args.jsonl):
             parser.error(f"--jsonl {args.jsonl} is {what}: give another file for the readings")
-    folder = Path(str(args.source)).expanduser()
     if (
-        folder.is_dir()
-        and os.path.samefile(folder, args.jsonl.parent)
+        source.is_dir()
+        and os.path.samefile(source, args.jsonl.parent)
         and args.jsonl.suffix.lower() in IMAGE_SUFFIXES
     ):
         parser.error(

@@ -41,7 +41,6 @@ _MAX_TABLES = 200_000
 # FlatBuffers address with 32-bit offsets: no TFLite file is larger.
 MAX_MODEL_BYTES = 2**31
 _ITEM_SIZES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1, 10: 8}  # TensorType -> bytes
-# TensorType -> the zero points it can hold (uint8, int8, int16, uint16).
 # Per TFLite type (UINT8, INT8, INT16, UINT16, INT32): the zero points it can hold; an INT32
 # tensor (a quantized bias) is symmetric, zero point 0, the only one the CPU delegate runs.
 _ZERO_POINT_RANGES = {

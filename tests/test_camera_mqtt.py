@@ -21,6 +21,7 @@ from system_tools import Mosquitto, require_module
 
 from camera_demo.mqtt import (
     PASSWORD_ENV,
+    MqttPublisher,
     discovery_config,
     discovery_prefix,
     node_id_for,
@@ -344,8 +345,6 @@ def test_errors_and_logs_never_show_a_password():
 def test_a_broker_refusing_again_and_again_is_said_now_and_then(caplog):
     """A wrong password retried every 30 s for days: the 1st, 10th and every 100th refusal."""
     from paho.mqtt.reasoncodes import ReasonCode
-
-    from camera_demo.mqtt import MqttPublisher
 
     publisher = MqttPublisher(parse_mqtt_url("mqtt://ha:wrong@127.0.0.1:1/meter"))
     refused = ReasonCode(2, identifier=135)  # CONNACK "Not authorized"
