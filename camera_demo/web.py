@@ -48,6 +48,10 @@ log = logging.getLogger("camera_demo")
 
 DEFAULT_HOST = "127.0.0.1"
 MAX_CONNECTIONS = 16
+# One address other than loopback may hold at most this many: a client on the network that
+# opens connections as fast as they are cut can then never crowd every viewer out. (Loopback
+# has no such cap: the machine's own viewers, or a reverse proxy there, all share 127.0.0.1.)
+MAX_CONNECTIONS_PER_CLIENT = MAX_CONNECTIONS // 2
 SOCKET_TIMEOUT_S = 10.0  # a client that neither sends nor receives for this long is dropped
 # A client must have sent its request line and headers this soon after connecting: one that
 # sends them a byte now and then (slowloris) would hold its connection slot for ever.
@@ -82,6 +86,16 @@ class ServeAddress:
 
     host: str
     port: int
+
+
+def _is_loopback_client(address: str) -> bool:
+    """Whether a connection's peer address is loopback (an IPv4-mapped one included)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
 
 
 def _is_loopback_name(name: str) -> bool:
@@ -143,7 +157,7 @@ class _HttpServer(ThreadingHTTPServer):
         self.app = app
         self.address_family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
         self._slots = threading.BoundedSemaphore(app.max_connections)
-        self._open: set[socket.socket] = set()
+        self._open: dict[socket.socket, str] = {}  # each open connection's client address
         self._lock = threading.Lock()
         super().__init__((address.host, address.port), _Handler)
 
@@ -153,7 +167,7 @@ class _HttpServer(ThreadingHTTPServer):
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        if not self._admit(request, client_address[0]):
             with contextlib.suppress(OSError):
                 request.settimeout(1.0)
                 request.sendall(
@@ -162,8 +176,6 @@ class _HttpServer(ThreadingHTTPServer):
                 )
             self.shutdown_request(request)
             return
-        with self._lock:
-            self._open.add(request)
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -185,10 +197,21 @@ class _HttpServer(ThreadingHTTPServer):
         else:
             log.warning("web %s: request failed: %r", client_address[0], error)
 
+    def _admit(self, request: socket.socket, client: str) -> bool:
+        """Take a slot for ``request``, unless none is free or ``client`` holds its share."""
+        with self._lock:
+            if not _is_loopback_client(client):
+                held = sum(1 for address in self._open.values() if address == client)
+                if held >= self.app.max_connections_per_client:
+                    return False
+            if not self._slots.acquire(blocking=False):
+                return False
+            self._open[request] = client
+            return True
+
     def _forget(self, request: socket.socket) -> None:
         with self._lock:
-            if request in self._open:
-                self._open.discard(request)
+            if self._open.pop(request, None) is not None:
                 self._slots.release()
 
     def cut_connections(self) -> None:
@@ -481,6 +504,7 @@ class LiveServer(Closable):
         token: str | None = None,
         fps: float = 10.0,
         max_connections: int = MAX_CONNECTIONS,
+        max_connections_per_client: int = MAX_CONNECTIONS_PER_CLIENT,
         stale_after_s: float = STALE_AFTER_S,
         status: Callable[[], dict] | None = None,
         socket_timeout_s: float = SOCKET_TIMEOUT_S,
@@ -500,6 +524,7 @@ class LiveServer(Closable):
         self.interval = 1.0 / fps
         self.feed = JpegFeed(live, fps)
         self.max_connections = max_connections
+        self.max_connections_per_client = max_connections_per_client
         self.stale_after_s = stale_after_s
         self.socket_timeout_s = socket_timeout_s
         self.header_deadline_s = header_deadline_s

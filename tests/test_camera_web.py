@@ -613,3 +613,30 @@ def test_a_viewer_that_never_reads_does_not_hold_up_the_reader(
     # it reads is a benchmark's business, not a test's (a timed test fails on a busy machine).
     frames = read_with_a_stalled_viewer(plumbing_model, busy_video, tmp_path / "stalled.jsonl")
     assert frames == BUSY_FRAMES
+
+
+def test_one_network_client_cannot_take_every_connection():
+    """A client on the network reconnecting as fast as it is cut crowded the 16 slots; one
+    address other than loopback now holds at most its share, and loopback has no cap."""
+    with serving(max_connections=4, max_connections_per_client=2) as server:
+        http_server = server._server
+        pairs = [socket.socketpair() for _ in range(6)]
+        try:
+            admitted = [
+                http_server._admit(ours, client)
+                for (ours, _), client in zip(
+                    pairs[:5],
+                    ["192.0.2.7", "192.0.2.7", "192.0.2.7", "::ffff:127.0.0.1", "127.0.0.1"],
+                    strict=True,
+                )
+            ]
+            assert admitted == [True, True, False, True, True]
+            # every slot taken now, by loopback too: another address waits like anyone
+            assert not http_server._admit(pairs[5][0], "198.51.100.1")
+            http_server._forget(pairs[0][0])
+            assert http_server._admit(pairs[5][0], "198.51.100.1")
+        finally:
+            for ours, theirs in pairs:
+                http_server._forget(ours)
+                ours.close()
+                theirs.close()
