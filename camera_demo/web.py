@@ -88,23 +88,21 @@ class ServeAddress:
     port: int
 
 
-def _is_loopback_client(address: str) -> bool:
-    """Whether a connection's peer address is loopback (an IPv4-mapped one included)."""
+def _is_loopback_address(text: str) -> bool:
+    """Whether ``text`` is a loopback IP address (an IPv4-mapped one included)."""
     try:
-        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return False
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return (mapped or ip).is_loopback
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
 def _is_loopback_name(name: str) -> bool:
     """Whether a Host header's name is a loopback address or one of localhost's names."""
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        name = name.lower().rstrip(".")
-        return name in ("localhost", "localhost.localdomain") or name.endswith(".localhost")
+    if _is_loopback_address(name):
+        return True
+    name = name.lower().rstrip(".")
+    return name in ("localhost", "localhost.localdomain") or name.endswith(".localhost")
 
 
 def parse_serve_address(text: str) -> ServeAddress:
@@ -200,7 +198,7 @@ class _HttpServer(ThreadingHTTPServer):
     def _admit(self, request: socket.socket, client: str) -> bool:
         """Take a slot for ``request``, unless none is free or ``client`` holds its share."""
         with self._lock:
-            if not _is_loopback_client(client):
+            if not _is_loopback_address(client):
                 held = sum(1 for address in self._open.values() if address == client)
                 if held >= self.app.max_connections_per_client:
                     return False
@@ -545,10 +543,7 @@ class LiveServer(Closable):
         """Whether the view listens on a loopback address only, judged by the address it bound
         (a host name given to ``--serve`` that resolves to 127.0.x.x is loopback too)."""
         bound = self._server.server_address[0] if self._server else self.address.host
-        try:
-            return ipaddress.ip_address(bound).is_loopback
-        except ValueError:  # a name, before binding
-            return False
+        return _is_loopback_address(bound)  # a name, before binding, is not
 
     def url(self, host: str | None = None, reveal_token: bool = False) -> str:
         """The page's URL, for ``host`` or the bound one; with a token set, ``?token=`` and the
