@@ -136,7 +136,7 @@ def check_flatbuffer(data: bytes, source: str = "model") -> Any:
     try:
         parsed = tflite.Model.GetRootAsModel(data, 0)
         _Walker(tflite, len(data)).visit(parsed)
-        _check_graph(parsed, tflite)
+        _check_graph(parsed, tflite, len(data))
     except (_Damaged, struct.error, TypeError, ValueError, IndexError, OverflowError,
             AttributeError, UnicodeDecodeError, RecursionError) as exc:  # fmt: skip
         # struct.error is the flatbuffer reader's way of saying an offset lies past the end.
@@ -267,8 +267,10 @@ def _make_bounded_table_class() -> type:
     return BoundedTable
 
 
-def _check_graph(parsed: Any, tflite: Any) -> None:
-    """The references a loader follows: tensors, buffers, operator codes, constant sizes."""
+def _check_graph(parsed: Any, tflite: Any, size: int) -> None:
+    """The references a loader follows: tensors, buffers, operator codes, constant sizes, and
+    the operators' order: each reads only what earlier ones wrote (how interpreters run
+    them), so no walk along the graph can go round in a loop."""
     buffers, opcodes = parsed.BuffersLength(), parsed.OperatorCodesLength()
     if parsed.SubgraphsLength() < 1:
         raise _Damaged("the model has no subgraph")
@@ -276,10 +278,11 @@ def _check_graph(parsed: Any, tflite: Any) -> None:
         graph = parsed.Subgraphs(s)
         count = graph.TensorsLength()
         for t in range(count):
-            _check_tensor(parsed, graph.Tensors(t), buffers)
+            _check_tensor(parsed, graph.Tensors(t), buffers, size)
         for role, indices in (("input", graph.InputsAsNumpy()), ("output", graph.OutputsAsNumpy())):
             if not _in_range(indices, 0, count):
                 raise _Damaged(f"a subgraph {role} names a tensor that does not exist")
+        written_by: dict[int, int] = {}
         for o in range(graph.OperatorsLength()):
             op = graph.Operators(o)
             if not 0 <= op.OpcodeIndex() < opcodes:
@@ -288,6 +291,13 @@ def _check_graph(parsed: Any, tflite: Any) -> None:
                 op.OutputsAsNumpy(), 0, count
             ):
                 raise _Damaged(f"operator {o} names a tensor that does not exist")
+            for tensor in _vector(op.OutputsAsNumpy()).tolist():
+                if written_by.setdefault(tensor, o) != o:
+                    raise _Damaged(f"operators {written_by[tensor]} and {o} write one tensor")
+        for o in range(graph.OperatorsLength()):
+            for tensor in _vector(graph.Operators(o).InputsAsNumpy()).tolist():
+                if written_by.get(tensor, -1) >= o:
+                    raise _Damaged(f"operator {o} reads a tensor that no earlier operator wrote")
     for m in range(parsed.MetadataLength()):
         if not 0 <= parsed.Metadata(m).Buffer() < buffers:
             raise _Damaged("a metadata entry names a buffer that does not exist")
@@ -297,7 +307,7 @@ def _check_graph(parsed: Any, tflite: Any) -> None:
             raise _Damaged("a signature names a subgraph that does not exist")
 
 
-def _check_tensor(parsed: Any, tensor: Any, buffers: int) -> None:
+def _check_tensor(parsed: Any, tensor: Any, buffers: int, size: int) -> None:
     shape = _vector(tensor.ShapeAsNumpy())
     if shape.size > 8 or (shape < 0).any():
         raise _Damaged(f"tensor shape {shape.tolist()} is not valid")
@@ -317,6 +327,8 @@ def _check_tensor(parsed: Any, tensor: Any, buffers: int) -> None:
         if zeros.size and not ((zeros >= low) & (zeros <= high)).all():
             raise _Damaged("a tensor's zero point is not one its integer type can have")
     buffer = parsed.Buffers(tensor.Buffer())
+    if buffer.Offset() > 1 and buffer.Offset() + buffer.Size() > size:
+        raise _Damaged("a constant tensor's data lies past the end of the file")
     stored = buffer.Size() if buffer.Offset() > 1 else buffer.DataLength()
     item = _ITEM_SIZES.get(tensor.Type())
     if stored and item is not None and tensor.Sparsity() is None:

@@ -93,6 +93,40 @@ def test_output_kind_comes_from_metadata_or_the_graph():
     assert load_model(tb.float_mlp(WEIGHTS)).output_kind == "probabilities"
 
 
+def test_operators_reading_what_no_earlier_one_wrote_are_refused():
+    """Interpreters run operators in their order; a graph going round in a loop (one flipped
+    tensor index can make one) would otherwise hang the walk that finds the output's kind."""
+    graph = tb.GraphBuilder()
+    a = graph.tensor("a", (1, 10), np.float32)
+    b = graph.tensor("b", (1, 10), np.float32)
+    graph.op("DEQUANTIZE", [b], [a])
+    graph.op("QUANTIZE", [a], [b])
+    with pytest.raises(ModelFormatError, match="operator 0 reads a tensor that no earlier"):
+        load_model(graph.build([a], [a]))
+    twice = tb.GraphBuilder()
+    x = twice.tensor("x", (1, 10), np.float32)
+    y = twice.tensor("y", (1, 10), np.float32)
+    twice.op("DEQUANTIZE", [x], [y])
+    twice.op("QUANTIZE", [x], [y])
+    with pytest.raises(ModelFormatError, match="operators 0 and 1 write one tensor"):
+        load_model(twice.build([x], [y]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_constants_stored_past_the_end_of_the_file_are_refused(backend):
+    """Large models keep constants outside the flatbuffer, by offset: one past the file's end
+    would otherwise read as no data, and the NumPy backend would run without it."""
+
+    def move_a_bias_out(tree):
+        bias = next(t for t in tree.subgraphs[0].tensors if t.name in (b"b1", "b1"))
+        buffer = tree.buffers[bias.buffer]
+        buffer.size, buffer.offset, buffer.data = len(buffer.data), 10**9, None
+
+    model = rewrite(tb.float_mlp(WEIGHTS, softmax=False), move_a_bias_out)
+    with pytest.raises(ModelFormatError, match="data lies past the end of the file"):
+        DigitClassifier(model, backend=backend).predict_proba(IMAGES)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_logits_and_softmax_models_give_the_same_probabilities(backend):
     with_softmax = DigitClassifier(tb.float_mlp(WEIGHTS), backend=backend)
