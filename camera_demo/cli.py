@@ -349,17 +349,17 @@ def _process(
 ) -> tuple[FrameReading, dict[str, float], np.ndarray | None] | None:
     """Read one frame's digits and, in window mode, draw its view; ``None`` for an unusable frame.
 
-    ``started`` is when reading the frame began, so the ``total`` time includes the read.
+    ``started`` is when waiting for the frame began, so the ``total`` time includes the wait.
     """
     clock = time.perf_counter
-    read_ms = (clock() - started) * 1e3
+    wait_ms = (clock() - started) * 1e3
     try:
         reading = session.pipeline.process(frame.image, frame.index)
     except ImageError as exc:
         name = f" ({frame.name})" if frame.name else ""
         log.warning("skipping frame %d%s: %s", frame.index, name, exc)
         return None
-    timings = {"read": read_ms, **reading.timings_ms}
+    timings = {"wait": wait_ms, **reading.timings_ms}
     view = None
     if session.window is not None:
         drawn = clock()
