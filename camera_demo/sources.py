@@ -391,7 +391,10 @@ class PiCameraSource(FrameSource):
     def _grab(self) -> np.ndarray:
         width, height = self._size
         # YUV420 arrives as (height * 3 / 2, stride): the first `height` rows are luminance.
-        return self._camera.capture_array("lores")[:height, :width]
+        # Without a timeout picamera2 waits for a frame as long as it takes: a stalled camera
+        # would hang the reader instead of being retried and reopened.
+        image = self._camera.capture_array("lores", wait=STREAM_READ_TIMEOUT_MS / 1000)
+        return image[:height, :width]
 
     def _next_image(self) -> tuple[np.ndarray, str] | None:
         return read_with_retry(

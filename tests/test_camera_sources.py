@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import types
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from camera_fakes import FakeCapture
 from camera_demo.sources import (
     CaptureSource,
     ImageFolderSource,
+    PiCameraSource,
     RetryPolicy,
     SourceError,
     open_source,
@@ -116,6 +119,64 @@ def test_a_file_url_and_a_path_with_spaces_are_the_files_they_name(tmp_path):
 def test_an_empty_source_is_an_error(spec):
     with pytest.raises(SourceError, match="the source is empty"):
         open_source(spec)
+
+
+class FakePicamera2:
+    """picamera2's Picamera2 as far as the source uses it; ``wait`` as its dispatch_functions
+    takes it (None or True: as long as it takes; a number: that many seconds, then
+    TimeoutError). ``frames`` is what the camera delivers, None for a stalled one."""
+
+    frames: ClassVar[list[np.ndarray | None]] = []
+    opened = 0
+
+    def __init__(self) -> None:
+        FakePicamera2.opened += 1
+
+    def create_video_configuration(self, main, lores):
+        return {"main": main, "lores": lores}
+
+    def configure(self, config) -> None:
+        self.size = config["lores"]["size"]
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def capture_array(self, name="main", wait=None):
+        assert name == "lores"
+        if wait is None or wait is True:
+            raise AssertionError("capture_array would wait for a frame without end")
+        frame = self.frames.pop(0) if self.frames else None
+        if frame is None:
+            raise TimeoutError()  # concurrent.futures' timeout, as Job.get_result raises it
+        return frame
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch):
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    FakePicamera2.frames, FakePicamera2.opened = [], 0
+    return FakePicamera2
+
+
+def test_picamera_reads_the_luminance_of_its_lores_stream(fake_picamera2):
+    yuv = np.arange(6 * 8, dtype=np.uint8).reshape(6, 8)  # 4 rows of Y, 2 of U and V; stride 8
+    fake_picamera2.frames = [yuv]
+    source = PiCameraSource(size=(6, 4))
+    np.testing.assert_array_equal(source.read().image, yuv[:4, :6])
+
+
+def test_a_stalled_picamera_is_retried_reopened_then_reported(fake_picamera2):
+    sleeps: list[float] = []
+    source = PiCameraSource(retry=RetryPolicy(attempts=3, first_delay=0.01), sleep=sleeps.append)
+    with pytest.raises(SourceError, match=r"stopped delivering frames: 4 reads failed .*Timeout"):
+        source.read()
+    assert len(sleeps) == 3
+    assert fake_picamera2.opened == 3  # reopened after the second and third failures
 
 
 def test_picamera_without_picamera2_explains_the_install(monkeypatch):
