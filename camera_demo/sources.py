@@ -266,7 +266,9 @@ def redact_url(url: str) -> str:
     """``url`` without a password or query values, for logs and errors (``rtsp://user:secret@cam``
     -> ``rtsp://user:***@cam``; many cameras take their credentials in the query,
     ``?user=admin&pwd=secret`` -> ``?user=***&pwd=***``)."""
-    url = re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+    # Users type passwords holding @, / or ? unescaped: the password runs to the URL's last @,
+    # hiding too much (an @ later in the path or query) rather than part of a secret.
+    url = re.sub(r"(://[^/@:?#]*:).*@", r"\1***@", url, count=1, flags=re.DOTALL)
     base, mark, query = url.partition("?")
     if not mark:
         return url
@@ -275,7 +277,9 @@ def redact_url(url: str) -> str:
 
 def _natural_key(path: Path) -> list[int | str]:
     # frame2.png before frame10.png; sorted() alone would put 10 first.
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+    return [
+        int(part) if part.isdecimal() else part.lower() for part in re.split(r"(\d+)", path.name)
+    ]
 
 
 class ImageFolderSource(FrameSource):
@@ -468,7 +472,7 @@ def open_source(
         spec = unquote(urlsplit(spec).path)
     if spec == PICAMERA:
         return PiCameraSource(camera_size, retry)
-    if spec.isdigit():
+    if spec.isascii() and spec.isdigit():
         try:
             return CaptureSource(
                 _camera_capture(int(spec), camera_size), f"camera {spec}", True, retry

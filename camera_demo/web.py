@@ -119,7 +119,7 @@ def parse_serve_address(text: str) -> ServeAddress:
         host = host or DEFAULT_HOST
         if ":" in host:
             raise ValueError(f"write an IPv6 address in brackets, [{host}]:{port_text}")
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"expected [HOST:]PORT with a port in 0..65535, got {text!r}")
     return ServeAddress(host, int(port_text))
 

@@ -340,6 +340,9 @@ def test_errors_and_logs_never_show_a_password():
     assert "s3cret" not in str(info.value) and "ha:***@broker" in str(info.value)
     camera = "http://admin:p%40ss@cam.lan/videostream.cgi?user=admin&pwd=s3cret"
     assert redact_url(camera) == "http://admin:***@cam.lan/videostream.cgi?user=***&pwd=***"
+    for password in ("p@ss/w0rd", "a?b@c#d", "x@y@z"):
+        shown = redact_url(f"rtsp://admin:{password}@cam.lan:554/live")
+        assert shown == "rtsp://admin:***@cam.lan:554/live", shown
 
 
 def test_a_broker_refusing_again_and_again_is_said_now_and_then(caplog):

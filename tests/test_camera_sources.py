@@ -213,3 +213,15 @@ def test_a_folder_named_like_a_camera_index_is_pointed_out(tmp_path, monkeypatch
     with pytest.raises(SourceError, match="cannot open camera 7") as error:
         open_source("7")
     assert "give ./" not in str(error.value)
+
+
+def test_digits_other_than_ascii_name_no_camera_and_sort_files(tmp_path):
+    """'²' and '٣' are digits to str.isdigit, but no camera index and not int('²')."""
+    import cv2
+
+    with pytest.raises(SourceError, match="source '²' not found"):
+        open_source("²")
+    for name in ("a1²2.png", "f10.png", "f2.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((8, 8), 200, np.uint8))
+    names = [frame.name for frame in open_source(str(tmp_path))]
+    assert names == ["a1²2.png", "f2.png", "f10.png"]

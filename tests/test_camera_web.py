@@ -169,7 +169,9 @@ def test_default_bind_address_is_loopback():
         assert server._server.socket.getsockname()[0] == "127.0.0.1"
 
 
-@pytest.mark.parametrize("value", ["http", "host:", "70000", "::1:80", "[::1]80", "a:b:c"])
+@pytest.mark.parametrize(
+    "value", ["http", "host:", "70000", "::1:80", "[::1]80", "a:b:c", "80²", "٨٠"]
+)
 def test_bad_serve_values_exit_2(value, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--model", "m.tflite", "--serve", value])
