@@ -494,7 +494,8 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
             server.source = source.description
         if source.frames_are_scenes:
             pipeline.read_each_frame_alone()  # --smooth averages a scene over time
-        reader = ThreadedReader(source, stop)
+        min_interval = 1.0 / args.max_fps if args.max_fps else 0.0
+        reader = ThreadedReader(source, stop, min_interval)
         stack.callback(reader.close)
         window = _open_window(args.headless)
         if window is not None:
@@ -511,7 +512,7 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
             args.max_frames,
             args.changes_only,
             outputs,
-            1.0 / args.max_fps if args.max_fps else 0.0,
+            min_interval,
         )
         try:
             ending = _loop(session, summary, stop)

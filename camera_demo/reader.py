@@ -5,6 +5,13 @@ interrupted. The reader thread does the blocking reads (one frame ahead, which a
 decoding with processing); the main loop waits for frames in short slices and gives up on a
 stop. A reader still blocked after the stop is left behind (it is a daemon thread) and its
 capture is not released under it: releasing a capture during a read can crash FFmpeg.
+
+A live source does not wait for the loop: a camera's driver keeps its last few frames and a
+stream's server keeps sending, so a frame read one ahead and held, or read from a backlog, is
+old by the time it is processed (by a whole interval with ``--max-fps``). While the loop has
+not taken the frame handed over, or its next frame is not yet due, the reader drops the
+source's frames as they come (``FrameSource.skip``, no decoding) and reads in full only the
+one that will be processed.
 """
 
 from __future__ import annotations
@@ -12,20 +19,27 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 from camera_demo.sources import Frame, FrameSource, SourceStopped
 from camera_demo.stopping import StopRequest, StopRequested
 
 log = logging.getLogger("camera_demo")
 POLL_S = 0.05
+# A source whose skip returns at once (a backend that does not wait for the camera) is asked
+# again after this long rather than in a busy loop.
+_SKIP_PAUSE_S = 0.005
 
 
 class ThreadedReader:
     """Reads ``source`` in a daemon thread, started by the first ``next()``; frames come in order."""
 
-    def __init__(self, source: FrameSource, stop: StopRequest) -> None:
+    def __init__(self, source: FrameSource, stop: StopRequest, min_interval: float = 0.0) -> None:
         self.source = source
         self._stop = stop
+        self._min_interval = min_interval  # seconds from taking one frame to needing the next
+        self._taken_at: float | None = 0.0  # when the loop took the last frame; None: not yet
+        self._frame_period = 0.0  # how long the live source takes per frame (a running mean)
         self._closing = threading.Event()  # ends the reader: a stop, or the loop is done
         source.interrupt_with(self._closing)
         self._frames: queue.Queue[tuple[Frame | None, BaseException | None]] = queue.Queue(1)
@@ -34,12 +48,17 @@ class ThreadedReader:
 
     def _run(self) -> None:
         while not self._closing.is_set():
+            if self.source.live:
+                self._drop_frames_until_one_is_due()
+                if self._closing.is_set():
+                    return
             try:
                 item: tuple[Frame | None, BaseException | None] = (self.source.read(), None)
             except SourceStopped:
                 return
             except BaseException as exc:  # re-raised in the main loop's thread
                 item = (None, exc)
+            self._taken_at = None  # before the put: the loop's take comes after it
             while not self._closing.is_set():
                 try:
                     self._frames.put(item, timeout=POLL_S)
@@ -48,6 +67,27 @@ class ThreadedReader:
                     continue
             if item[0] is None:
                 return  # the end of the source, or an error
+
+    def _drop_frames_until_one_is_due(self) -> None:
+        """Skip the live source's frames while the loop still holds its last one or, with a
+        ``min_interval``, until the frame read next, taking one frame period, comes when due."""
+        while not self._closing.is_set():
+            taken_at = self._taken_at
+            if (
+                taken_at is not None
+                and time.monotonic() + self._frame_period >= taken_at + self._min_interval
+            ):
+                return
+            started = time.monotonic()
+            if not self.source.skip():
+                self._closing.wait(POLL_S)  # the next read retries and reports a dead source
+                continue
+            took = time.monotonic() - started
+            self._frame_period = (
+                took if not self._frame_period else 0.8 * self._frame_period + 0.2 * took
+            )
+            if took < _SKIP_PAUSE_S:
+                self._closing.wait(_SKIP_PAUSE_S)
 
     def next(self) -> Frame | None:
         """The next frame, ``None`` at the end of the source; raises the source's errors.
@@ -65,6 +105,7 @@ class ThreadedReader:
                 if not self._thread.is_alive() and self._frames.empty():
                     raise StopRequested("the reader ended") from None
                 continue
+            self._taken_at = time.monotonic()
             if error is not None:
                 raise error
             return frame

@@ -100,6 +100,14 @@ class FrameSource(ABC, Closable):
     def close(self) -> None:
         """Release the device or file."""
 
+    def skip(self) -> bool:
+        """Take a live source's next frame and drop it, as cheaply as the source can; False
+        when that failed (the next ``read`` retries). Frames are counted by ``read`` only."""
+        try:
+            return self._next_image() is not None
+        except Exception:  # drivers raise anything; the next read() reports it
+            return False
+
     def read(self) -> Frame | None:
         """Return the next frame, or ``None`` when a finite source is exhausted."""
         item = self._next_image()
@@ -180,6 +188,8 @@ class Capture(Protocol):
 
     def read(self) -> tuple[bool, np.ndarray | None]: ...
 
+    def grab(self) -> bool: ...
+
     def get(self, prop_id: int) -> float: ...
 
     def release(self) -> None: ...
@@ -215,6 +225,13 @@ class CaptureSource(FrameSource):
     def _grab(self) -> np.ndarray | None:
         ok, image = self._capture.read()
         return image if ok else None
+
+    def skip(self) -> bool:
+        """Advance past a frame without decoding it (``VideoCapture.grab``)."""
+        try:
+            return bool(self._capture.grab())
+        except Exception:  # cv2.error from a broken stream; the next read() retries
+            return False
 
     def _reopen(self) -> None:
         self._capture.release()

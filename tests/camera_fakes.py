@@ -60,6 +60,9 @@ class FakeCapture:
     def read(self) -> tuple[bool, np.ndarray | None]:
         return self.results.pop(0) if self.results else (False, None)
 
+    def grab(self) -> bool:
+        return self.read()[0]
+
     def release(self) -> None:
         self.released = True
 

@@ -224,6 +224,9 @@ class EndlessFailingCapture:
     def read(self):
         return False, None
 
+    def grab(self) -> bool:
+        return False
+
     def release(self) -> None:
         pass
 
@@ -314,6 +317,47 @@ class FrameCapture(EndlessFailingCapture):
     def read(self):
         self.left -= 1
         return (True, np.zeros((2, 2), np.uint8)) if self.left >= 0 else (False, None)
+
+    def grab(self) -> bool:
+        return self.read()[0]
+
+
+class LiveCamera(FrameSource):
+    """A live camera delivering a frame every ``period`` s, each named by when it was taken;
+    counts the frames decoded (read) and dropped (skipped)."""
+
+    description = "live camera"
+    live = True
+
+    def __init__(self, period: float) -> None:
+        super().__init__()
+        self.period = period
+        self.decoded = self.dropped = 0
+
+    def _next_image(self):
+        time.sleep(self.period)
+        self.decoded += 1
+        return np.zeros((2, 2), np.uint8), repr(time.monotonic())
+
+    def skip(self) -> bool:
+        time.sleep(self.period)
+        self.dropped += 1
+        return True
+
+
+def test_a_live_source_read_at_max_fps_hands_over_fresh_frames_decoding_only_those():
+    """Read one ahead and held, a frame taken at --max-fps 3 was a whole interval old."""
+    camera = LiveCamera(period=0.02)
+    reader = ThreadedReader(camera, StopRequest(), min_interval=0.3)
+    ages = []
+    for _ in range(4):
+        frame = reader.next()
+        ages.append(time.monotonic() - float(frame.name))
+        time.sleep(0.3)  # the loop processes, then waits out the interval
+    reader.close()
+    assert max(ages[1:]) < 0.15, ages
+    assert camera.dropped >= 20  # 0.9 s of frames at 50 a second, less the decoded ones
+    assert camera.decoded <= 6
 
 
 def test_signal_handlers_record_the_stop_and_are_restored():
