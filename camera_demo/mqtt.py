@@ -191,13 +191,22 @@ def reading_payload(frame: Frame, reading: FrameReading) -> dict:
     return record
 
 
-def _version() -> str:
+def _version(distribution: str = "digit-kit") -> str:
     try:
         from importlib.metadata import version
 
-        return version("digit-kit")
+        return version(distribution)
     except Exception:  # not installed as a distribution (a plain checkout)
         return "unknown"
+
+
+def _sent_or_failed(info: Any) -> bool:
+    """Whether a publish has completed, or never will: paho raises for one it could not queue
+    or send (the connection closed after ``connected`` was last seen true)."""
+    try:
+        return bool(info.is_published())
+    except (RuntimeError, ValueError):
+        return True
 
 
 class MqttPublisher(Closable):
@@ -215,6 +224,11 @@ class MqttPublisher(Closable):
             raise DigitKitError(
                 "--mqtt needs paho-mqtt 2.x: pip install 'digit-kit[mqtt]'"
             ) from exc
+        if not hasattr(mqtt, "CallbackAPIVersion"):  # 1.x, e.g. Debian's python3-paho-mqtt
+            raise DigitKitError(
+                f"--mqtt needs paho-mqtt 2.x, found {_version('paho-mqtt')} (a system package seen "
+                "through --system-site-packages?): pip install 'digit-kit[mqtt]'"
+            )
         self.target = target
         self.availability_topic = f"{target.topic}{_AVAILABILITY}"
         self.node_id = node_id_for(target.topic)
@@ -386,7 +400,7 @@ class MqttPublisher(Closable):
                 self.availability_topic, "offline", qos=GOODBYE_QOS, retain=True
             )
             deadline = time.monotonic() + GOODBYE_WAIT_S
-            while not info.is_published() and self.connected and time.monotonic() < deadline:
+            while not _sent_or_failed(info) and self.connected and time.monotonic() < deadline:
                 time.sleep(0.01)
         self._client.disconnect()
         # loop_stop joins paho's thread, which may sit in a connect attempt or a back-off sleep:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -22,12 +23,14 @@ from system_tools import Mosquitto, require_module
 from camera_demo.mqtt import (
     PASSWORD_ENV,
     MqttPublisher,
+    _sent_or_failed,
     discovery_config,
     discovery_prefix,
     node_id_for,
     parse_mqtt_url,
 )
 from camera_demo.sources import redact_url
+from runtime.errors import DigitKitError
 
 TOPIC = "digits/test"
 AVAILABILITY = f"{TOPIC}/availability"
@@ -357,3 +360,35 @@ def test_a_broker_refusing_again_and_again_is_said_now_and_then(caplog):
     said = [record.getMessage() for record in caplog.records]
     assert len(said) == 3 and all("Not authorized" in text for text in said)
     assert "(100 attempts: " in said[-1] and "wrong" not in " ".join(said)
+
+
+def test_paho_1_x_is_named_not_a_traceback(monkeypatch):
+    """Debian's python3-paho-mqtt (1.x) seen through --system-site-packages has no
+    CallbackAPIVersion."""
+    import types
+
+    import paho.mqtt
+
+    old_client = types.ModuleType("paho.mqtt.client")
+    monkeypatch.setitem(sys.modules, "paho.mqtt.client", old_client)
+    monkeypatch.setattr(paho.mqtt, "client", old_client, raising=False)
+    with pytest.raises(DigitKitError, match=r"needs paho-mqtt 2\.x, found .*pip install"):
+        MqttPublisher(parse_mqtt_url("mqtt://127.0.0.1/meter"))
+
+
+def test_a_goodbye_paho_could_not_send_ends_the_wait_for_it():
+    """The connection can close between ``connected`` and the goodbye's publish: paho then
+    raises from ``is_published`` (not connected), which must not escape ``close``."""
+
+    class Info:
+        def __init__(self, outcome) -> None:
+            self.outcome = outcome
+
+        def is_published(self) -> bool:
+            if isinstance(self.outcome, Exception):
+                raise self.outcome
+            return self.outcome
+
+    assert _sent_or_failed(Info(RuntimeError("Message publish failed: no connection")))
+    assert _sent_or_failed(Info(ValueError("Message is not queued due to ERR_QUEUE_SIZE")))
+    assert _sent_or_failed(Info(True)) and not _sent_or_failed(Info(False))
