@@ -41,7 +41,7 @@ from convert.parity import (
 from convert.representative import DEFAULT_SEED, DEFAULT_SIZE, stratified_sample
 from convert.source import load_keras_model, logits_model, training_threshold
 from runtime.atomic import write_bytes, write_json
-from runtime.metadata import ModelMetadata, read_metadata
+from runtime.metadata import ModelMetadata, embedded_metadata
 from train.data import MnistData, load_mnist, sha256_of
 
 PARITY_FILE = "parity.json"
@@ -78,7 +78,7 @@ def verify_embedded(
     embedded: bytes, original: bytes, metadata: ModelMetadata, images: np.ndarray
 ) -> None:
     """Check the embedded file reads its metadata back and computes what ``original`` did."""
-    if gate_classifier(embedded).metadata != metadata or read_metadata(embedded) != metadata:
+    if gate_classifier(embedded).metadata != metadata or embedded_metadata(embedded) != metadata:
         raise ConversionError("the embedded metadata does not read back unchanged")
     before = gate_classifier(original).predict_proba(images)
     after = gate_classifier(embedded).predict_proba(images)

@@ -21,7 +21,7 @@ _EXPORTS = {
     "DigitRegion": "runtime.segment",
     "NumberReading": "runtime.segment",
     "ModelMetadata": "runtime.metadata",
-    "read_metadata": "runtime.metadata",
+    "read_metadata": "runtime.model_file",
     "load_model": "runtime.model_file",
     "DigitKitError": "runtime.errors",
     "ModelFormatError": "runtime.errors",

@@ -174,10 +174,13 @@ def weights_digest(model: bytes) -> str:
     return digest.hexdigest()
 
 
-def read_metadata(model: bytes, verify: bool = True, source: str = "model") -> ModelMetadata | None:
+def embedded_metadata(
+    model: bytes, verify: bool = True, source: str = "model"
+) -> ModelMetadata | None:
     """Return the kit metadata embedded in ``model`` bytes, or ``None`` if it has none.
 
-    ``model`` must have passed ``runtime.model_file.check_flatbuffer``. With ``verify`` a
+    ``model`` must have passed ``runtime.model_file.check_flatbuffer`` (``runtime.read_metadata``
+    takes any file or bytes and checks them first). With ``verify`` a
     metadata whose ``weights_sha256`` does not match the file raises ``MetadataMismatchError``.
     """
     parsed = parse(model)

@@ -24,7 +24,7 @@ from runtime.errors import ModelFormatError
 from runtime.metadata import (
     TFLITE_FILE_IDENTIFIER,
     ModelMetadata,
-    read_metadata,
+    embedded_metadata,
 )
 
 OutputKind = Literal["probabilities", "logits"]
@@ -84,7 +84,7 @@ def load_model(
     """
     data, source = _read_bytes(model, source)
     parsed = check_flatbuffer(data, source)
-    metadata = read_metadata(data, verify=verify_metadata, source=source)
+    metadata = embedded_metadata(data, verify=verify_metadata, source=source)
     kind = output_kind(parsed)
     if metadata is not None and metadata.output != kind:
         raise ModelFormatError(
@@ -92,6 +92,14 @@ def load_model(
             f"gives {kind}"
         )
     return LoadedModel(data, source, parsed, metadata, kind)
+
+
+def read_metadata(
+    model: bytes | bytearray | memoryview | str | os.PathLike[str], verify: bool = True
+) -> ModelMetadata | None:
+    """The kit metadata of ``model`` (a path or the file's bytes), None for a file without
+    it; the file checked as ``load_model`` checks it (same errors)."""
+    return load_model(model, verify_metadata=verify).metadata
 
 
 def _read_bytes(model: Any, source: str | None) -> tuple[bytes, str]:

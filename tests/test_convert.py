@@ -17,7 +17,7 @@ from convert.source import load_keras_model, logits_model
 from runtime.classifier import DigitClassifier
 from runtime.cli_common import EXIT_CHECK_FAILED, EXIT_OK
 from runtime.errors import MetadataMismatchError, ModelFormatError
-from runtime.metadata import METADATA_NAME, read_metadata, weights_digest
+from runtime.metadata import METADATA_NAME, embedded_metadata, weights_digest
 from train.data import sha256_of
 
 pytestmark = pytest.mark.slow
@@ -87,7 +87,7 @@ def test_every_format_passes_the_gate(tflite_models, small_keras_model, mnist):
 def test_accepted_files_carry_verified_metadata(tflite_models, small_keras_model):
     for fmt, path in tflite_models.items():
         model = path.read_bytes()
-        metadata = read_metadata(model, verify=True)
+        metadata = embedded_metadata(model, verify=True)
         assert metadata is not None
         assert metadata.format == fmt
         assert metadata.source_model_sha256 == sha256_of(small_keras_model)
@@ -122,7 +122,7 @@ def test_gate_numbers_are_the_runtime_s_numbers(tflite_models, reference):
     from sklearn.metrics import accuracy_score
 
     for fmt, path in tflite_models.items():
-        recorded = read_metadata(path.read_bytes()).parity["accuracy"]
+        recorded = embedded_metadata(path.read_bytes()).parity["accuracy"]
         for backend in ("litert", "numpy"):
             predicted = DigitClassifier(path, backend=backend).predict_proba(reference.images)
             accuracy = 100 * accuracy_score(reference.labels, predicted.argmax(axis=1))
@@ -145,7 +145,7 @@ def test_metadata_round_trip_and_reembedding(tflite_models, reference):
     digest = weights_digest(original)
     metadata = build_metadata(original, "dynamic", "ab" * 32, {"note": "re-embedded"})
     embedded = embed_metadata(original, metadata)
-    assert read_metadata(embedded) == metadata
+    assert embedded_metadata(embedded) == metadata
     assert weights_digest(embedded) == digest
     import tflite
 
@@ -163,7 +163,7 @@ def test_metadata_round_trip_and_reembedding(tflite_models, reference):
 
 def test_metadata_of_another_model_is_refused(tflite_models):
     int8 = tflite_models["int8"].read_bytes()
-    foreign = read_metadata(tflite_models["float32"].read_bytes())
+    foreign = embedded_metadata(tflite_models["float32"].read_bytes())
     with pytest.raises(ModelFormatError, match="does not describe this model's weights"):
         embed_metadata(int8, foreign)
 
@@ -171,7 +171,7 @@ def test_metadata_of_another_model_is_refused(tflite_models):
 def test_tampered_weights_are_caught(tflite_models, reference):
     tampered = flip_largest_weight_buffer(tflite_models["int8"].read_bytes())
     with pytest.raises(MetadataMismatchError, match="do not match its metadata"):
-        read_metadata(tampered, verify=True)
+        embedded_metadata(tampered, verify=True)
     result = check_parity(tampered, reference, fmt="int8", timing_images=0)
     assert not result.passed
     assert any("agreement with Keras" in failure for failure in result.failures)
@@ -215,7 +215,7 @@ def test_cli_rejects_a_broken_conversion(
     assert not stale.exists()
     assert not list(out.glob("*.tflite")) and not list(out.glob(".*"))
     rejected = rejected_path(out, "float32")
-    metadata = read_metadata(rejected.read_bytes())
+    metadata = embedded_metadata(rejected.read_bytes())
     assert metadata.parity["passed"] is False and metadata.parity["failures"]
     report = json.loads((out / PARITY_FILE).read_text())
     assert report["passed"] is False

@@ -19,7 +19,7 @@ from convert.metadata import build_metadata, embed_metadata
 from runtime.backends import available_backends
 from runtime.classifier import DigitClassifier
 from runtime.errors import MetadataMismatchError, ModelFormatError
-from runtime.metadata import ModelMetadata, read_metadata, weights_digest
+from runtime.metadata import ModelMetadata, embedded_metadata, weights_digest
 from runtime.model_file import check_flatbuffer, load_model
 
 WEIGHTS = tb.FloatMlp.random(seed=21, hidden=12)
@@ -141,7 +141,7 @@ def test_embedding_keeps_the_digest_and_replaces_an_earlier_entry():
     digest = weights_digest(original)
     metadata = build_metadata(original, "dynamic", "ab" * 32, {"note": "re-embedded"})
     embedded = embed_metadata(original, metadata)
-    assert read_metadata(embedded) == metadata
+    assert embedded_metadata(embedded) == metadata
     assert weights_digest(embedded) == digest
     parsed = check_flatbuffer(embedded)
     assert parsed.MetadataLength() == 1
@@ -230,3 +230,17 @@ def test_damaged_files_raise_model_format_error_only(fmt, backend, data, verify)
     except ModelFormatError:
         return
     assert probabilities.shape == (len(IMAGES), 10)
+
+
+def test_read_metadata_takes_a_path_or_bytes_and_checks_the_file(tmp_path):
+    import runtime
+
+    path = tmp_path / "model.tflite"
+    path.write_bytes(MODELS["int8"])
+    assert runtime.read_metadata(path) == runtime.read_metadata(MODELS["int8"])
+    assert runtime.read_metadata(str(path)).format == "int8"
+    for damaged_model in (b"not a model at all", MODELS["int8"][:500]):
+        with pytest.raises(ModelFormatError):
+            runtime.read_metadata(damaged_model)
+    with pytest.raises(ModelFormatError, match="does not exist"):
+        runtime.read_metadata(tmp_path / "missing.tflite")
