@@ -6,8 +6,8 @@ Each image is read as numbers: every digit found (``runtime.segment.read_number`
 box, lines top to bottom, each left to right; digits apart by a word's gap or on another line
 are another number. An image in which no digit is found is taken as one digit filling the
 picture (``DigitClassifier.predict``, which prepares any photo the MNIST way); a 28x28 image
-is MNIST form already. ``--one-digit`` skips the search (the fast path for crops of single
-digits). Exit codes follow ``runtime.cli_common``: 0 every image read, 2 bad arguments, model
+is MNIST form already unless its ground is light. ``--one-digit`` skips the search (the fast
+path for crops of single digits). Exit codes follow ``runtime.cli_common``: 0 every image read, 2 bad arguments, model
 or image (one line each on stderr), 130 interrupted.
 """
 
@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=POLARITIES,
         default=None,
         help="dark_on_light (pen on paper), light_on_dark (chalk on a board) or auto (guess); "
-        "default: dark_on_light for pictures of numbers, auto with --one-digit",
+        "default: dark_on_light for pictures of numbers, auto with --one-digit; a 28x28 "
+        "picture is MNIST form (light on dark) unless its ground is light",
     )
     parser.add_argument(
         "--min-height",
@@ -125,7 +126,7 @@ def _as_one_digit(
             # Both ways round; the classifier, not a guess, decides (as for a photo of a digit).
             both = np.stack([image, 255 - image])
             image_as_digit = both[int(classifier.predict_proba(both).max(axis=1).argmax())]
-        elif image.shape == MNIST_SHAPE:  # MNIST form already, white on black, unless told so
+        elif image.shape == MNIST_SHAPE:  # MNIST form, unless told so or on a light ground
             image_as_digit = 255 - image if polarity == "dark_on_light" else image
         elif polarity in (None, "auto"):
             image_as_digit = image  # predict guesses the polarity; the classifier settles it

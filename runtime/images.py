@@ -275,6 +275,17 @@ def is_mnist_batch(array: np.ndarray) -> bool:
     )
 
 
+def light_ground(pixels: np.ndarray) -> np.ndarray:
+    """Per uint8 28x28 image of ``pixels`` (``(28, 28)`` or ``(N, 28, 28)``): is its border
+    light on average? MNIST form is light ink on black, its border empty; a 28x28 image on a
+    light ground is a dark digit cut from paper (or drawn on white), to be read as a photo."""
+    lead = pixels.shape[:-2]
+    rows = pixels[..., [0, -1], :].reshape(*lead, 2 * pixels.shape[-1])
+    columns = pixels[..., 1:-1, [0, -1]].reshape(*lead, 2 * (pixels.shape[-2] - 2))
+    border = np.concatenate([rows, columns], axis=-1)
+    return border.mean(axis=-1) >= 128
+
+
 def mnist_batch_u8(batch: Any, what: str = "batch") -> np.ndarray:
     """A batch of MNIST-form images as uint8 ``(N, 28, 28)`` / ``(N, 784)`` (NumPy only).
 

@@ -144,6 +144,28 @@ def test_other_images_go_through_preprocess_and_the_classifier_settles_the_polar
         assert batch == [clf.predict(sure), clf.predict(images[2]), clf.predict(sure)]
 
 
+def test_a_28x28_digit_on_a_light_ground_is_read_as_a_photo(built, images, monkeypatch):
+    """MNIST form is light ink on black; a dark digit cut from paper at 28x28 (or drawn on
+    white) was read as MNIST form, its paper as ink, and misread."""
+    preprocess_module = importlib.import_module("runtime.preprocess")
+    clf = DigitClassifier(built["int8"])
+    digit, paper = images[3], 255 - images[3]
+    prepared = []
+
+    def fake_preprocess(image, polarity="auto"):
+        prepared.append(polarity)
+        return digit  # as preprocess prepares the photo: MNIST form
+
+    monkeypatch.setattr(preprocess_module, "preprocess", fake_preprocess)
+    assert clf.predict(paper) == clf.predict(digit) and prepared == ["auto"]
+    assert clf.predict(np.dstack([paper] * 3)) == clf.predict(digit)
+    assert clf.predict_batch(np.stack([digit, paper])) == [clf.predict(digit)] * 2
+    assert clf.predict_batch([paper, digit]) == [clf.predict(digit)] * 2
+    assert prepared == ["auto"] * 4  # MNIST-form images never go through preprocess
+    with pytest.raises(ImageError, match="one 28x28 image: use predict"):
+        clf.predict_batch(digit)
+
+
 @pytest.mark.opencv
 def test_a_blank_photo_has_no_digit(built):
     clf = DigitClassifier(built["int8"])
