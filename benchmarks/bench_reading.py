@@ -76,7 +76,7 @@ def read(classifier: DigitClassifier, image: np.ndarray, single: bool) -> Readin
             tuple(int(v) for v in found.region.box),  # type: ignore[arg-type]
             found.prediction.digit,
             found.prediction.confidence,
-            found.prediction.accepted,
+            True,  # read, accepted alone or vouched for by its number
             found.region.image,
         )
         for found in result.digits

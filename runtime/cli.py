@@ -147,6 +147,7 @@ def _digit(prediction: Prediction, box: Sequence[int]) -> dict[str, Any]:
     return {
         "digit": prediction.digit,
         "confidence": round(prediction.confidence, 6),
+        "accepted": prediction.accepted,
         "box": [int(v) for v in box],
         "probabilities": [round(p, 6) for p in prediction.probabilities],
     }
@@ -186,7 +187,8 @@ def _line(record: dict[str, Any], bar: Callable[[int], float]) -> str:
         (digit,) = digits
         return f"{record['image']}: {digit['digit']}  confidence {digit['confidence']:.3f}"
     parts = ", ".join(
-        f"{d['digit']} {d['confidence']:.3f} at {','.join(str(v) for v in d['box'])}"
+        f"{d['digit']} {d['confidence']:.3f}{'' if d['accepted'] else ' (doubted)'} at "
+        + ",".join(str(v) for v in d["box"])
         for d in digits
     )
     return f"{record['image']}: {' '.join(record['numbers'])}  ({parts})"

@@ -359,13 +359,16 @@ def read_number(
     max_height: float = 0.8,
 ) -> NumberReading:
     """Read the digits in ``image`` (``read_digits``, the same arguments) with each digit's
-    prediction, as one string (``text``) and as the numbers written (``numbers``)."""
+    prediction, as one string (``text``) and as the numbers written (``numbers``). A digit's
+    ``prediction.accepted`` is the acceptance rule's verdict on it alone: False for a doubted
+    digit read because its number vouches for it."""
     from runtime.classifier import Prediction
 
     def read(region: DigitRegion, row: np.ndarray) -> ReadDigit:
         values = row.tolist()
         index = int(row.argmax())
-        return ReadDigit(region, Prediction(index, values[index], tuple(values), True))
+        accepted = classifier.accepts(values[index], index)
+        return ReadDigit(region, Prediction(index, values[index], tuple(values), accepted))
 
     numbers = [
         [read(region, row) for region, row in number]

@@ -133,18 +133,21 @@ def test_cli_json_output(built, image_files, images, capsys):
 def test_json_digits_all_have_the_same_keys_and_a_rejected_picture_has_none(
     built, image_files, images, capsys
 ):
-    """Every digit listed was read (accepted), whichever way the picture was read."""
+    """Every digit listed was read (accepted: a picture read as one digit has no number to
+    vouch for a doubted one), whichever way the picture was read."""
     args = [*map(str, image_files), "--model", str(built["int8"]), "--json"]
     for threshold in ("0", "1"):
         assert main([*args, "--threshold", threshold]) == 0
         results = json.loads(capsys.readouterr().out)["results"]
         for result in results:
-            keys = {"digit", "confidence", "box", "probabilities"}
+            keys = {"digit", "confidence", "accepted", "box", "probabilities"}
             assert all(set(digit) == keys for digit in result["digits"])
             if threshold == "1":  # nothing is that sure
                 assert result["digits"] == [] and set(result["best_guess"]) == keys
+                assert not result["best_guess"]["accepted"]
             else:
                 assert len(result["digits"]) == 1 and "best_guess" not in result
+                assert result["digits"][0]["accepted"]
 
 
 def test_cli_bad_image_file_is_one_error_line_and_exit_2(built, image_files, tmp_path, capsys):
@@ -349,11 +352,12 @@ def test_small_digits_on_a_big_photo_are_found_with_a_lower_min_height(
 
 
 def test_the_numbers_of_a_page_are_printed_apart():
-    """Two numbers ("305" above "61") are not printed as one ("30561")."""
+    """Two numbers ("305" above "61") are not printed as one ("30561"); a doubted digit
+    their number vouches for is marked."""
     from runtime.cli import _line
 
     digits = [
-        {"digit": int(c), "confidence": 0.99, "box": [10 * i, 0, 8, 12]}
+        {"digit": int(c), "confidence": 0.99, "accepted": c != "1", "box": [10 * i, 0, 8, 12]}
         for i, c in enumerate("30561")
     ]
     record = {
@@ -363,4 +367,6 @@ def test_the_numbers_of_a_page_are_printed_apart():
         "numbers": ["305", "61"],
         "digits": digits,
     }
-    assert _line(record, 0.9).startswith("page.jpg: 305 61  (3 0.990 at 0,0,8,12, ")
+    line = _line(record, 0.9)
+    assert line.startswith("page.jpg: 305 61  (3 0.990 at 0,0,8,12, ")
+    assert line.endswith(", 1 0.990 (doubted) at 40,0,8,12)")

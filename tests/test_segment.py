@@ -383,6 +383,19 @@ def test_a_doubted_digit_alone_on_the_page_is_read(monkeypatch):
     assert read() == ""
 
 
+def test_read_digits_say_whether_the_rule_accepts_them_alone():
+    """A doubted digit is read because its number vouches for it, not accepted."""
+    canvas = paper.paper(480, 640)
+    for index in range(2):
+        draw_doubted_bar(canvas, 150 + 60 * index, 90)
+    doubted = read_number(paper.finish(canvas), DoubtingThickJudge())
+    assert doubted.text == "11"
+    assert [digit.prediction.accepted for digit in doubted.digits] == [False, False]
+    clear = read_number(bars([30]), InkAspectJudge())
+    assert clear.text == "11"
+    assert [digit.prediction.accepted for digit in clear.digits] == [True, True]
+
+
 def test_blank_frames_do_not_call_the_classifier():
     judge = InkAspectJudge()
     for frame in (paper.blank_frame(), paper.gradient_frame(), paper.ruled_frame()):
