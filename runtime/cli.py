@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON document: per image how it was read (read_as: numbers, or one "
         "digit filling the picture), its number, the numbers as written (numbers) and each "
-        "digit read (digit, confidence, box x,y,w,h, probabilities); a picture read as one "
-        "digit that is not accepted has no digits but a best_guess",
+        "digit read (digit, confidence, accepted, box x,y,w,h, probabilities); a picture read "
+        "as one digit that is not accepted has no digits but a best_guess, and the number of "
+        "candidates judged (or searched_down_to when none was found)",
     )
     parser.add_argument(
         "--no-verify", action="store_true", help="do not check the metadata against the weights"
@@ -103,17 +104,19 @@ def read_file(
     """The reading of one image file as a JSON-ready record (see ``--json``'s help).
     ``polarity``, ``min_height``: see ``--polarity``, ``--min-height``."""
     image = read_image(path)
-    searched = not one_digit and image.shape != MNIST_SHAPE
-    if searched:
-        from runtime.segment import read_number
+    if one_digit or image.shape == MNIST_SHAPE:
+        return _as_one_digit(classifier, path, image, polarity)
+    from runtime.segment import read_number, smallest_searched
 
-        reading = read_number(image, classifier, polarity or "dark_on_light", min_height=min_height)
-        if reading.digits:
-            digits = [_digit(item.prediction, item.region.box) for item in reading.digits]
-            return _record(path, "numbers", list(reading.numbers), digits)
+    reading = read_number(image, classifier, polarity or "dark_on_light", min_height=min_height)
+    if reading.digits:
+        digits = [_digit(item.prediction, item.region.box) for item in reading.digits]
+        return _record(path, "numbers", list(reading.numbers), digits)
     record = _as_one_digit(classifier, path, image, polarity)
-    if searched and not record["digits"]:
-        record["searched_down_to"] = min_height  # no digit this tall or taller was found
+    if not record["digits"]:
+        record["candidates"] = reading.candidates  # judged, and none read as a digit
+        if not reading.candidates:  # no candidate this tall or taller was found
+            record["searched_down_to"] = smallest_searched(image.shape, min_height) / image.shape[0]
     return record
 
 
@@ -169,12 +172,16 @@ def _line(record: dict[str, Any], bar: Callable[[int], float]) -> str:
     """The text line of one image's reading; ``bar``: the acceptance bar of a digit."""
     digits = record["digits"]
     guess = record.get("best_guess")
-    searched = record.get("searched_down_to")
-    not_found = (
-        f"none found of at least {searched:.1%} of the picture's height (--min-height); "
-        if searched is not None
-        else ""
-    )
+    searched, candidates = record.get("searched_down_to"), record.get("candidates")
+    if searched is not None:
+        not_found = (
+            f"none found of at least {searched:.1%} of the picture's height (--min-height); "
+        )
+    elif candidates:
+        plural = "s" if candidates > 1 else ""
+        not_found = f"{candidates} candidate{plural} found, none read as a digit; "
+    else:
+        not_found = ""
     if guess is not None:
         return (
             f"{record['image']}: no digit read ({not_found}as one digit it looks most like "

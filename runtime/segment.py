@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 # Detection resolution (longest side, px): 640x480 frames are searched at 320x240.
 WORK_SIDE = 320
+# No digit shorter than this many pixels of that copy is searched for, whatever min_height.
+_SHORTEST_WORK_PIXELS = 6.0
 # The smallest digit searched for by default, as a fraction of the picture's height. A digit
 # is also at least 6 px tall in the work image: about 2% of a picture's longer side.
 MIN_HEIGHT = 0.04
@@ -122,6 +124,7 @@ class NumberReading:
     text: str
     digits: tuple[ReadDigit, ...]
     numbers: tuple[str, ...] = ()
+    candidates: int = 0  # how many candidate digits the classifier judged
 
 
 class ProbabilityModel(Protocol):
@@ -174,7 +177,7 @@ class FrameCandidates:
         )
         mask, lines = remove_ruled_lines(self._found.mask, detect_on=faint, ink=self._found.ink)
         height = work.shape[0]
-        shortest, tallest = max(6.0, min_height * height), max_height * height
+        shortest, tallest = max(_SHORTEST_WORK_PIXELS, min_height * height), max_height * height
         structure = cv2.bitwise_and(faint, cv2.bitwise_not(lines))
         self._labels, pieces = ink_pieces(mask, shortest, lines, structure)
         self._lines = [
@@ -322,11 +325,8 @@ def read_digits(
     digits that its numbers vouch for (see ``_in_numbers``); in a frame where that reads
     nothing, a doubted digit standing alone on the page.
     """
-    return [
-        digit
-        for number in _read(image, classifier, polarity, min_height, max_height)
-        for digit in number
-    ]
+    numbers, _ = _read(image, classifier, polarity, min_height, max_height)
+    return [digit for number in numbers for digit in number]
 
 
 def _read(
@@ -335,8 +335,9 @@ def _read(
     polarity: Polarity,
     min_height: float,
     max_height: float,
-) -> list[list[tuple[DigitRegion, np.ndarray]]]:
-    """The accepted digits of ``image`` grouped into numbers, one ``predict_proba`` call."""
+) -> tuple[list[list[tuple[DigitRegion, np.ndarray]]], int]:
+    """The accepted digits of ``image`` grouped into numbers, one ``predict_proba`` call, and
+    how many candidates were judged."""
     if not (hasattr(classifier, "predict_proba") and hasattr(classifier, "accepts")):
         raise TypeError(
             "classifier must be a runtime.DigitClassifier (or have predict_proba and accepts), "
@@ -344,11 +345,11 @@ def _read(
         )
     frame = FrameCandidates(image, polarity, 24.0, min_height, max_height)
     if not frame.regions:
-        return []
+        return [], 0
     probabilities = np.asarray(
         classifier.predict_proba(np.stack([region.image for region in frame.regions])), np.float32
     )
-    return frame.choose_numbers(probabilities, classifier.accepts)
+    return frame.choose_numbers(probabilities, classifier.accepts), len(frame.regions)
 
 
 def read_number(
@@ -370,13 +371,20 @@ def read_number(
         accepted = classifier.accepts(values[index], index)
         return ReadDigit(region, Prediction(index, values[index], tuple(values), accepted))
 
-    numbers = [
-        [read(region, row) for region, row in number]
-        for number in _read(image, classifier, polarity, min_height, max_height)
-    ]
+    chosen, candidates = _read(image, classifier, polarity, min_height, max_height)
+    numbers = [[read(region, row) for region, row in number] for number in chosen]
     texts = tuple("".join(str(item.prediction.digit) for item in number) for number in numbers)
     digits = tuple(item for number in numbers for item in number)
-    return NumberReading(text="".join(texts), digits=digits, numbers=texts)
+    return NumberReading("".join(texts), digits, texts, candidates)
+
+
+def smallest_searched(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) -> int:
+    """The height in pixels of the smallest digit searched for in a picture of ``shape``:
+    ``min_height`` of its height, and at least a few pixels of the reduced copy searched
+    (about 2% of the picture's longer side)."""
+    step = max(1, -(-max(shape[:2]) // WORK_SIDE))  # as ``shrink`` reduces it
+    work_height = shape[0] // step
+    return math.ceil(max(_SHORTEST_WORK_PIXELS, min_height * work_height) * step)
 
 
 def _best_reading(
