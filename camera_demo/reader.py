@@ -39,6 +39,7 @@ class ThreadedReader:
         self._stop = stop
         self._min_interval = min_interval  # seconds from taking one frame to needing the next
         self._taken_at: float | None = 0.0  # when the loop took the last frame; None: not yet
+        self._taken = threading.Event()  # set when the loop takes the frame handed over
         self._frame_period = 0.0  # how long the live source takes per frame (a running mean)
         self._closing = threading.Event()  # ends the reader: a stop, or the loop is done
         source.interrupt_with(self._closing)
@@ -52,13 +53,16 @@ class ThreadedReader:
                 self._drop_frames_until_one_is_due()
                 if self._closing.is_set():
                     return
+            started = time.monotonic()
             try:
                 item: tuple[Frame | None, BaseException | None] = (self.source.read(), None)
             except SourceStopped:
                 return
             except BaseException as exc:  # re-raised in the main loop's thread
                 item = (None, exc)
+            self._time_frame(time.monotonic() - started)
             self._taken_at = None  # before the put: the loop's take comes after it
+            self._taken.clear()
             while not self._closing.is_set():
                 try:
                     self._frames.put(item, timeout=POLL_S)
@@ -69,25 +73,45 @@ class ThreadedReader:
                 return  # the end of the source, or an error
 
     def _drop_frames_until_one_is_due(self) -> None:
-        """Skip the live source's frames while the loop still holds its last one or, with a
+        """Skip the live source's frames while the loop is still busy with the last one (not
+        taken within a frame period: a loop keeping up takes it at once) or, with a
         ``min_interval``, until the frame read next, taking one frame period, comes when due."""
         while not self._closing.is_set():
-            taken_at = self._taken_at
-            if (
-                taken_at is not None
-                and time.monotonic() + self._frame_period >= taken_at + self._min_interval
-            ):
-                return
-            started = time.monotonic()
-            if not self.source.skip():
-                self._closing.wait(POLL_S)  # the next read retries and reports a dead source
+            if self._taken_at is None and not self._taken_within(self._frame_period or POLL_S):
+                self._skip()
                 continue
-            took = time.monotonic() - started
-            self._frame_period = (
-                took if not self._frame_period else 0.8 * self._frame_period + 0.2 * took
-            )
-            if took < _SKIP_PAUSE_S:
-                self._closing.wait(_SKIP_PAUSE_S)
+            taken_at = self._taken_at
+            if taken_at is None:  # the wait ended with the reader closing
+                continue
+            if time.monotonic() + self._frame_period >= taken_at + self._min_interval:
+                return
+            self._skip()
+
+    def _taken_within(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the loop to take the frame, in slices that a close ends."""
+        deadline = time.monotonic() + seconds
+        while not self._closing.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._taken.wait(min(left, POLL_S)):
+                return True
+        return False
+
+    def _skip(self) -> None:
+        started = time.monotonic()
+        if not self.source.skip():
+            self._closing.wait(POLL_S)  # the next read retries and reports a dead source
+            return
+        took = time.monotonic() - started
+        self._time_frame(took)
+        if took < _SKIP_PAUSE_S:
+            self._closing.wait(_SKIP_PAUSE_S)
+
+    def _time_frame(self, took: float) -> None:
+        self._frame_period = (
+            took if not self._frame_period else 0.8 * self._frame_period + 0.2 * took
+        )
 
     def next(self) -> Frame | None:
         """The next frame, ``None`` at the end of the source; raises the source's errors.
@@ -106,6 +130,7 @@ class ThreadedReader:
                     raise StopRequested("the reader ended") from None
                 continue
             self._taken_at = time.monotonic()
+            self._taken.set()
             if error is not None:
                 raise error
             return frame
