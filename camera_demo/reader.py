@@ -37,8 +37,9 @@ class ThreadedReader:
     def __init__(self, source: FrameSource, stop: StopRequest, min_interval: float = 0.0) -> None:
         self.source = source
         self._stop = stop
-        self._min_interval = min_interval  # seconds from taking one frame to needing the next
-        self._taken_at: float | None = 0.0  # when the loop took the last frame; None: not yet
+        self._min_interval = min_interval  # seconds from asking for one frame to the next
+        self._due: float | None = 0.0  # when the loop will ask for the next frame; None while
+        # the frame handed over is not taken yet
         self._taken = threading.Event()  # set when the loop takes the frame handed over
         self._frame_period = 0.0  # how long the live source takes per frame (a running mean)
         self._closing = threading.Event()  # ends the reader: a stop, or the loop is done
@@ -61,7 +62,7 @@ class ThreadedReader:
             except BaseException as exc:  # re-raised in the main loop's thread
                 item = (None, exc)
             self._time_frame(time.monotonic() - started)
-            self._taken_at = None  # before the put: the loop's take comes after it
+            self._due = None  # before the put: the loop's take comes after it
             self._taken.clear()
             while not self._closing.is_set():
                 try:
@@ -77,13 +78,13 @@ class ThreadedReader:
         taken within a frame period: a loop keeping up takes it at once) or, with a
         ``min_interval``, until the frame read next, taking one frame period, comes when due."""
         while not self._closing.is_set():
-            if self._taken_at is None and not self._taken_within(self._frame_period or POLL_S):
+            if self._due is None and not self._taken_within(self._frame_period or POLL_S):
                 self._skip()
                 continue
-            taken_at = self._taken_at
-            if taken_at is None:  # the wait ended with the reader closing
+            due = self._due
+            if due is None:  # the wait ended with the reader closing
                 continue
-            if time.monotonic() + self._frame_period >= taken_at + self._min_interval:
+            if time.monotonic() + self._frame_period >= due:
                 return
             self._skip()
 
@@ -118,6 +119,7 @@ class ThreadedReader:
 
         Raises ``StopRequested`` within ``POLL_S`` of a stop request.
         """
+        asked = time.monotonic()  # the loop paces itself from here (--max-fps)
         if self._thread.ident is None:
             self._thread.start()
         while True:
@@ -129,7 +131,7 @@ class ThreadedReader:
                 if not self._thread.is_alive() and self._frames.empty():
                     raise StopRequested("the reader ended") from None
                 continue
-            self._taken_at = time.monotonic()
+            self._due = asked + self._min_interval
             self._taken.set()
             if error is not None:
                 raise error
