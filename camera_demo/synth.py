@@ -24,12 +24,12 @@ from camera_demo.paper import Box, camera_view, written_row
 from runtime.atomic import atomic_path, write_json
 from runtime.cli_common import (
     EXIT_BAD_INPUT,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     console_script,
     float_in_range,
     frame_size,
     int_at_least,
+    interruption,
     make_parser,
     output_file,
     print_error,
@@ -212,9 +212,10 @@ def main(argv: list[str] | None = None) -> int:
             args.fps,
             args.size,
         )
-    except KeyboardInterrupt:
-        print_error(PROG, "interrupted; no video was written")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        reason, code = interruption(exc)
+        print_error(PROG, f"{reason}; no video was written")
+        return code
     except DigitKitError as exc:
         print_error(PROG, exc)
         return EXIT_BAD_INPUT

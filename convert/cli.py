@@ -28,11 +28,11 @@ from convert.representative import DEFAULT_SEED, DEFAULT_SIZE
 from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_CHECK_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     console_script,
     float_in_range,
     int_at_least,
+    interruption,
     make_parser,
     output_dir,
     print_error,
@@ -140,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             timing_images=args.timing_images,
             progress=lambda message: print_note(PROG, message),
         )
-    except KeyboardInterrupt:
-        print_error(PROG, "interrupted; files already published are complete, none is partial")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        reason, code = interruption(exc)
+        print_error(PROG, f"{reason}; files already published are complete, none is partial")
+        return code
     except (DigitKitError, ValueError) as exc:
         print_error(PROG, exc)
         return EXIT_BAD_INPUT

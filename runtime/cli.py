@@ -25,11 +25,11 @@ from runtime.backends import BACKEND_NAMES
 from runtime.classifier import DigitClassifier, Prediction
 from runtime.cli_common import (
     EXIT_BAD_INPUT,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     add_threshold_option,
     console_script,
     float_in_range,
+    interruption,
     make_parser,
     print_error,
     thread_count,
@@ -207,9 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _run(args)
-    except KeyboardInterrupt:
-        print_error(PROG, "interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        reason, code = interruption(exc)
+        print_error(PROG, reason)
+        return code
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -12,7 +12,11 @@ code  meaning
       output that cannot be written (a full disk)
 130   interrupted (Ctrl-C / SIGINT)
 141   the output's reader went away (``| head``): stopped quietly, as a shell reports SIGPIPE
+143   stopped by SIGTERM before it finished (the camera demo, which runs until stopped,
+      ends a run stopped by SIGTERM as any other: 0)
 ====  =================================================================================
+
+SIGTERM stops a command as Ctrl-C does: its temporary files removed, one line said.
 
 Errors are one line on stderr, ``<prog>: error: <message>`` (argparse's own usage errors
 have the same form), and ``--help`` shows every option's default.
@@ -25,8 +29,10 @@ import errno
 import functools
 import importlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,8 +41,25 @@ EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 EXIT_OUTPUT_CLOSED = 141  # 128 + SIGPIPE
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 # An output that cannot take what is written to it: a full disk or quota, a failing device.
 _WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``systemctl stop``), raised where the program runs, as Ctrl-C raises
+    ``KeyboardInterrupt``: what cleans up after Ctrl-C cleans up after it too."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def interruption(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped the program, in words, and the exit code for it: SIGTERM or Ctrl-C."""
+    if isinstance(exc, Terminated):
+        return "stopped by SIGTERM", EXIT_TERMINATED
+    return "interrupted", EXIT_INTERRUPTED
 
 
 def console_script(main: Callable[..., int]) -> Callable[..., int]:
@@ -49,6 +72,9 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
     def wrapper(*args, **kwargs) -> int:
         _discard_closed_streams()
         prog = getattr(sys.modules[main.__module__], "PROG", main.__module__)
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        if on_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             code = main(*args, **kwargs)
             sys.stdout.flush()
@@ -56,9 +82,10 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
         except BrokenPipeError:
             silence_stdout()
             return EXIT_OUTPUT_CLOSED
-        except KeyboardInterrupt:  # before the script's own handling began (while loading)
-            print_error(prog, "interrupted")
-            return EXIT_INTERRUPTED
+        except KeyboardInterrupt as exc:  # before the script's own handling began (loading)
+            reason, code = interruption(exc)
+            print_error(prog, reason)
+            return code
         except OSError as exc:  # what the script did not expect: one line, not a traceback
             if exc.filename is None and exc.errno in _WRITE_FAILURES:
                 silence_stdout()
@@ -68,6 +95,9 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
                 message = f"{where}{exc.strerror or exc}"
             print_error(prog, message)
             return EXIT_BAD_INPUT
+        finally:
+            if on_main_thread and signal.getsignal(signal.SIGTERM) is _raise_terminated:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     return wrapper
 

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -168,6 +169,31 @@ def test_ctrl_c_while_a_script_loads_is_one_line_and_exit_130(monkeypatch, capsy
     script = cli_common.console_script(interrupted)
     assert script() == cli_common.EXIT_INTERRUPTED
     assert capsys.readouterr().err.endswith("error: interrupted\n")
+
+
+def test_sigterm_stops_a_script_as_ctrl_c_does_with_exit_143(capsys):
+    """Train and convert died at once on SIGTERM (exit 143, no word, temporary files left):
+    it now raises where the script runs, so its cleanup runs and it says why it stopped."""
+    import os
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("the test runner handles SIGTERM itself")
+    cleaned = []
+
+    def work() -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(100):  # the handler raises at the next bytecode
+                time.sleep(0.01)
+            return cli_common.EXIT_OK
+        finally:
+            cleaned.append(True)
+
+    assert cli_common.console_script(work)() == cli_common.EXIT_TERMINATED
+    assert cleaned == [True]
+    assert capsys.readouterr().err.endswith("error: stopped by SIGTERM\n")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
 
 
 def test_output_paths_are_tried_before_the_work_starts(tmp_path):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from runtime.atomic import atomic_path, write_json
+from train.cli import _left_behind
 from train.cli import main as train_main
 from train.recipes import DEFAULT, RECIPES
 
@@ -139,6 +140,17 @@ def test_failed_model_save_leaves_no_artifact(tmp_path, monkeypatch, mnist):
     with pytest.raises(OSError, match="disk full"):
         write_report(result, mnist, tmp_path)
     assert list(tmp_path.iterdir()) == []
+    # Over an earlier run (--overwrite): its metrics.json goes before the first new file, so
+    # the folder of the earlier run's plots and no model cannot pass for a complete run.
+    for name in ("metrics.json", "confusion_matrix.png"):
+        (tmp_path / name).write_text("the earlier run")
+    with pytest.raises(OSError, match="disk full"):
+        write_report(result, mnist, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["confusion_matrix.png"]
+    assert "incomplete (confusion_matrix.png, no metrics.json)" in _left_behind(tmp_path)
+    (tmp_path / "metrics.json").write_text("{}")
+    assert _left_behind(tmp_path).endswith("still holds the earlier run")
+    assert _left_behind(tmp_path / "empty") == "no run was written"
 
 
 @pytest.mark.slow  # a training run (4 short epochs)

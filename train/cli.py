@@ -13,10 +13,10 @@ from pathlib import Path
 
 from runtime.cli_common import (
     EXIT_BAD_INPUT,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     console_script,
     int_at_least,
+    interruption,
     make_parser,
     output_dir,
     print_error,
@@ -100,12 +100,23 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide oneDNN/absl start-up noise
     try:
         return _train(args)
-    except KeyboardInterrupt:
-        print_error(PROG, "interrupted; no run was written")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        reason, code = interruption(exc)
+        print_error(PROG, f"{reason}; {_left_behind(args.out)}")
+        return code
     except DigitKitError as exc:
         print_error(PROG, exc)
         return EXIT_BAD_INPUT
+
+
+def _left_behind(out: Path) -> str:
+    """What an interrupted run left in ``out``, in words."""
+    files = earlier_run(out)
+    if "metrics.json" in files:
+        return f"no run was written; {out} still holds the earlier run"
+    if files:
+        return f"the run in {out} is incomplete ({', '.join(files)}, no metrics.json): train again"
+    return "no run was written"
 
 
 def _train(args: argparse.Namespace) -> int:

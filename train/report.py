@@ -173,6 +173,9 @@ def plot_training_curves(
 def write_report(result: TrainResult, data: MnistData, out_dir: Path) -> dict[str, Any]:
     """Evaluate on the test set and write model.keras, metrics.json and both plots into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    # An earlier run's metrics.json goes first: interrupted between this run's files, the
+    # folder must not look like a complete run of mixed files.
+    (out_dir / "metrics.json").unlink(missing_ok=True)
     with atomic_path(out_dir / "model.keras", suffix=".keras") as tmp:
         result.model.save(tmp)
     evaluation = evaluate(result.model, data)
