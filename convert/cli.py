@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="int8 model output type ",
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the conversion of another model in --out (its files and parity.json)",
+    )
+    parser.add_argument(
         "--timing-images",
         type=int_at_least(0),
         default=DEFAULT_TIMING_IMAGES,
@@ -139,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             int8_output=args.int8_output,
             timing_images=args.timing_images,
             progress=lambda message: print_note(PROG, message),
+            overwrite=args.overwrite,
         )
     except KeyboardInterrupt as exc:
         reason, code = interruption(exc)

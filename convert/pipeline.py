@@ -41,7 +41,9 @@ from convert.parity import (
 from convert.representative import DEFAULT_SEED, DEFAULT_SIZE, stratified_sample
 from convert.source import load_keras_model, logits_model, training_threshold
 from runtime.atomic import write_bytes, write_json
+from runtime.errors import DigitKitError
 from runtime.metadata import ModelMetadata, embedded_metadata
+from runtime.model_file import read_metadata
 from train.data import MnistData, load_mnist, sha256_of
 
 PARITY_FILE = "parity.json"
@@ -133,11 +135,14 @@ def convert_model(
     int8_output: str = DEFAULT_INT8_OUTPUT,
     timing_images: int = DEFAULT_TIMING_IMAGES,
     progress: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> ParityReport:
     """Convert ``keras_path`` to each format in ``out_dir``, gate it, and write ``parity.json``.
 
     ``data`` is MNIST (``MnistData``) or its directory; ``None`` uses ``train.data.load_mnist``'s
     lookup. Returns the report; ``report.passed`` is False when any format failed the gate.
+    ``out_dir`` holding the conversion of another model is a ``DigitKitError`` unless
+    ``overwrite``, which removes that conversion first.
     """
     formats = normalize_formats(formats)
     thresholds = thresholds or GateThresholds()
@@ -152,6 +157,14 @@ def convert_model(
         else "no training report beside the model: the runtime's default threshold applies"
     )
     source_sha256 = sha256_of(Path(keras_path))
+    earlier = earlier_conversion(out)
+    if earlier is not None and earlier != source_sha256:
+        if not overwrite:
+            raise DigitKitError(
+                f"{out} holds the conversion of another model; pass --overwrite to replace it "
+                "or choose another --out"
+            )
+        remove_conversion(out)
     mnist = _load_data(data)
     out.mkdir(parents=True, exist_ok=True)
     say(f"Keras reference on {len(mnist.y_test)} test images")
@@ -197,6 +210,33 @@ def convert_model(
         record["passed"] = all(entry.get("passed") is True for entry in record["formats"].values())
     write_json(out / PARITY_FILE, record)
     return report
+
+
+def earlier_conversion(out: Path) -> str | None:
+    """The SHA-256 of the Keras model whose conversion ``out`` holds, from its parity report or
+    else its published files' metadata; None when it holds none."""
+    try:
+        parity = json.loads((out / PARITY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        parity = None
+    if isinstance(parity, dict) and isinstance(parity.get("source_model_sha256"), str):
+        return parity["source_model_sha256"]
+    for fmt in FORMATS:
+        try:
+            metadata = read_metadata(accepted_path(out, fmt), verify=False)
+        except DigitKitError:  # no such file, or not one of the kit's
+            continue
+        if metadata is not None:
+            return metadata.source_model_sha256
+    return None
+
+
+def remove_conversion(out: Path) -> None:
+    """Remove ``out``'s parity report and every format's published and rejected file."""
+    (out / PARITY_FILE).unlink(missing_ok=True)
+    for fmt in FORMATS:
+        accepted_path(out, fmt).unlink(missing_ok=True)
+        rejected_path(out, fmt).unlink(missing_ok=True)
 
 
 def _earlier_formats(out: Path, source_sha256: str, converted: Iterable[str]) -> dict[str, Any]:

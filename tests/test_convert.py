@@ -15,7 +15,7 @@ from convert.pipeline import PARITY_FILE, accepted_path, rejected_path
 from convert.representative import representative_images
 from convert.source import load_keras_model, logits_model
 from runtime.classifier import DigitClassifier
-from runtime.cli_common import EXIT_CHECK_FAILED, EXIT_OK
+from runtime.cli_common import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK
 from runtime.errors import MetadataMismatchError, ModelFormatError
 from runtime.metadata import METADATA_NAME, embedded_metadata, weights_digest
 from train.data import sha256_of
@@ -276,6 +276,25 @@ def test_converting_one_format_again_keeps_the_others_in_the_report(
     assert set(report["formats"]) == {"float16", "dynamic"} and report["passed"] is True
     assert report["formats"]["float16"]["earlier_run"] is True
     assert "earlier_run" not in report["formats"]["dynamic"]
+
+
+def test_another_models_conversion_is_replaced_only_with_overwrite(
+    small_keras_model, keras_model, mnist_path, tmp_path, capsys
+):
+    """An interrupted or partial conversion of a second model into the folder of a first one
+    left the two models' files side by side, under a report of either."""
+    out = tmp_path / "out"
+    common = ["--out", str(out), "--data", str(mnist_path), "--timing-images", "0"]
+    assert main([str(small_keras_model), *common, "--formats", "float16"]) == EXIT_OK
+    other = tmp_path / "other.keras"
+    keras_model.save(other)  # the same weights in another file: another model to convert
+    capsys.readouterr()
+    assert main([str(other), *common, "--formats", "dynamic"]) == EXIT_BAD_INPUT
+    assert "holds the conversion of another model; pass --overwrite" in capsys.readouterr().err
+    assert accepted_path(out, "float16").exists() and not accepted_path(out, "dynamic").exists()
+    assert main([str(other), *common, "--formats", "dynamic", "--overwrite"]) == EXIT_OK
+    assert not accepted_path(out, "float16").exists() and accepted_path(out, "dynamic").exists()
+    assert set(json.loads((out / PARITY_FILE).read_text())["formats"]) == {"dynamic"}
 
 
 @pytest.mark.parametrize("layout", [(28, 28, 1), (784,)])

@@ -185,3 +185,23 @@ def test_an_earlier_report_keeps_the_formats_not_converted_again(tmp_path):
     assert _earlier_formats(tmp_path, "another model", ["int8"]) == {}
     (tmp_path / PARITY_FILE).write_text("{ cut short")
     assert _earlier_formats(tmp_path, "abc", ["int8"]) == {}
+
+
+def test_the_conversion_an_out_folder_holds_is_known_by_its_report_or_its_files(tmp_path):
+    """What convert refuses to mix with another model's files without --overwrite."""
+    import tflite_builder as tb
+
+    from convert.pipeline import PARITY_FILE, earlier_conversion, remove_conversion
+
+    assert earlier_conversion(tmp_path) is None
+    model = tb.with_metadata(tb.float_mlp(tb.FloatMlp.random(seed=4, hidden=8)))
+    (tmp_path / "model_float32.tflite").write_bytes(model)  # its metadata names "0" * 64
+    (tmp_path / "model_int8.tflite").write_bytes(b"not a model")
+    assert earlier_conversion(tmp_path) == "0" * 64
+    (tmp_path / PARITY_FILE).write_text(json.dumps({"source_model_sha256": "ab" * 32}))
+    assert earlier_conversion(tmp_path) == "ab" * 32
+    (tmp_path / "rejected").mkdir()
+    (tmp_path / "rejected" / "model_dynamic.tflite.rejected").write_bytes(model)
+    (tmp_path / "model.keras").write_bytes(b"the trained model stays")
+    remove_conversion(tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["model.keras"]
