@@ -255,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"require this token on every request (without it: ${TOKEN_ENV}, if set)",
     )
     web.add_argument(
+        "--serve-without-token",
+        action="store_true",
+        help="serve a network address without a token: anyone who can reach the port sees "
+        "the camera (refused otherwise)",
+    )
+    web.add_argument(
         "--serve-fps",
         type=float_in_range(0.5, 60.0),
         metavar="FPS",
@@ -457,6 +463,7 @@ def _start_outputs(
             fps=args.serve_fps,
             stale_after_s=stale,
             status=publisher.status if publisher is not None else None,
+            without_token=args.serve_without_token,
         )
         stack.enter_context(server)
         outputs.append(live)

@@ -314,7 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
             name = urlsplit(f"//{host}").hostname or ""
         except ValueError:  # "[" or "[zz]:1": no host at all
             return False
-        return _is_loopback_name(name)
+        # The name given to --serve is this machine's by the user's own choice: a page can
+        # rebind a name of its own, not that one.
+        return _is_loopback_name(name) or name.lower().rstrip(".") == self.server.app.served_name
 
     def _authorized(self, query: str) -> bool:
         app = self.server.app
@@ -507,8 +509,11 @@ class LiveServer(Closable):
         status: Callable[[], dict] | None = None,
         socket_timeout_s: float = SOCKET_TIMEOUT_S,
         header_deadline_s: float = HEADER_DEADLINE_S,
+        without_token: bool = False,
     ) -> None:
         self.address = address
+        self.served_name = address.host.lower().rstrip(".")
+        self.without_token = without_token  # open to the network without a token: as told
         self.live = live
         self.model_info = model_info
         self.source = source
@@ -565,6 +570,14 @@ class LiveServer(Closable):
                 f"--serve cannot listen on {self.address.host}:{self.address.port}: "
                 f"{exc.strerror or exc}"
             ) from exc
+        if not self.loopback_only and self.token is None and not self.without_token:
+            self._server.server_close()
+            self._server = None
+            raise DigitKitError(
+                f"--serve {self.address.host}:{self.address.port} shows the camera to the "
+                f"network: set a token (${TOKEN_ENV}, or --serve-token), or pass "
+                "--serve-without-token to let anyone who can reach the port see it"
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.2},
@@ -591,9 +604,7 @@ class LiveServer(Closable):
         log.info("live view listening on %s: open %s from another machine", where, self.url(host))
         if self.token is None:
             log.warning(
-                "no --serve-token (or %s): anyone who can reach port %d sees the camera",
-                TOKEN_ENV,
-                self.port,
+                "--serve-without-token: anyone who can reach port %d sees the camera", self.port
             )
 
     def count_viewer(self, step: int) -> None:

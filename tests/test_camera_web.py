@@ -30,6 +30,7 @@ from camera_demo.pipeline import DigitReading, FrameReading
 from camera_demo.sources import Frame
 from camera_demo.web import BOUNDARY, COOKIE_NAME, ROUTES, LiveServer, parse_serve_address
 from runtime import DigitClassifier, read_number
+from runtime.errors import DigitKitError
 
 TOKEN = "correct horse battery staple"
 BUSY_FRAMES = 1200
@@ -241,6 +242,24 @@ def test_a_loopback_view_answers_only_to_localhost_names(address):
             assert b"localhost" in body and b"digits" not in body
         for host in (f"127.0.0.1:{server.port}", f"localhost:{server.port}", "[::1]", "LOCALHOST."):
             assert request(server, "/api/reading", headers={"Host": host})[0] == 200, host
+        # The name given to --serve that resolved to loopback (the Pi's own name, a name in
+        # /etc/hosts) is the one the view announces: it must answer to it.
+        server.served_name = "raspberrypi"
+        for host in (f"raspberrypi:{server.port}", "RaspberryPi."):
+            assert request(server, "/api/reading", headers={"Host": host})[0] == 200, host
+        assert request(server, "/api/reading", headers={"Host": "evil.example"})[0] == 403
+
+
+def test_a_view_on_the_network_needs_a_token_unless_told_otherwise():
+    """Tokens where the kit exposes data: 0.0.0.0 without one only warned."""
+    refused = pytest.raises(DigitKitError, match="shows the camera to the network: set a token")
+    with refused, serving(address="0.0.0.0:0", feed=False):
+        pass
+    for options in ({"token": TOKEN}, {"without_token": True}):
+        with serving(address="0.0.0.0:0", feed=False, **options) as server:
+            assert not server.loopback_only
+            expected = 401 if "token" in options else 503  # no frame yet
+            assert request(server, "/api/reading")[0] == expected
 
 
 def status_once_a_slot_is_free(server: LiveServer, path: str, within_s: float = 3.0) -> int:
