@@ -549,15 +549,20 @@ def _refuse_writing_over_an_input(
     parser: argparse.ArgumentParser, args: argparse.Namespace
 ) -> None:
     """``--jsonl`` naming the model, the source file or an image of the source folder would
-    append JSON to it."""
-    if args.jsonl is None or not args.jsonl.is_file():
+    append JSON to it (a new image file there, JSON the next run would read as an image)."""
+    if args.jsonl is None:
         return
     source = Path(str(args.source)).expanduser()
-    for what, path in (("the model", Path(str(args.model)).expanduser()), ("the source", source)):
-        if path.is_file() and os.path.samefile(path, args.jsonl):
-            parser.error(f"--jsonl {args.jsonl} is {what}: give another file for the readings")
+    if args.jsonl.is_file():
+        for what, path in (
+            ("the model", Path(str(args.model)).expanduser()),
+            ("the source", source),
+        ):
+            if path.is_file() and os.path.samefile(path, args.jsonl):
+                parser.error(f"--jsonl {args.jsonl} is {what}: give another file for the readings")
     if (
         source.is_dir()
+        and args.jsonl.parent.is_dir()
         and os.path.samefile(source, args.jsonl.parent)
         and args.jsonl.suffix.lower() in IMAGE_SUFFIXES
     ):

@@ -100,6 +100,12 @@ def test_readings_are_never_appended_to_an_image_of_the_source_folder(tmp_path, 
     assert exit_info.value.code == EXIT_BAD_INPUT
     assert "is an image of the source folder" in capsys.readouterr().err
     assert image.read_bytes() == b"image bytes"
+    new_image = image.parent / "readings.PNG"  # not there yet: the next run would read it
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--model", str(model), "--source", str(image.parent), "--jsonl", str(new_image)])
+    assert exit_info.value.code == EXIT_BAD_INPUT
+    assert "is an image of the source folder" in capsys.readouterr().err
+    assert not new_image.exists()
 
 
 def test_a_video_ffmpeg_cannot_open_is_one_error_line(built_model, tmp_path):
