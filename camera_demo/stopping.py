@@ -66,6 +66,13 @@ if hasattr(signal, "SIGHUP"):  # the terminal or SSH session it ran in closed (n
     _SIGNAL_REASONS[signal.SIGHUP] = ("stopped by SIGHUP", EXIT_OK)
 
 
+# A stop that the main thread has not finished this long after the signal is forced: it is
+# blocked where no stop can reach it (a write to a pipe whose reader stopped reading).
+FORCED_EXIT_AFTER_S = 3.0
+
+log = logging.getLogger("camera_demo")
+
+
 class _SignalRelay:
     """Wakes the waiters of ``target`` for a signal handler, from a thread of its own.
 
@@ -79,6 +86,7 @@ class _SignalRelay:
         self.target = target
         self._wake, self._listen = socket.socketpair()
         self._wake.setblocking(False)
+        self._forced_exit: threading.Timer | None = None
         self._thread = threading.Thread(target=self._relay, name="stop-signal-relay", daemon=True)
         self._thread.start()
 
@@ -88,7 +96,9 @@ class _SignalRelay:
         self._send(b"s")
 
     def close(self) -> None:
-        """Deliver what is pending and end the thread."""
+        """Deliver what is pending and end the thread (and the forced exit's timer)."""
+        if self._forced_exit is not None:
+            self._forced_exit.cancel()
         self._send(b"q")
         self._thread.join(timeout=1.0)
         self._wake.close()
@@ -101,10 +111,24 @@ class _SignalRelay:
     def _relay(self) -> None:
         while True:
             data = self._listen.recv(64)
-            if self.target.is_set():
-                self.target.set()
             if not data or b"q" in data:
                 return
+            if self.target.is_set():
+                self.target.set()
+                if self._forced_exit is None:
+                    self._forced_exit = threading.Timer(FORCED_EXIT_AFTER_S, self._force_exit)
+                    self._forced_exit.daemon = True
+                    self._forced_exit.start()
+
+    def _force_exit(self) -> None:
+        log.error(
+            "%s, but the demo did not stop within %g s (blocked writing its output to a reader "
+            "that stopped reading?): ending it now, without its summary",
+            self.target.reason,
+            FORCED_EXIT_AFTER_S,
+        )
+        # Not end_process: flushing stdout would block on the very write that holds the demo.
+        os._exit(self.target.exit_code)
 
 
 _relay: _SignalRelay | None = None

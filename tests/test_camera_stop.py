@@ -410,6 +410,27 @@ def test_a_signal_inside_the_main_threads_own_wait_still_stops_it():
     assert done.stdout.strip() == "True stopped by SIGTERM"
 
 
+def test_a_stop_the_main_thread_cannot_reach_ends_the_process_all_the_same():
+    """SIGTERM while the loop's write to stdout is blocked (a pipe whose reader stopped
+    reading) was only recorded, and the demo ran on for as long as the reader slept."""
+    program = (
+        "import os, signal, sys, time\n"
+        "from camera_demo import stopping\n"
+        "stopping.FORCED_EXIT_AFTER_S = 0.5\n"
+        "with stopping.stop_on_signals(stopping.StopRequest()) as stop:\n"
+        "    signal.raise_signal(signal.SIGTERM)\n"
+        "    time.sleep(30)  # blocked where no stop reaches, as in a write to a full pipe\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=30, cwd=REPO
+    )
+    assert time.monotonic() - started < 15
+    assert done.returncode == 0  # SIGTERM's code in the demo
+    assert "stopped by SIGTERM, but the demo did not stop within 0.5 s" in done.stderr
+    assert "ending it now" in done.stderr
+
+
 @pytest.mark.parametrize("left_behind", [False, True], ids=["no-thread", "a-thread-left"])
 def test_the_process_ends_with_its_code_and_its_output_whatever_threads_are_left(left_behind):
     # A thread still busy when the demo is done (here writing to stderr in a loop, as a left
