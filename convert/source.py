@@ -6,7 +6,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from runtime.errors import ModelFormatError
+from runtime.errors import DigitKitError, ModelFormatError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -137,4 +137,10 @@ def training_threshold(keras_path: str | os.PathLike[str]) -> float | None:
         return None
     if metrics.get("model_sha256") != sha256_of(Path(keras_path)):
         return None  # the report belongs to another run
-    return float(threshold) if 0.0 <= threshold <= 1.0 else None
+    number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+    if not (number and 0.0 <= threshold <= 1.0):
+        raise DigitKitError(
+            f"{report}: this model's training report gives the threshold {threshold!r}, not a "
+            "number from 0 to 1: train again, or move the report away to use the runtime's default"
+        )
+    return float(threshold)

@@ -205,3 +205,27 @@ def test_the_conversion_an_out_folder_holds_is_known_by_its_report_or_its_files(
     (tmp_path / "model.keras").write_bytes(b"the trained model stays")
     remove_conversion(tmp_path)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["model.keras"]
+
+
+def test_a_training_report_with_a_threshold_that_is_no_number_is_a_clear_error(tmp_path):
+    """A metrics.json beside the model, naming it, with a threshold of null, text or a list
+    raised a TypeError from a comparison; out of [0, 1] it was taken for no report at all."""
+    from convert.source import TRAINING_REPORT, training_threshold
+    from runtime.errors import DigitKitError
+    from train.data import sha256_of
+
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"a model")
+    report = tmp_path / TRAINING_REPORT
+
+    def write(threshold, sha: str = sha256_of(model)) -> None:
+        report.write_text(json.dumps({"model_sha256": sha, "threshold": {"threshold": threshold}}))
+
+    write(0.93)
+    assert training_threshold(model) == 0.93
+    write(0.93, sha="another run")
+    assert training_threshold(model) is None
+    for bad in (None, "0.9", [0.9], True, 1.5, -0.1):
+        write(bad)
+        with pytest.raises(DigitKitError, match=r"not a number from 0 to 1"):
+            training_threshold(model)

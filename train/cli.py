@@ -27,6 +27,8 @@ from train.recipes import RECIPES
 
 PROG = "digit-train"
 # The files of a finished or partial run: --out holding any of them is an earlier run.
+# Fewer images leave some digit without two validation examples: the stratified split fails.
+MIN_TRAIN_LIMIT = 100
 RUN_FILES = ("model.keras", "metrics.json", "confusion_matrix.png", "training_curves.png")
 
 
@@ -72,9 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--train-limit",
-        type=positive,
+        type=int_at_least(MIN_TRAIN_LIMIT),
         default=None,
-        help="train on the first N training images only (quick experiments)",
+        help="train on the first N training images only (quick experiments; at least "
+        f"{MIN_TRAIN_LIMIT}, so that every digit has a few in the validation split)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
