@@ -200,6 +200,8 @@ def thread_count(text: str) -> int:
 def output_dir(text: str) -> Path:
     """An argparse type for a folder a command writes into (made when the command writes):
     tried now, so that a long run does not fail only at its end."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the folder is empty: name one (. for this folder)")
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a folder")
@@ -209,6 +211,8 @@ def output_dir(text: str) -> Path:
 
 def output_file(text: str) -> Path:
     """An argparse type for a file a command writes at its end: its folder tried now."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the file name is empty")
     path = Path(text)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")

@@ -210,6 +210,11 @@ def test_output_paths_are_tried_before_the_work_starts(tmp_path):
     assert cli_common.output_dir(str(tmp_path / "new" / "run")) == tmp_path / "new" / "run"
     assert cli_common.output_file(str(tmp_path / "out" / "r.json")) == tmp_path / "out" / "r.json"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.png"]  # nothing left behind
+    for empty in ("", "  "):  # "" was this folder: a whole run written where the shell stood
+        with pytest.raises(argparse.ArgumentTypeError, match="empty"):
+            cli_common.output_dir(empty)
+        with pytest.raises(argparse.ArgumentTypeError, match="empty"):
+            cli_common.output_file(empty)
 
 
 @pytest.mark.parametrize(
