@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from convert.source import logits_model
 from runtime.backends import TensorSpec
-from runtime.classifier import DigitClassifier
+from runtime.classifier import DigitClassifier, softmax
 
 DEFAULT_MAX_ACCURACY_DROP = 0.2
 DEFAULT_MIN_AGREEMENT = 99.5
@@ -57,12 +58,14 @@ class KerasReference:
 
 
 def keras_reference(model, images: np.ndarray, labels: np.ndarray) -> KerasReference:
-    """Run the Keras model once, batched, over ``images`` (uint8 pixels, fed as pixel/255)."""
-    probabilities = model.predict(
+    """Run the Keras model once, batched, over ``images`` (uint8 pixels, fed as pixel/255):
+    its probabilities, the runtime's softmax of its logits whether it ends in a softmax or in
+    logits (the raw logits of a logits model were compared with the files' probabilities)."""
+    logits = logits_model(model).predict(
         images.astype(np.float32) / np.float32(255), batch_size=KERAS_BATCH_SIZE, verbose=0
     )
     return KerasReference(
-        images=images, labels=np.asarray(labels), probabilities=np.asarray(probabilities)
+        images=images, labels=np.asarray(labels), probabilities=softmax(np.asarray(logits))
     )
 
 

@@ -320,3 +320,23 @@ def test_models_taking_other_pixel_layouts_convert_to_files_taking_images(
         assert classifier.input_spec.shape[1:] == (28, 28)
         probabilities = classifier.predict_proba(mnist.x_test[:500])
         assert np.abs(probabilities - expected).max() < tolerance
+
+
+def test_a_model_ending_in_logits_is_compared_by_probabilities(tmp_path, mnist, mnist_path):
+    """Its raw Keras logits were compared with the file's probabilities: a max probability
+    difference of 12 in the table, parity.json and the file's metadata."""
+    import keras
+
+    inputs = keras.Input(shape=(28, 28))
+    model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
+    model.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    model.fit(mnist.x_train[:3000] / 255.0, mnist.y_train[:3000], verbose=0)
+    source = tmp_path / "logits.keras"
+    model.save(source)
+    out = tmp_path / "out"
+    argv = [source, "--out", out, "--formats", "float32", "--data", mnist_path]
+    assert main([str(arg) for arg in [*argv, "--timing-images", "0"]]) == EXIT_OK
+    parity = json.loads((out / PARITY_FILE).read_text())["formats"]["float32"]
+    assert parity["max_abs_prob_diff"] < 1e-5
