@@ -307,12 +307,16 @@ class MqttPublisher(Closable):
     ) -> None:
         with self._cond:
             was_connected, self.connected = self.connected, False
-        if was_connected and not self._closing.is_set():
-            log.warning(
-                "MQTT connection to %s lost (%s); reconnecting with back-off, reading goes on",
-                self.target.redacted(),
-                reason,
-            )
+        if self._closing.is_set():
+            return
+        if not was_connected:  # the socket opened, but no broker answered the MQTT handshake
+            self._connection_failed("did not answer the MQTT handshake", reason)
+            return
+        log.warning(
+            "MQTT connection to %s lost (%s); reconnecting with back-off, reading goes on",
+            self.target.redacted(),
+            reason,
+        )
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         # paho calls this inside its ``except OSError``: the error says why (a refused

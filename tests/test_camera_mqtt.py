@@ -362,6 +362,24 @@ def test_a_broker_refusing_again_and_again_is_said_now_and_then(caplog):
     assert "(100 attempts: " in said[-1] and "wrong" not in " ".join(said)
 
 
+def test_a_broker_that_never_answers_the_handshake_is_said(caplog):
+    """A port that accepts the connection but never answers (a wrong port, a proxy): paho
+    disconnects without ever having connected, which was said nowhere but /api/health."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    publisher = MqttPublisher(parse_mqtt_url("mqtt://127.0.0.1:1/meter"))
+    unanswered = ReasonCode(PacketTypes.DISCONNECT, identifier=141)  # "Keep alive timeout"
+    with caplog.at_level("WARNING", logger="camera_demo"):
+        publisher._on_disconnect(None, None, None, unanswered, None)
+        publisher.connected = True
+        publisher._on_disconnect(None, None, None, unanswered, None)
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 2
+    assert "did not answer the MQTT handshake (1 attempts: Keep alive timeout)" in said[0]
+    assert "connection to mqtt://127.0.0.1:1/meter lost (Keep alive timeout)" in said[1]
+
+
 def test_paho_1_x_is_named_not_a_traceback(monkeypatch):
     """Debian's python3-paho-mqtt (1.x) seen through --system-site-packages has no
     CallbackAPIVersion."""
