@@ -40,7 +40,14 @@ from camera_demo.output import (
 from camera_demo.overlay import draw_overlay, draw_status
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
 from camera_demo.reader import ThreadedReader
-from camera_demo.sources import IMAGE_SUFFIXES, Frame, RetryPolicy, open_source, redact_url
+from camera_demo.sources import (
+    IMAGE_SUFFIXES,
+    Frame,
+    RetryPolicy,
+    SourceError,
+    open_source,
+    redact_url,
+)
 from camera_demo.stopping import (
     StopRequest,
     StopRequested,
@@ -533,6 +540,9 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
                 silence_stdout()
             print_error(PROG, exc)
             ending, code = f"stopped: {exc}", EXIT_BAD_INPUT
+        except SourceError as exc:  # a camera or stream lost for good: the summary still
+            print_error(PROG, exc)
+            ending, code = "stopped: the source stopped delivering frames", EXIT_BAD_INPUT
         if stop.is_set():
             code = stop.exit_code
         skipped = getattr(source, "skipped", [])

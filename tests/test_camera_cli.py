@@ -34,6 +34,7 @@ def test_cli_reports_a_dead_camera_and_exits_non_zero(built_model, monkeypatch, 
     err = capsys.readouterr().err
     assert "retry 1/2" in err and "retry 2/2" in err
     assert "error: camera 0 stopped delivering frames" in err
+    assert "stopped: the source stopped delivering frames: 0 frames in" in err  # the summary
 
 
 @pytest.mark.parametrize(
