@@ -7,8 +7,9 @@ box, lines top to bottom, each left to right; digits apart by a word's gap or on
 are another number. An image in which no digit is found is taken as one digit filling the
 picture (``DigitClassifier.predict``, which prepares any photo the MNIST way); a 28x28 image
 is MNIST form already unless its ground is light. ``--one-digit`` skips the search (the fast
-path for crops of single digits). Exit codes follow ``runtime.cli_common``: 0 every image read, 2 bad arguments, model
-or image (one line each on stderr), 130 interrupted.
+path for crops of single digits). Exit codes follow ``runtime.cli_common``: 0 every image
+read, 2 bad arguments, model or image (one line each on stderr), 130 interrupted, 143 stopped
+by SIGTERM.
 """
 
 from __future__ import annotations

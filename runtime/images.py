@@ -348,6 +348,11 @@ def _composite_alpha(bgra: np.ndarray) -> np.ndarray:
     return np.clip(255.0 - strength * alpha + 0.5, 0, 255).astype(np.uint8)
 
 
+def shrink_step(shape: tuple[int, ...], max_side: int) -> int:
+    """The integer step ``shrink`` reduces a picture of ``shape`` by (1: not at all)."""
+    return max(1, -(-max(shape[:2]) // max_side))
+
+
 def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
     """Downscale ``gray`` by the smallest integer step that brings its longest side to at
     most ``max_side``; return the image and the step (input pixels per output pixel).
@@ -357,7 +362,7 @@ def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
     """
     cv2 = require_opencv()
     height, width = gray.shape
-    step = -(-max(height, width) // max_side)
+    step = shrink_step(gray.shape, max_side)
     if step <= 1:
         return gray, 1
     rows, cols = max(1, height // step), max(1, width // step)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from runtime.errors import NoDigitFoundError
-from runtime.images import as_gray_u8, require_opencv, shrink
+from runtime.images import as_gray_u8, require_opencv, shrink, shrink_step
 from runtime.ink import InkMap, Polarity, ink_map, relative_ink
 from runtime.preprocess import ink_to_mnist
 from runtime.proposals import (
@@ -382,7 +382,7 @@ def smallest_searched(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) ->
     """The height in pixels of the smallest digit searched for in a picture of ``shape``:
     ``min_height`` of its height, and at least a few pixels of the reduced copy searched
     (about 2% of the picture's longer side)."""
-    step = max(1, -(-max(shape[:2]) // WORK_SIDE))  # as ``shrink`` reduces it
+    step = shrink_step(shape, WORK_SIDE)
     work_height = shape[0] // step
     return math.ceil(max(_SHORTEST_WORK_PIXELS, min_height * work_height) * step)
 
