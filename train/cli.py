@@ -26,9 +26,9 @@ from runtime.errors import DigitKitError
 from train.recipes import RECIPES
 
 PROG = "digit-train"
-# The files of a finished or partial run: --out holding any of them is an earlier run.
 # Fewer images leave some digit without two validation examples: the stratified split fails.
 MIN_TRAIN_LIMIT = 100
+# The files of a finished or partial run: --out holding any of them is an earlier run.
 RUN_FILES = ("model.keras", "metrics.json", "confusion_matrix.png", "training_curves.png")
 
 
