@@ -199,7 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--roi",
         type=_roi,
         action="append",
-        default=[],
         metavar="X,Y,W,H",
         help="read one digit in this fixed box instead of searching the frame (repeatable)",
     )
@@ -488,7 +487,7 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     classifier = DigitClassifier(
         args.model, backend=args.backend, num_threads=args.threads, threshold=args.threshold
     )
-    pipeline = FramePipeline(classifier, args.roi, args.smooth, args.polarity)
+    pipeline = FramePipeline(classifier, args.roi or (), args.smooth, args.polarity)
     summary = RunSummary()
     code = EXIT_OK
     with contextlib.ExitStack() as stack:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -44,6 +45,19 @@ class OutputError(DigitKitError):
     """An output the demo writes (JSONL, snapshots) cannot be written: the reading stops."""
 
 
+def _ends_inside_a_line(path: Path) -> bool:
+    """Whether the file at ``path`` exists and its last line has no end."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
+
+
 class JsonlWriter(Closable):
     """Append one JSON object per line to ``path``, or to stdout when ``path`` is None."""
 
@@ -54,7 +68,12 @@ class JsonlWriter(Closable):
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            torn = _ends_inside_a_line(self.path)
             self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            if (
+                torn
+            ):  # a run cut off mid-line (power loss): the next record starts a line of its own
+                self._stream.write("\n")
         except OSError as exc:
             raise DigitKitError(f"cannot open {self.path} for the JSONL output: {exc}") from exc
 

@@ -254,3 +254,18 @@ def test_a_full_disk_stops_the_reading_with_one_error_and_the_summary(
     assert "error: cannot write the JSONL output to /dev/full: No space left on device" in err
     assert "stopped: cannot write the JSONL output" in err and "1 frame" in err  # the summary
     assert "Traceback" not in err
+
+
+def test_a_jsonl_file_cut_off_mid_line_gets_its_next_record_on_a_line_of_its_own(tmp_path):
+    """A run cut off mid-write (power loss) left a torn last line; the next run's first
+    record was glued to it, and both were lost to a JSON reader."""
+    from camera_demo.output import JsonlWriter
+
+    path = tmp_path / "readings.jsonl"
+    path.write_text('{"frame":0}\n{"frame":1,"num')
+    with JsonlWriter(path) as writer:
+        writer.write({"frame": 0})
+    assert path.read_text().splitlines() == ['{"frame":0}', '{"frame":1,"num', '{"frame":0}']
+    with JsonlWriter(path) as writer:  # a whole file is appended to as it is
+        writer.write({"frame": 1})
+    assert path.read_text().splitlines()[-2:] == ['{"frame":0}', '{"frame":1}']
