@@ -70,9 +70,8 @@ class JsonlWriter(Closable):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             torn = _ends_inside_a_line(self.path)
             self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-            if (
-                torn
-            ):  # a run cut off mid-line (power loss): the next record starts a line of its own
+            # A run cut off mid-line (power loss): the next record starts a line of its own.
+            if torn:
                 self._stream.write("\n")
         except OSError as exc:
             raise DigitKitError(f"cannot open {self.path} for the JSONL output: {exc}") from exc

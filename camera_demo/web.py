@@ -97,11 +97,16 @@ def _is_loopback_address(text: str) -> bool:
     return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
+def _canonical_name(name: str) -> str:
+    """A host name as DNS compares it: case-blind, without the root's trailing dot."""
+    return name.lower().rstrip(".")
+
+
 def _is_loopback_name(name: str) -> bool:
     """Whether a Host header's name is a loopback address or one of localhost's names."""
     if _is_loopback_address(name):
         return True
-    name = name.lower().rstrip(".")
+    name = _canonical_name(name)
     return name in ("localhost", "localhost.localdomain") or name.endswith(".localhost")
 
 
@@ -316,7 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         # The name given to --serve is this machine's by the user's own choice: a page can
         # rebind a name of its own, not that one.
-        return _is_loopback_name(name) or name.lower().rstrip(".") == self.server.app.served_name
+        return _is_loopback_name(name) or _canonical_name(name) == self.server.app.served_name
 
     def _authorized(self, query: str) -> bool:
         app = self.server.app
@@ -512,7 +517,7 @@ class LiveServer(Closable):
         without_token: bool = False,
     ) -> None:
         self.address = address
-        self.served_name = address.host.lower().rstrip(".")
+        self.served_name = _canonical_name(address.host)
         self.without_token = without_token  # open to the network without a token: as told
         self.live = live
         self.model_info = model_info

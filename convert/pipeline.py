@@ -212,14 +212,20 @@ def convert_model(
     return report
 
 
+def _earlier_report(out: Path) -> dict[str, Any]:
+    """``out``'s parity report, or an empty one when there is none that reads as a report."""
+    try:
+        report = json.loads((out / PARITY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
 def earlier_conversion(out: Path) -> str | None:
     """The SHA-256 of the Keras model whose conversion ``out`` holds, from its parity report or
     else its published files' metadata; None when it holds none."""
-    try:
-        parity = json.loads((out / PARITY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        parity = None
-    if isinstance(parity, dict) and isinstance(parity.get("source_model_sha256"), str):
+    parity = _earlier_report(out)
+    if isinstance(parity.get("source_model_sha256"), str):
         return parity["source_model_sha256"]
     for fmt in FORMATS:
         try:
@@ -243,11 +249,8 @@ def _earlier_formats(out: Path, source_sha256: str, converted: Iterable[str]) ->
     """The entries of ``out``'s earlier parity report for formats not converted now, kept
     (marked ``earlier_run``) when they are of the same Keras model and their files are still
     there: converting one format again must not drop the record of the others."""
-    try:
-        earlier = json.loads((out / PARITY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(earlier, dict) or earlier.get("source_model_sha256") != source_sha256:
+    earlier = _earlier_report(out)
+    if earlier.get("source_model_sha256") != source_sha256:
         return {}
     kept = {}
     for fmt, entry in (earlier.get("formats") or {}).items():

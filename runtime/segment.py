@@ -177,7 +177,7 @@ class FrameCandidates:
         )
         mask, lines = remove_ruled_lines(self._found.mask, detect_on=faint, ink=self._found.ink)
         height = work.shape[0]
-        shortest, tallest = max(_SHORTEST_WORK_PIXELS, min_height * height), max_height * height
+        shortest, tallest = _shortest(height, min_height), max_height * height
         structure = cv2.bitwise_and(faint, cv2.bitwise_not(lines))
         self._labels, pieces = ink_pieces(mask, shortest, lines, structure)
         self._lines = [
@@ -384,7 +384,12 @@ def smallest_searched(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) ->
     (about 2% of the picture's longer side)."""
     step = shrink_step(shape, WORK_SIDE)
     work_height = shape[0] // step
-    return math.ceil(max(_SHORTEST_WORK_PIXELS, min_height * work_height) * step)
+    return math.ceil(_shortest(work_height, min_height) * step)
+
+
+def _shortest(work_height: int, min_height: float) -> float:
+    """The smallest digit searched for, in pixels of the reduced copy ``work_height`` tall."""
+    return max(_SHORTEST_WORK_PIXELS, min_height * work_height)
 
 
 def _best_reading(
