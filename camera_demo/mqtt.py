@@ -62,6 +62,10 @@ _NOT_IN_TOPICS = "+#\0"
 _MAX_TOPIC_BYTES = 65_535
 _AVAILABILITY = "/availability"
 _NODE_ID_CHARACTERS = 40
+_CLIENT_ID_CHARACTERS = 64
+_HOST_CHARACTERS = 24
+# Topics that read back from their node id: levels of ASCII letters, digits and -, apart by /
+_PLAIN_TOPIC = re.compile(r"[A-Za-z0-9-]+(?:/[A-Za-z0-9-]+)*")
 
 
 @dataclass(frozen=True)
@@ -144,13 +148,16 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
 
 
 def node_id_for(topic: str) -> str:
-    """A Home Assistant node id derived from the topic (discovery allows ``[a-zA-Z0-9_-]``).
+    """A Home Assistant node id derived from the topic (discovery allows ``[a-zA-Z0-9_-]``),
+    the same at every start, and never the same for two topics.
 
-    A topic that does not fit (other letters than ASCII's, or longer than 40 characters) gets
-    a digest of itself too, so that two such topics never share a node id.
+    A plain topic (``home/meter``: ASCII letters, digits and ``-`` between single ``/``, up to
+    40 characters) is its node id with ``/`` as ``_``. Any other topic gets a digest of itself
+    too: ``home_meter``, ``home.meter`` or ``/home/meter`` would all read ``home_meter``, and
+    two kits with such topics overwrote each other's discovery config.
     """
     readable = re.sub(r"[^A-Za-z0-9_-]+", "_", topic).strip("_")
-    if topic.isascii() and len(readable) <= _NODE_ID_CHARACTERS:
+    if _PLAIN_TOPIC.fullmatch(topic) and len(readable) <= _NODE_ID_CHARACTERS:
         return f"digit_kit_{readable}"
     digest = hashlib.sha256(topic.encode("utf-8", "surrogateescape")).hexdigest()[:10]
     return "_".join(part for part in ("digit_kit", readable[:_NODE_ID_CHARACTERS], digest) if part)
@@ -243,11 +250,15 @@ class MqttPublisher(Closable):
         self._connections = 0  # successful connections so far
         self._announced = 0  # connections whose availability/discovery/latest were sent
         self.connected = False
-        self.published = 0
+        self.published = 0  # readings paho reported sent (on_publish), not just handed to it
+        # Messages handed to paho and not yet reported sent (mid -> whether a reading), and
+        # mids paho reported before ``publish`` returned them to this thread.
+        self._sent_lock = threading.Lock()
+        self._unsent: dict[int, bool] = {}
+        self._sent_early: set[int] = set()
         self._closing = threading.Event()
 
-        client_id = f"{self.node_id}-{socket.gethostname()}-{os.getpid()}"[:64]
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
         if target.username:
             self._client.username_pw_set(target.username, target.password)
         if target.tls:
@@ -267,6 +278,7 @@ class MqttPublisher(Closable):
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_publish = self._on_publish
         self._failures = 0
         self._thread = threading.Thread(
             target=self._publish_loop, name="mqtt-publisher", daemon=True
@@ -294,6 +306,9 @@ class MqttPublisher(Closable):
         if reason.is_failure:
             self._connection_failed("refused the connection", reason)
             return
+        with self._sent_lock:
+            # paho dropped the QoS 0 messages the last connection had not sent: never reported.
+            self._unsent.clear()
         with self._cond:
             self.connected = True
             self._connections += 1
@@ -317,6 +332,18 @@ class MqttPublisher(Closable):
             self.target.redacted(),
             reason,
         )
+
+    def _on_publish(
+        self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
+        # QoS 0 (the readings): paho wrote the message to the connection; QoS 1: the broker
+        # acknowledged it.
+        with self._sent_lock:
+            if mid in self._unsent:
+                if self._unsent.pop(mid):
+                    self.published += 1
+            else:
+                self._sent_early.add(mid)
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:
         # paho calls this inside its ``except OSError``: the error says why (a refused
@@ -354,16 +381,28 @@ class MqttPublisher(Closable):
                 payload = self._latest if announce else self._pending
                 self._pending = None
             if announce:
-                publish = self._client.publish
-                publish(self.availability_topic, "online", qos=STATE_QOS, retain=True)
+                self._publish(self.availability_topic, "online", STATE_QOS)
                 if self.discovery_topic:
-                    publish(self.discovery_topic, self._discovery, qos=STATE_QOS, retain=True)
+                    self._publish(self.discovery_topic, self._discovery, STATE_QOS)
             if payload is not None:
-                info = self._client.publish(self.target.topic, payload, qos=STATE_QOS, retain=True)
-                if info.rc == 0:
-                    self.published += 1
-                else:  # lost the connection meanwhile: the next connection sends the latest
+                info = self._publish(self.target.topic, payload, STATE_QOS, reading=True)
+                if info.rc != 0:  # lost the connection meanwhile: the next one sends the latest
                     log.debug("MQTT publish not queued (rc %s)", info.rc)
+
+    def _publish(self, topic: str, payload: str, qos: int, reading: bool = False) -> Any:
+        """Hand a retained message to paho; ``published`` counts a reading once paho reports
+        it sent. Returns paho's ``MQTTMessageInfo``."""
+        info = self._client.publish(topic, payload, qos=qos, retain=True)
+        if info.rc != 0:  # not queued: paho never reports it
+            return info
+        with self._sent_lock:
+            if info.mid in self._sent_early:  # paho's thread was quicker than this one
+                self._sent_early.discard(info.mid)
+                if reading:
+                    self.published += 1
+            else:
+                self._unsent[info.mid] = reading
+        return info
 
     # ------------------------------------------------------------ life cycle
 
@@ -380,8 +419,16 @@ class MqttPublisher(Closable):
         )
         return self
 
+    @property
+    def client_id(self) -> str:
+        """The MQTT client id: the node id, host and process, at most ``_CLIENT_ID_CHARACTERS``;
+        the node id is what gets shortened, so two processes never share an id (a broker
+        drops the older connection of a shared one)."""
+        where = f"-{socket.gethostname()[:_HOST_CHARACTERS]}-{os.getpid()}"
+        return self.node_id[: _CLIENT_ID_CHARACTERS - len(where)] + where
+
     def status(self) -> dict:
-        """For ``/api/health``."""
+        """For ``/api/health``: ``published`` counts the readings paho reported sent."""
         return {"mqtt": {"connected": self.connected, "published": self.published}}
 
     def close(self) -> None:
@@ -398,11 +445,9 @@ class MqttPublisher(Closable):
         was_connected = self.connected
         if was_connected:
             if last is not None and not self._thread.is_alive():
-                self._client.publish(self.target.topic, last, qos=STATE_QOS, retain=True)
+                self._publish(self.target.topic, last, STATE_QOS, reading=True)
             # Acknowledged at QoS 1, and sent after the state on the same connection.
-            info = self._client.publish(
-                self.availability_topic, "offline", qos=GOODBYE_QOS, retain=True
-            )
+            info = self._publish(self.availability_topic, "offline", GOODBYE_QOS)
             deadline = time.monotonic() + GOODBYE_WAIT_S
             while not _sent_or_failed(info) and self.connected and time.monotonic() < deadline:
                 time.sleep(0.01)

@@ -10,12 +10,14 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from camera_servers import DemoProcess, MjpegCamera, digit_frame, free_port, random_model
 from system_tools import Mosquitto, require_module
@@ -29,7 +31,8 @@ from camera_demo.mqtt import (
     node_id_for,
     parse_mqtt_url,
 )
-from camera_demo.sources import redact_url
+from camera_demo.pipeline import DigitReading, FrameReading
+from camera_demo.sources import Frame, redact_url
 from runtime.errors import DigitKitError
 
 TOPIC = "digits/test"
@@ -88,6 +91,28 @@ def test_topics_that_do_not_fit_a_node_id_still_get_their_own():
     assert node_id_for("home/meter") == "digit_kit_home_meter"  # ids already in use stay
 
 
+def test_topics_that_read_alike_get_node_ids_of_their_own():
+    # "home_meter", "home.meter" and "home meter" all became "digit_kit_home_meter", the node
+    # id of "home/meter" too: two kits on one broker overwrote each other's discovery config.
+    topics = ("home/meter", "home_meter", "home.meter", "home meter", "home//meter", "home/_meter")
+    ids = [node_id_for(topic) for topic in topics]
+    assert len(set(ids)) == len(topics)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", node) for node in ids)
+    # Stable from one start (or kit version) to the next: Home Assistant keys its entities on it.
+    assert ids[:2] == ["digit_kit_home_meter", "digit_kit_home_meter_921156f925"]
+    assert node_id_for("gas-meter/1") == "digit_kit_gas-meter_1"
+
+
+def test_a_long_topic_keeps_host_and_process_in_the_client_id(monkeypatch):
+    # The id was cut at 64 characters after the host and process id: two processes with one
+    # long topic shared a client id, and the broker dropped one whenever the other connected.
+    monkeypatch.setattr(socket, "gethostname", lambda: "kitchen-pi")
+    publisher = MqttPublisher(parse_mqtt_url(f"mqtt://127.0.0.1:1/{'meter/' * 20}gas"))
+    assert len(publisher.client_id) <= 64
+    assert publisher.client_id.endswith(f"-kitchen-pi-{os.getpid()}")
+    assert publisher.client_id.startswith("digit_kit_meter_meter")
+
+
 def test_a_topic_longer_than_mqtt_allows_is_refused_at_start():
     # paho's publisher thread died with a struct.error and the demo exited 0.
     longest = "t" * (65_535 - len("/availability"))
@@ -109,6 +134,108 @@ def test_discovery_config_makes_a_home_assistant_sensor():
         "else [value_json.number]) | join(' ') }}"
     )
     assert config["device"]["identifiers"] == ["digit_kit_home_meter"]
+
+
+# ---------------------------------------------------------------- what paho reports sent
+
+
+def a_reading(index: int, number: str) -> tuple[Frame, FrameReading]:
+    digits = tuple(
+        DigitReading(int(c), 0.9, (40 + 60 * i, 40, 50, 80), i) for i, c in enumerate(number)
+    )
+    return Frame(index, np.zeros((4, 4), np.uint8)), FrameReading(index, digits)
+
+
+class HeldPublishes:
+    """Stands in for paho's ``publish``: queues each message (rc 0) and reports none sent
+    until ``report`` says so, as paho's network thread does through ``on_publish``."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.messages: list[tuple[str, object]] = []  # (topic, MQTTMessageInfo)
+        self.report_at_once = False
+
+    def __call__(self, topic, payload=None, qos=0, retain=False):
+        from paho.mqtt.client import MQTTMessageInfo
+
+        info = MQTTMessageInfo(len(self.messages) + 1)
+        info.rc = 0
+        self.messages.append((topic, info))
+        if self.report_at_once:  # paho's thread sending it before publish returns
+            self.report(info.mid)
+        return info
+
+    def report(self, mid: int) -> None:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+        from paho.mqtt.reasoncodes import ReasonCode
+
+        success = ReasonCode(PacketTypes.PUBACK, identifier=0)
+        self.client.on_publish(self.client, None, mid, success, Properties(PacketTypes.PUBACK))
+
+    def wait_for(self, count: int) -> list[tuple[str, object]]:
+        deadline = time.monotonic() + 5
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(self.messages) == count, self.messages
+        return self.messages
+
+
+def published_after(publisher: MqttPublisher, seconds: float) -> int:
+    """``published`` once the publisher thread has had ``seconds`` to count what it would."""
+    time.sleep(seconds)
+    return publisher.status()["mqtt"]["published"]
+
+
+def published_once(publisher: MqttPublisher, expected: int, timeout: float = 5.0) -> int:
+    """``published`` as soon as it is ``expected``, or at the timeout."""
+    deadline = time.monotonic() + timeout
+    while publisher.status()["mqtt"]["published"] != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return publisher.status()["mqtt"]["published"]
+
+
+def test_published_counts_the_readings_paho_reports_sent_not_those_handed_to_it():
+    # It counted every reading paho accepted into its queue: a connection that dropped before
+    # paho wrote them (paho then drops them) or a broker not reading still counted as published.
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    publisher = MqttPublisher(parse_mqtt_url("mqtt://127.0.0.1:1/digits/test"))
+    held = HeldPublishes(publisher._client)
+    publisher._client.publish = held
+    connack = ReasonCode(PacketTypes.CONNACK, identifier=0)
+    publisher._thread.start()  # the publisher thread alone: no network
+    try:
+        publisher._on_connect(None, None, None, connack, None)
+        publisher.observe(*a_reading(0, "42"), {}, 10.0)
+        online, config, first = held.wait_for(3)
+        assert [online[0], config[0], first[0]] == [AVAILABILITY, DISCOVERY, TOPIC]
+        assert published_after(publisher, 0.2) == 0  # handed over, not reported sent
+        held.report(online[1].mid)
+        held.report(config[1].mid)
+        assert published_after(publisher, 0.2) == 0  # counts readings only
+        held.report(first[1].mid)
+        assert published_once(publisher, 1) == 1
+
+        held.report_at_once = True  # paho's thread may report before publish returns
+        publisher.observe(*a_reading(1, "7"), {}, 10.0)
+        held.wait_for(4)
+        assert published_once(publisher, 2) == 2
+
+        held.report_at_once = False
+        publisher.observe(*a_reading(2, "8"), {}, 10.0)
+        held.wait_for(5)
+        dropped = ReasonCode(PacketTypes.DISCONNECT, identifier=0)
+        publisher._on_disconnect(None, None, None, dropped, None)
+        publisher._on_connect(None, None, None, connack, None)  # paho dropped the unsent one
+        *_, again = held.wait_for(8)  # availability, discovery and the latest, again
+        assert published_after(publisher, 0.2) == 2
+        held.report(again[1].mid)
+        assert published_once(publisher, 3) == 3
+    finally:
+        publisher.connected = False  # no goodbye to wait for
+        publisher.close()
 
 
 # ---------------------------------------------------------------- with a broker
@@ -257,6 +384,18 @@ def test_the_last_will_says_offline_when_the_reader_dies(
         subscriber.wait_for(AVAILABILITY, lambda m: m.payload == "online", 30)
         demo.kill()  # SIGKILL: no goodbye; the broker publishes the will
         subscriber.wait_for(AVAILABILITY, lambda m: m.payload == "offline", 10)
+
+
+def test_published_follows_what_a_real_broker_was_sent(broker, subscriber):
+    publisher = MqttPublisher(parse_mqtt_url(f"mqtt://127.0.0.1:{broker.port}/{TOPIC}")).start()
+    try:
+        for index, number in enumerate(["1", "12", "123"]):
+            publisher.observe(*a_reading(index, number), {}, 10.0)
+            subscriber.wait_for(TOPIC, lambda m, n=number: json.loads(m.payload)["number"] == n, 10)
+        assert published_once(publisher, 3) == 3
+        assert publisher.status()["mqtt"]["connected"]
+    finally:
+        publisher.close()
 
 
 def retained(port: int, topic: str, timeout: float = 5.0) -> str | None:
