@@ -129,10 +129,13 @@ def read_with_retry(
     description: str,
     sleep: Callable[[float], None] = time.sleep,
     stop: threading.Event | None = None,
+    reopen_at_once: bool = False,
 ) -> np.ndarray:
     """Call ``grab`` until it returns a non-empty image, backing off and reopening between tries.
 
-    With ``stop``, the back-off waits on it and ``SourceStopped`` is raised once it is set.
+    The first retry reads the source as it is (a camera may just have been slow) unless
+    ``reopen_at_once``; later retries reopen it. With ``stop``, the back-off waits on it and
+    ``SourceStopped`` is raised once it is set.
     """
     failure = ""
     started = time.monotonic()
@@ -152,9 +155,9 @@ def read_with_retry(
                 sleep(delay)
             elif stop.wait(delay):
                 raise SourceStopped(description)
-            # A second failure in a row (or the last retry): the device may have reset, or the
-            # stream's connection died; open it anew.
-            if attempt > 1 or attempt == policy.attempts:
+            # A second failure in a row (or the last retry): the device may have reset; open
+            # it anew.
+            if reopen_at_once or attempt > 1 or attempt == policy.attempts:
                 try:
                     reopen()
                 except Exception as exc:  # reopening is best effort; the next read decides
@@ -200,6 +203,9 @@ class CaptureSource(FrameSource):
 
     ``open_capture`` builds the capture (it is called again to reopen a live source).
     A finite source (file) ends at its first failed read; a live one retries per ``retry``.
+    A network stream (``stream``) is reopened at its first retry: a failed read there means
+    its connection dropped or stalled, and reading the same connection again only fails
+    again (a second warning for the one failure, and for a stall another read timeout).
     """
 
     def __init__(
@@ -209,10 +215,12 @@ class CaptureSource(FrameSource):
         live: bool,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        stream: bool = False,
     ) -> None:
         super().__init__()
         self.description = description
         self.live = live
+        self._stream = stream
         self._open_capture = open_capture
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -246,7 +254,13 @@ class CaptureSource(FrameSource):
             self._frames_read += 1
             return image, ""
         return read_with_retry(
-            self._grab, self._reopen, self._retry, self.description, self._sleep, self._interrupt
+            self._grab,
+            self._reopen,
+            self._retry,
+            self.description,
+            self._sleep,
+            self._interrupt,
+            reopen_at_once=self._stream,
         ), ""
 
     def _warn_if_cut_short(self) -> None:
@@ -507,7 +521,9 @@ def open_source(
             )
         return CaptureSource(_camera_capture(spec, camera_size), f"camera {spec}", True, retry)
     if "://" in spec:
-        return CaptureSource(_stream_capture(spec), f"stream {redact_url(spec)}", True, retry)
+        return CaptureSource(
+            _stream_capture(spec), f"stream {redact_url(spec)}", True, retry, stream=True
+        )
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageFolderSource(path)

@@ -70,6 +70,29 @@ def test_camera_recovers_when_a_retry_succeeds():
     assert capture.released
 
 
+def test_a_stream_that_drops_and_comes_back_warns_once(monkeypatch, caplog):
+    # A dropped connection never delivers again: the first retry read it as it was, failed
+    # a second time, and logged a second warning for the one drop before reopening.
+    from camera_demo import sources
+
+    frame = np.zeros((4, 4, 3), np.uint8)
+    opened: list[FakeCapture] = []
+
+    def open_capture() -> FakeCapture:
+        opened.append(FakeCapture([(True, frame)] * (2 if not opened else 3)))  # then it drops
+        return opened[-1]
+
+    monkeypatch.setattr(sources, "_stream_capture", lambda url: open_capture)
+    with (
+        caplog.at_level("WARNING", logger="camera_demo"),
+        open_source("http://cam/x", retry=RetryPolicy(first_delay=0.001)) as source,
+    ):
+        assert [source.read().index for _ in range(5)] == [0, 1, 2, 3, 4]
+    failed = [r.getMessage() for r in caplog.records if "frame read failed" in r.getMessage()]
+    assert len(failed) == 1 and "retry 1/5" in failed[0]
+    assert len(opened) == 2 and opened[0].released
+
+
 def test_camera_that_cannot_open_is_a_clear_error():
     capture = FakeCapture([], opened=False)
     with pytest.raises(SourceError, match="cannot open camera 0: check that it is connected"):
