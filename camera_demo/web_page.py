@@ -71,6 +71,7 @@ PAGE = f"""<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>digit-kit live</title>
+<link rel="icon" href="data:,">
 <style>
   body {{ font-family: system-ui, sans-serif; margin: 0; background: #111; color: #eee; }}
   header {{ padding: .5rem 1rem; display: flex; gap: 1rem; align-items: baseline; }}

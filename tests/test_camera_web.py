@@ -231,6 +231,21 @@ def test_paths_outside_the_api_are_404_and_no_file_is_served():
             assert b"root:" not in body and b"import" not in body
 
 
+def test_the_page_declares_an_empty_icon_so_no_favicon_is_asked_for():
+    # Without an icon in the page, every load asked for /favicon.ico and got a 404.
+    with serving(feed=False) as server:
+        status, headers, body = request(server, "/")
+        assert status == 200
+        head = body.decode().partition("</head>")[0]
+        assert '<link rel="icon" href="data:,">' in head
+        policy = dict(
+            (directive.split()[0], directive.split()[1:])
+            for directive in headers["content-security-policy"].split(";")
+        )
+        assert "data:" in policy["img-src"]  # else the browser blocks the icon, with an error
+        assert request(server, "/favicon.ico")[0] == 404  # still nothing served from disk
+
+
 @pytest.mark.parametrize("address", ["0", "LOCALHOST:0"])
 def test_a_loopback_view_answers_only_to_localhost_names(address):
     # A web page could point a name of its own at 127.0.0.1 (DNS rebinding) and read the camera.
@@ -560,6 +575,8 @@ def test_page_in_headless_chromium_shows_the_number_and_the_video(plumbing_model
             after = get_json(url, "api/health", TOKEN)[1]
             assert after["viewers"] >= 1
             assert after["video_frames_sent"] >= before["video_frames_sent"] + 5  # frames flow
+            # No error in the console: no /favicon.ico 404, nothing the page's policy blocks.
+            assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         code, elapsed = demo.signal_and_wait(signal.SIGTERM)
         assert code == 0 and elapsed < 2.0
 
