@@ -108,17 +108,22 @@ class DigitClassifier:
         """Load ``model`` (a ``.tflite`` path or its bytes) with ``backend`` ("auto", "litert",
         "tflite_runtime", "tensorflow" or "numpy").
 
+        ``num_threads`` is the interpreter's thread count, at least 1; more than the CPUs this
+        process may run on (``runtime.backends.max_threads``) is capped to them, so code written
+        for a bigger device runs on a smaller one. ``self.num_threads`` is the count used. The
+        NumPy backend ignores it (NumPy's BLAS follows its own environment variables).
+
         Raises ``ModelFormatError`` (missing, not a TFLite file, damaged, wrong signature, bad
-        metadata), ``MetadataMismatchError`` and ``BackendUnavailableError``.
+        metadata), ``MetadataMismatchError``, ``BackendUnavailableError``, and ``ValueError``
+        for a ``num_threads`` below 1 or a threshold outside [0, 1].
         """
-        most = max_threads()  # a million threads exhaust the system before LiteRT notices
         if not isinstance(num_threads, int) or isinstance(num_threads, bool):
             raise ValueError(f"num_threads must be an integer, got {num_threads!r}")
-        if not 1 <= num_threads <= most:
-            raise ValueError(
-                f"num_threads must be between 1 and {most} (the CPUs available), "
-                f"got {num_threads!r}"
-            )
+        if num_threads < 1:
+            raise ValueError(f"num_threads must be at least 1, got {num_threads}")
+        # LiteRT starts every thread asked for (a million exhausted the system before it
+        # noticed); more threads than CPUs only take turns on them.
+        self.num_threads: int = min(num_threads, max_threads())
         loaded = load_model(model, verify_metadata=verify_metadata)
         source = loaded.source
         self.model_path = None if isinstance(model, bytes | bytearray | memoryview) else model
@@ -130,7 +135,7 @@ class DigitClassifier:
         )
         self.threshold = self.model_threshold if threshold is None else threshold
         self._backend: Backend = create_backend(
-            backend, loaded.data, num_threads=num_threads, source=source
+            backend, loaded.data, num_threads=self.num_threads, source=source
         )
         self._lock = threading.Lock()
         self.backend_name: str = self._backend.name

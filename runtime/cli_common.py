@@ -33,7 +33,9 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 EXIT_OK = 0
@@ -130,6 +132,60 @@ def silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+@dataclass
+class CaughtStderr:
+    """What :func:`stderr_caught` caught on file descriptor 2 (set when its block ends)."""
+
+    data: bytes = b""
+
+
+def _flush_stderr() -> None:
+    if sys.stderr is not None:
+        with suppress(OSError, ValueError):  # closed
+            sys.stderr.flush()
+
+
+@contextmanager
+def stderr_caught() -> Iterator[CaughtStderr]:
+    """Catch what the block writes to file descriptor 2, C libraries' lines included (they
+    write there directly: no Python switch silences them), for the caller to pass on what it
+    keeps with :func:`pass_on_stderr`. A block that raises has all of it passed on as it
+    was. Without a descriptor 2 or a temporary folder nothing is caught."""
+    caught = CaughtStderr()
+    _flush_stderr()
+    with ExitStack() as cleanup:
+        try:
+            saved = os.dup(2)
+            cleanup.callback(os.close, saved)
+            scratch = cleanup.enter_context(tempfile.TemporaryFile())
+        except OSError:
+            scratch = None
+        if scratch is None:
+            yield caught
+            return
+        os.dup2(scratch.fileno(), 2)
+        finished = False
+        try:
+            yield caught
+            finished = True
+        finally:
+            _flush_stderr()
+            os.dup2(saved, 2)
+            scratch.seek(0)
+            caught.data = scratch.read()
+            if not finished:
+                pass_on_stderr(caught.data)
+
+
+def pass_on_stderr(data: bytes) -> None:
+    """Write ``data`` to file descriptor 2, as a library writing there would have."""
+    _flush_stderr()
+    view = memoryview(data)
+    with suppress(OSError):  # stderr gone: nothing to tell it
+        while view:
+            view = view[os.write(2, view) :]
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Appends each option's default to its help (unless the help already says it, or there is
     none to show) and keeps the description's own line breaks."""
@@ -186,15 +242,12 @@ random_seed = int_at_least(0, 2**32 - 1)
 
 
 def thread_count(text: str) -> int:
-    """An argparse type for ``--threads``: 1 up to the CPUs available (``max_threads``)."""
+    """An argparse type for ``--threads``: at least 1; more than the CPUs available are capped
+    to them (``max_threads``), as ``DigitClassifier`` does, so that a command written for a
+    bigger device still starts on a smaller one."""
     from runtime.backends import max_threads
 
-    value = int_at_least(1)(text)
-    if value > max_threads():
-        raise argparse.ArgumentTypeError(
-            f"at most {max_threads()} (the CPUs available), got {value}"
-        )
-    return value
+    return min(int_at_least(1)(text), max_threads())
 
 
 def output_dir(text: str) -> Path:

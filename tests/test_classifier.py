@@ -7,6 +7,7 @@ converter's real files (the ``tflite_models`` fixture) on the MNIST test set.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
 from pathlib import Path
@@ -241,9 +242,45 @@ def test_available_backends_and_auto_choice(built):
     assert DigitClassifier(built["int8"]).backend_name == "litert"
     most = max_threads()
     assert DigitClassifier(built["int8"], num_threads=most).backend_name == "litert"
-    for wrong in (0, most + 1, 10**6):  # a million threads would exhaust the system
-        with pytest.raises(ValueError, match="num_threads must be between 1 and"):
-            DigitClassifier(built["int8"], num_threads=wrong)
+    with pytest.raises(ValueError, match="num_threads must be at least 1, got 0"):
+        DigitClassifier(built["int8"], num_threads=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_more_threads_than_cpus_are_capped_to_the_cpus(built, images, backend, monkeypatch):
+    """Code written for a 4-core device runs on a 1-core one; a million threads, which LiteRT
+    would start one by one until the system gives out, are capped too."""
+    import ai_edge_litert.interpreter
+
+    asked: list[int] = []
+    litert_interpreter = ai_edge_litert.interpreter.Interpreter
+
+    def interpreter(**kwargs):
+        asked.append(kwargs["num_threads"])
+        return litert_interpreter(**kwargs)
+
+    monkeypatch.setattr(ai_edge_litert.interpreter, "Interpreter", interpreter)
+    monkeypatch.setattr("runtime.classifier.max_threads", lambda: 1)
+    expected = DigitClassifier(built["int8"], backend=backend).predict_proba(images)
+    asked.clear()
+    for threads in (4, 10**6):
+        clf = DigitClassifier(built["int8"], backend=backend, num_threads=threads)
+        assert clf.num_threads == 1
+        np.testing.assert_array_equal(clf.predict_proba(images), expected)
+    assert asked == ([1, 1, 1, 1] if backend == "litert" else [])  # one-image and batch each
+
+
+def test_max_threads_counts_the_cpus_this_process_may_use(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
+    assert max_threads() == 3  # Python 3.13+: affinity and PYTHON_CPU_COUNT
+    monkeypatch.delattr(os, "process_cpu_count")
+    assert max_threads() == 2  # the affinity mask (taskset, a container's cpuset)
+    monkeypatch.delattr(os, "sched_getaffinity")
+    assert max_threads() == 64
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # undeterminable
+    assert max_threads() == 1
 
 
 def test_auto_falls_back_to_numpy_without_interpreters(built, images, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import subprocess
 import sys
 import time
@@ -122,20 +123,32 @@ def test_output_on_a_full_disk_is_one_error_line_and_exit_2():
     assert done.stderr == "digit-x: error: cannot write the output: No space left on device\n"
 
 
+def test_stderr_caught_catches_what_c_writes_and_passes_it_on_when_the_block_raises(capfd):
+    with cli_common.stderr_caught() as caught:
+        os.write(2, b"a C library's line\n")  # below sys.stderr, as libpng and absl write
+    assert caught.data == b"a C library's line\n"
+    assert capfd.readouterr().err == ""
+    cli_common.pass_on_stderr(b"kept\n")
+    with pytest.raises(RuntimeError), cli_common.stderr_caught():
+        os.write(2, b"before the failure\n")
+        raise RuntimeError
+    assert capfd.readouterr().err == "kept\nbefore the failure\n"
+
+
 def test_print_error_keeps_one_line(capsys):
     cli_common.print_error("digit-x", "first line\nsecond line")
     assert capsys.readouterr().err == "digit-x: error: first line\n"
 
 
-@pytest.mark.parametrize("script", ["digit-classify", "digit-camera"])
-def test_more_threads_than_cpus_is_a_usage_error(script, capsys):
+def test_more_threads_than_cpus_are_capped_to_them_and_none_refused():
     from runtime.backends import max_threads
 
-    # A million threads exhausted the system before the interpreter noticed (exit 139).
-    with pytest.raises(SystemExit) as exit_info:
-        entry_point(script)(["--threads", str(max_threads() + 1)])
-    assert exit_info.value.code == cli_common.EXIT_BAD_INPUT
-    assert "--threads: at most" in capsys.readouterr().err
+    # A million threads exhausted the system before the interpreter noticed (exit 139); then
+    # more than the CPUs were refused, so a command written for a bigger device did not start.
+    assert cli_common.thread_count("1000000") == max_threads()
+    assert cli_common.thread_count("1") == 1
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli_common.thread_count("0")
 
 
 @pytest.mark.parametrize(

@@ -111,10 +111,15 @@ def auto_order() -> list[str]:
 
 
 def max_threads() -> int:
-    """The most inference threads worth asking for: the CPUs this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    """The most inference threads worth asking for: the CPUs this process may run on (its
+    affinity mask where the platform has one; ``PYTHON_CPU_COUNT`` on Python 3.13+)."""
+    if hasattr(os, "process_cpu_count"):  # Python 3.13+
+        count = os.process_cpu_count()
+    elif hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:
+        count = os.cpu_count()
+    return max(1, count or 1)
 
 
 def create_backend(name: str, model: bytes, num_threads: int = 1, source: str = "model") -> Backend:
