@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,15 +33,21 @@ from runtime.cli_common import (
     float_in_range,
     interruption,
     make_parser,
+    pass_on_stderr,
     print_error,
+    stderr_caught,
     thread_count,
 )
-from runtime.errors import DigitKitError, NoDigitFoundError
+from runtime.errors import DigitKitError, ImageError, NoDigitFoundError
 from runtime.images import MNIST_SHAPE, as_gray_u8, read_image_file
 from runtime.ink import POLARITIES, Polarity
 from runtime.segment import MIN_HEIGHT
 
 PROG = "digit-classify"
+# What the decoders print on stderr, from C, about a file they cannot decode: libpng's
+# "libpng error: IDAT: CRC error" and OpenCV's own log lines ("[ WARN:0@0.005] ...").
+_DECODER_LINE = re.compile(rb"libpng (?:error|warning): |\[ ?(?:INFO|WARN|ERROR)[:\]]")
+_LIBPNG_REASON = re.compile(rb"libpng (?:error|warning): (.+)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,8 +98,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Read an image file as a 2-D uint8 grayscale array; ``ImageError`` if it cannot be read."""
-    return as_gray_u8(read_image_file(path), str(path))
+    """Read an image file as a 2-D uint8 grayscale array; ``ImageError`` if it cannot be read,
+    with libpng's reason in its one line instead of the decoders' own lines before it."""
+    with stderr_caught() as caught:
+        try:
+            image = read_image_file(path)
+        except ImageError as exc:
+            failure = exc
+        else:
+            failure = None
+    lines = caught.data.splitlines(keepends=True)
+    if failure is None:  # read: whatever a decoder said about the file stays
+        pass_on_stderr(caught.data)
+        return as_gray_u8(image, str(path))
+    pass_on_stderr(b"".join(line for line in lines if not _DECODER_LINE.match(line)))
+    reasons = [found[1] for line in lines if (found := _LIBPNG_REASON.match(line))]
+    if not reasons:
+        raise failure
+    reason = reasons[-1].decode(errors="replace").strip()
+    raise ImageError(f"{failure} (libpng: {reason})") from failure
 
 
 def read_file(
