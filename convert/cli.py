@@ -25,6 +25,7 @@ from convert.parity import (
     GateThresholds,
 )
 from convert.representative import DEFAULT_SEED, DEFAULT_SIZE
+from convert.source import check_keras_file
 from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_CHECK_FAILED,
@@ -40,6 +41,7 @@ from runtime.cli_common import (
     random_seed,
 )
 from runtime.errors import DigitKitError
+from train.data import load_mnist
 
 PROG = "digit-convert"
 
@@ -132,11 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from convert.pipeline import PARITY_FILE, REJECTED_DIR, convert_model
 
     try:
+        # Before TensorFlow's import (seconds): a wrong model file or --data fails at once.
+        check_keras_file(args.model)
+        data = load_mnist(args.data)
         report = convert_model(
             args.model,
             args.out,
             formats=args.formats,
-            data=args.data,
+            data=data,
             thresholds=GateThresholds(args.max_accuracy_drop, args.min_agreement),
             representative_size=args.representative_size,
             seed=args.seed,

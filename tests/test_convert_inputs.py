@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +19,16 @@ from convert.representative import calibration_batches, stratified_sample
 from runtime.cli_common import EXIT_BAD_INPUT
 from runtime.errors import ModelFormatError
 from runtime.metadata import ModelMetadata
+
+REPO = Path(__file__).resolve().parents[1]
+# digit-convert in a fresh interpreter; prints which of TensorFlow and Keras it imported.
+CONVERT_NAMING_IMPORTS = (
+    "import sys\n"
+    "from convert.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print(*sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))\n"
+    "sys.exit(code)\n"
+)
 
 
 def run_cli(args, capsys):
@@ -105,6 +118,44 @@ def test_model_with_wrong_shapes_is_refused(tmp_path, out_dir, mnist_path, capsy
         "the kit needs (None, 28, 28) or (None, 28, 28, 1) or (None, 784) images -> "
         "(None, 10) class scores",
     )
+
+
+def keras_lookalike(path: Path) -> Path:
+    """A file that passes every check made without Keras, which Keras then cannot load."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", "{not json")
+        archive.writestr("model.weights.h5", b"\0" * 16)
+    return path
+
+
+def convert_in_a_process(args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", CONVERT_NAMING_IMPORTS, *(str(arg) for arg in args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("folder", "said"),
+    [("absent", "does not exist"), ("empty", "no MNIST dataset in")],
+)
+def test_a_bad_data_folder_is_refused_before_tensorflow_loads(folder, said, tmp_path):
+    """The model file passes the checks made without Keras, so only the order tells: the data
+    is checked first, in a fraction of a second, and TensorFlow never imported."""
+    data = tmp_path / folder
+    if folder == "empty":
+        data.mkdir()
+    model = keras_lookalike(tmp_path / "model.keras")
+    done = convert_in_a_process([model, "--out", tmp_path / "out", "--data", data])
+    assert done.returncode == EXIT_BAD_INPUT
+    assert done.stderr.splitlines() == [done.stderr.strip()], done.stderr
+    assert done.stderr.startswith("digit-convert: error: ") and said in done.stderr
+    assert str(data) in done.stderr
+    assert done.stdout.strip() == ""  # neither tensorflow nor keras imported
 
 
 def test_unknown_format_is_a_usage_error(tmp_path, capsys):
