@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from train.cli import _left_behind
 from train.cli import main as train_main
 from train.recipes import DEFAULT, RECIPES
 
+REPO = Path(__file__).resolve().parents[1]
 QUICK = ["--epochs", "1", "--train-limit", "8000", "--quiet"]
 # The default recipe with a small judge harvest: its 1,500 synthetic pages take a minute,
 # which the pipeline tests here do not need (test_judge covers the harvest).
@@ -70,6 +72,47 @@ def test_outputs_and_metrics_schema(quick_run):
             "non_digits_rejected",
         }
         assert all(0.0 <= value <= 1.0 for value in row.values())
+
+
+def test_metrics_record_the_images_a_train_limit_leaves(quick_run):
+    """--train-limit 8000 with the default recipe: 6,400 trained on, 1,600 held out, and the
+    recipe recorded as it ran, not with its own 6,000."""
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert metrics["train_limit"] == 8000
+    assert (metrics["train_size"], metrics["validation_size"]) == (6400, 1600)
+    assert metrics["hyperparameters"]["validation_size"] == 1600
+
+
+def test_train_limit_help_says_the_validation_split_comes_out_of_it(capsys):
+    with pytest.raises(SystemExit):
+        train_main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--train-limit N train and validate on the first N of MNIST's 60,000" in text
+    assert "the validation split comes out of these N" in text
+
+
+@pytest.mark.parametrize("count", [101, 1001, 8000])
+def test_seed_recipe_sizes_are_the_split_keras_makes(count):
+    """The seed recipe leaves its split to Keras' validation_split: the sizes reported are the
+    batches Keras feeds (with 1,001 images it holds out 201, not int(1001 * 0.2) = 200)."""
+    import keras
+
+    from train.fit import keras_split_sizes
+
+    seen: dict[bool, list[int]] = {True: [], False: []}
+
+    class Counter(keras.layers.Layer):
+        def call(self, x, training=None):
+            if x.shape[0] is not None:  # not the symbolic call that builds the model
+                seen[bool(training)].append(int(x.shape[0]))
+            return x
+
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(Counter()(inputs)))
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    x = np.zeros((count, 1), np.float32)
+    model.fit(x, x, batch_size=count, epochs=1, validation_split=0.2, shuffle=False, verbose=0)
+    assert keras_split_sizes(count, 0.2) == (sum(seen[True]), sum(seen[False]))
 
 
 def test_saved_model_reproduces_reported_accuracy(quick_run, mnist):

@@ -72,12 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="random seed: the same seed gives the same model on the same CPU family and "
         "library versions",
     )
+    seed_share = f"{RECIPES['seed'].validation_split:.0%}".replace("%", "%%")  # argparse's %
     parser.add_argument(
         "--train-limit",
         type=int_at_least(MIN_TRAIN_LIMIT),
         default=None,
-        help="train on the first N training images only (quick experiments; at least "
-        f"{MIN_TRAIN_LIMIT}, so that every digit has a few in the validation split)",
+        metavar="N",
+        help="train and validate on the first N of MNIST's 60,000 training images only: the "
+        "validation split comes out of these N (the default recipe's is a fifth of them, at "
+        f"most {RECIPES['default'].validation_size:,}; the seed recipe's {seed_share}); the test set "
+        f"stays all 10,000 (quick experiments; at least {MIN_TRAIN_LIMIT}, so that every digit "
+        "has a few in the validation split)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
@@ -131,8 +136,10 @@ def _train(args: argparse.Namespace) -> int:
 
     recipe = RECIPES[args.recipe].with_overrides(epochs=args.epochs, batch_size=args.batch_size)
     verbose = 0 if args.quiet else ("auto" if sys.stdout.isatty() else 2)
+    subset = "" if args.train_limit is None else f"the first {args.train_limit} training images of "
     print(
-        f"training recipe '{recipe.name}' for {recipe.epochs} epochs (seed {args.seed}) on {data.source}"
+        f"training recipe '{recipe.name}' for {recipe.epochs} epochs (seed {args.seed}) on "
+        f"{subset}{data.source}"
     )
     result = fit(data, recipe, seed=args.seed, verbose=verbose, train_limit=args.train_limit)
     metrics = write_report(result, data, args.out)

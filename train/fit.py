@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 import time
@@ -26,7 +27,12 @@ STEPS_PER_EXECUTION = 16
 
 @dataclass
 class TrainResult:
-    """A fitted model with what is needed to report on it."""
+    """A fitted model with what is needed to report on it.
+
+    ``recipe`` is the recipe as it ran: its ``validation_size`` is the number of images held
+    out, fewer than the recipe's own with ``train_limit`` (at most a fifth of them).
+    ``train_size`` and ``validation_size`` count the images trained on and validated on.
+    """
 
     model: keras.Model
     history: dict[str, list[float]]
@@ -40,6 +46,7 @@ class TrainResult:
     validation_accuracy: float | None = None
     threshold: ThresholdChoice | None = None
     judge_examples: dict[str, int] | None = None
+    train_limit: int | None = None
 
 
 class WeightAverage(keras.callbacks.Callback):
@@ -89,6 +96,13 @@ def configure_determinism(seed: int) -> None:
 def stratified_holdout(x: np.ndarray, y: np.ndarray, size: int, seed: int):
     """Split off ``size`` validation images with the class balance of ``y``."""
     return train_test_split(x, y, test_size=size, stratify=y, random_state=seed)
+
+
+def keras_split_sizes(count: int, fraction: float) -> tuple[int, int]:
+    """(training, validation) image counts of Keras' ``validation_split=fraction`` on ``count``
+    images, rounded as Keras rounds them: it trains on the first floor(count * (1 - fraction))."""
+    train = math.floor(count * (1.0 - fraction))
+    return train, count - train
 
 
 def validation_holdout(x: np.ndarray, y: np.ndarray, recipe: Recipe, seed: int):
@@ -251,7 +265,8 @@ def fit(
     verbose: str | int = "auto",
     train_limit: int | None = None,
 ) -> TrainResult:
-    """Train a fresh model on ``data`` with ``recipe``. ``train_limit`` trains on a subset (tests)."""
+    """Train a fresh model on ``data`` with ``recipe``. ``train_limit`` takes the first N
+    training images only, the validation split's included (quick runs, tests)."""
     configure_determinism(seed)
     x_all, y_all = data.x_train, data.y_train
     if train_limit is not None:
@@ -266,8 +281,7 @@ def fit(
             train_size, val_size = len(x_fit), len(x_val)
         else:
             x_fit, y_fit, validation = x_all, y_all, None
-            val_size = int(len(x_all) * recipe.validation_split)
-            train_size = len(x_all) - val_size
+            train_size, val_size = keras_split_sizes(len(x_all), recipe.validation_split)
         steps_per_epoch = math.ceil(train_size / recipe.batch_size)
         model.compile(
             optimizer=_optimizer(recipe, steps_per_epoch),
@@ -343,7 +357,9 @@ def fit(
     return TrainResult(
         model=inference,
         history={k: [float(v) for v in vals] for k, vals in history.items()},
-        recipe=recipe,
+        recipe=dataclasses.replace(recipe, validation_size=val_size)
+        if recipe.validation_size
+        else recipe,
         seed=seed,
         wall_time_s=wall,
         best_epoch=best_epoch,
@@ -355,4 +371,5 @@ def fit(
         judge_examples=None
         if judge is None
         else {"negatives": len(judge.negatives), "positives": len(judge.positives)},
+        train_limit=train_limit,
     )

@@ -113,6 +113,7 @@ def build_metrics(
         "judge_examples": result.judge_examples,
         "wall_time_s": round(result.wall_time_s, 2),
         "parameters": int(result.model.count_params()),
+        "train_limit": result.train_limit,
         "train_size": result.train_size,
         "validation_size": result.validation_size,
         "hyperparameters": result.recipe.to_dict(),
