@@ -1,15 +1,18 @@
 """How the held-out pages that choose a model's acceptance threshold score every threshold.
 
     python -m benchmarks.bench_threshold_pages --model DIR/model.keras --seed N
-        [--pages 300] [--data DIR] [--json FILE]
+        [--pages 300] [--draws 1] [--data DIR] [--json FILE]
 
-Training chooses the threshold (``train/threshold.py``) as the best score on held-out pages:
+Training chooses the threshold (``train/threshold.py``) from the score on held-out pages:
 digits read right minus ``FALSE_DIGIT_COST`` x false digits. This reads the same pages (those
 of training seed ``--seed``, the same validation split) with a trained model and prints, for
 the thresholds where the reading changes, the pages' score, its difference from the best,
 and that difference's standard error (paired over pages: each page's score at a threshold
 minus its score at the best). Thresholds within one standard error of the best are ones the
-pages cannot tell apart: how firmly the pages choose.
+pages cannot tell apart: how firmly the pages choose; training keeps the strictest of them
+(marked "chosen"). With ``--draws K`` it then reads K - 1 more sets of as many pages (the
+pages after the training's, drawn the same way) and prints the threshold each set would have
+chosen: how far the choice moves from one draw of pages to the next.
 """
 
 from __future__ import annotations
@@ -34,13 +37,10 @@ def page_table(readings) -> tuple[str, dict]:
     """The markdown table and a JSON summary of ``readings`` (``train.threshold.PageReadings``)."""
     scores = readings.scores()
     totals = scores.sum(axis=0)
-    best = readings.best()
+    best, chosen = readings.best(), readings.chosen()
     pages = scores.shape[0]
-    differences = scores - scores[:, [best]]
-    errors = (
-        np.sqrt(pages) * differences.std(axis=0, ddof=1) if pages > 1 else np.zeros(len(totals))
-    )
-    within = totals >= totals[best] - errors
+    errors = readings.standard_errors()
+    within = readings.within_one_se()
     lines = [
         "| threshold | digits read right | false digits | score | vs best | standard error | "
         "within one SE |",
@@ -50,9 +50,9 @@ def page_table(readings) -> tuple[str, dict]:
     right, false = readings.right.sum(axis=0), readings.false.sum(axis=0)
     for index, threshold in enumerate(readings.grid):
         changed = index == 0 or (right[index], false[index]) != (right[index - 1], false[index - 1])
-        if not changed and index != best:
+        if not changed and index not in (best, chosen):
             continue
-        marks = " (best)" if index == best else ""
+        marks = (" (best)" if index == best else "") + (" (chosen)" if index == chosen else "")
         lines.append(
             f"| {float(threshold):.4f}{marks} | {right[index]} | {false[index]} | "
             f"{totals[index]:.0f} | {totals[index] - totals[best]:+.0f} | {errors[index]:.1f} | "
@@ -71,6 +71,7 @@ def page_table(readings) -> tuple[str, dict]:
         "pages": pages,
         "written": readings.written,
         "best": float(readings.grid[best]),
+        "chosen": float(readings.grid[chosen]),
         "within_one_se": _runs(readings.grid, within),
         "rows": rows,
     }
@@ -99,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_keras_model(args.model)
     data = load_mnist(args.data)
     _, x_val, _, y_val = validation_holdout(data.x_train, data.y_train, DEFAULT, args.seed)
-    readings = read_threshold_pages(model, args.pages, args.seed + PAGE_SEED_OFFSET, x_val, y_val)
+    page_seed = args.seed + PAGE_SEED_OFFSET
+    readings = read_threshold_pages(model, args.pages, page_seed, x_val, y_val)
     table, summary = page_table(readings)
     print(f"Machine: {describe_machine()}")
     print(f"Model: {args.model}; pages of training seed {args.seed}: {args.pages}")
@@ -107,6 +109,23 @@ def run(args: argparse.Namespace) -> int:
     print(table)
     runs = ", ".join(f"{low:.4f}-{high:.4f}" for low, high in summary["within_one_se"])
     print(f"\nBest: {summary['best']:.4f}; within one standard error of it: {runs}")
+    print(f"Chosen (the strictest within one standard error): {summary['chosen']:.4f}")
+    if args.draws > 1:
+        summary["draws"] = [{"first_page": 0, "best": summary["best"], "chosen": summary["chosen"]}]
+        for draw in range(1, args.draws):
+            first = draw * args.pages
+            more = read_threshold_pages(model, args.pages, page_seed, x_val, y_val, first)
+            summary["draws"].append(
+                {
+                    "first_page": first,
+                    "best": float(more.grid[more.best()]),
+                    "chosen": float(more.grid[more.chosen()]),
+                }
+            )
+        print("\n| pages | best | chosen |\n|---|---:|---:|")
+        for entry in summary["draws"]:
+            pages = f"{entry['first_page']}-{entry['first_page'] + args.pages - 1}"
+            print(f"| {pages} | {entry['best']:.4f} | {entry['chosen']:.4f} |")
     print(f"\nTime: {time.perf_counter() - started:.1f} s")
     if args.json:
         write_json(args.json, summary)
@@ -128,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT.threshold_pages,
         metavar="N",
         help="how many held-out pages to read (training reads the default recipe's number)",
+    )
+    parser.add_argument(
+        "--draws",
+        type=int_at_least(1),
+        default=1,
+        metavar="K",
+        help="read K sets of --pages pages and print each set's choice",
     )
     add_data(parser)
     add_json(parser)

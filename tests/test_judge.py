@@ -9,7 +9,7 @@ from runtime import segment
 from runtime.cli_common import EXIT_BAD_INPUT
 from train import glyphs, judge_data
 from train.judge_data import PlacedDigit, harvest, label, page, straight_bar, threshold_page
-from train.threshold import choose_threshold, read_threshold_pages
+from train.threshold import PageReadings, choose_threshold, read_threshold_pages
 
 pytest.importorskip("cv2")
 
@@ -134,10 +134,42 @@ def test_the_page_readings_choose_what_training_chooses(mnist, monkeypatch):
     best = float(readings.grid[readings.best()])
     assert best > 0.905 and not readings.false[:, readings.best()].any()
     assert readings.false[:, 0].sum() > 0  # at 0.5 it reports 3s where sevens are written
-    assert choose_threshold(_ConfidentlyWrong(), 6, 0, x, y).threshold == round(best, 4)
+    chosen = float(readings.grid[readings.chosen()])
+    assert chosen >= best
+    assert choose_threshold(_ConfidentlyWrong(), 6, 0, x, y).threshold == round(chosen, 4)
     table, summary = page_table(readings)
-    assert f"| {best:.4f} (best) |" in table and summary["best"] == best
+    assert f"| {best:.4f} (best" in table and summary["best"] == best
+    assert f"{chosen:.4f}" in table and "(chosen)" in table and summary["chosen"] == chosen
     assert any(low <= best <= high for low, high in summary["within_one_se"])
+
+
+def test_later_pages_are_read_as_the_same_stream_goes_on(mnist, monkeypatch):
+    # bench_threshold_pages --draws reads the pages after the training's: the same stream.
+    monkeypatch.setattr(segment, "_DOUBTED_NUMBERS", False)
+    x, y = mnist.x_test[:100], mnist.y_test[:100]
+    whole = read_threshold_pages(_ConfidentlyWrong(), 6, 0, x, y)
+    later = read_threshold_pages(_ConfidentlyWrong(), 3, 0, x, y, first=3)
+    assert not np.array_equal(whole.false[:3], whole.false[3:])  # the test can tell them apart
+    assert np.array_equal(later.right, whole.right[3:]) and np.array_equal(
+        later.false, whole.false[3:]
+    )
+
+
+def test_training_keeps_the_strictest_threshold_the_pages_cannot_tell_from_the_best():
+    grid = np.array([0.6, 0.7, 0.8, 0.9])
+    # Four pages. At 0.7 the best total (16); 0.8 scores 14, a difference that varies from page
+    # to page (standard error 2 x 1.29 = 2.6): within one. 0.9 loses 3 on every page (12
+    # in all, standard error 0): clearly worse.
+    right = np.array([[4, 4, 4, 1], [4, 4, 2, 1], [4, 4, 5, 1], [4, 4, 3, 1]])
+    false = np.zeros_like(right)
+    false[:, 0] = 1
+    readings = PageReadings(grid=grid, right=right, false=false, written=16)
+    assert readings.best() == 1
+    assert list(readings.within_one_se()) == [False, True, True, False]
+    assert readings.chosen() == 2
+    # One page: no spread to judge by, so only the best is within.
+    single = PageReadings(grid=grid, right=right[1:2], false=false[1:2], written=4)
+    assert single.chosen() == single.best() == 1
 
 
 def test_bench_threshold_pages_names_a_missing_model(tmp_path, capsys):

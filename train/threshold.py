@@ -6,7 +6,12 @@ choice below applies that same function. The threshold is
 measured, not set: the reader reads held-out synthetic pages
 (``train/judge_data.threshold_page``, a seed the training never drew from) exactly as a device
 does (``runtime.segment``: the candidates, the choice among them, the word rule) at every
-threshold of a grid, and the one with the best score is kept. The pages show what the judge
+threshold of a grid, and the strictest threshold whose score the pages cannot tell from the
+best is kept: the one-standard-error rule (a threshold within one standard error of the best
+score, paired over pages, is one the pages cannot tell from it). The pages choose between
+thresholds far apart with little confidence (the best of 300 pages moved from 0.81 to 0.99
+between page draws for one model); where they cannot tell, the stricter threshold reports
+fewer false digits, which the reader's users notice most. The pages show what the judge
 never learned, as a stranger's page would: the validation split's MNIST digits, and numbers
 and words in handwriting fonts kept out of training (``train.glyphs.THRESHOLD_PACKAGES``);
 on pages like its training pages the judge rejects nearly every non-digit at any threshold,
@@ -72,15 +77,37 @@ class PageReadings:
         """The index of the threshold with the best total score (the lowest of equal scores)."""
         return int(np.argmax(self.scores().sum(axis=0)))
 
+    def standard_errors(self) -> np.ndarray:
+        """Per threshold, the standard error of its total score's difference from the best's,
+        paired over pages (0 at the best; 0 everywhere with one page)."""
+        scores = self.scores()
+        pages = scores.shape[0]
+        if pages < 2:
+            return np.zeros(scores.shape[1])
+        differences = scores - scores[:, [self.best()]]
+        return np.sqrt(pages) * differences.std(axis=0, ddof=1)
+
+    def within_one_se(self) -> np.ndarray:
+        """Per threshold, whether its total score is within one standard error of the best."""
+        totals = self.scores().sum(axis=0)
+        return totals >= totals[self.best()] - self.standard_errors()
+
+    def chosen(self) -> int:
+        """The index of the threshold training keeps: the strictest within one standard error
+        of the best (see the module)."""
+        return int(np.flatnonzero(self.within_one_se()).max())
+
 
 class _HeldOutPages:
     """The held-out pages' candidates, classified once, read at any threshold."""
 
-    def __init__(self, model, pages: int, seed: int, x_val: np.ndarray, y_val: np.ndarray) -> None:
+    def __init__(
+        self, model, pages: int, seed: int, x_val: np.ndarray, y_val: np.ndarray, first: int = 0
+    ) -> None:
         from train.fit import to_inputs
 
         self.frames: list[tuple[FrameCandidates, list[PlacedDigit]]] = []
-        for index in range(pages):
+        for index in range(first, first + pages):
             image, placed = threshold_page(index, seed, x_val, y_val)
             self.frames.append((FrameCandidates(image), placed))
         crops = [region.image for frame, _ in self.frames for region in frame.regions]
@@ -106,11 +133,12 @@ class _HeldOutPages:
 
 
 def read_threshold_pages(
-    model, pages: int, seed: int, x_val: np.ndarray, y_val: np.ndarray
+    model, pages: int, seed: int, x_val: np.ndarray, y_val: np.ndarray, first: int = 0
 ) -> PageReadings:
-    """What the reader does on ``pages`` held-out pages (page seed ``seed``) at every
-    threshold of the grid; one batched ``model.predict`` for all candidates."""
-    return _readings(_HeldOutPages(model, pages, seed, x_val, y_val))
+    """What the reader does on ``pages`` held-out pages (page seed ``seed``, from page number
+    ``first``: training reads those from 0) at every threshold of the grid; one batched
+    ``model.predict`` for all candidates."""
+    return _readings(_HeldOutPages(model, pages, seed, x_val, y_val, first))
 
 
 def _readings(held_out: _HeldOutPages) -> PageReadings:
@@ -126,13 +154,13 @@ def _readings(held_out: _HeldOutPages) -> PageReadings:
 def choose_threshold(
     model, pages: int, seed: int, x_val: np.ndarray, y_val: np.ndarray
 ) -> ThresholdChoice:
-    """The threshold with the best score reading ``pages`` held-out pages (see the module);
-    one batched ``model.predict`` for all candidates."""
+    """The strictest threshold within one standard error of the best score reading ``pages``
+    held-out pages (see the module); one batched ``model.predict`` for all candidates."""
     from train.fit import to_inputs
 
     held_out = _HeldOutPages(model, pages, seed, x_val, y_val)
     readings = _readings(held_out)
-    threshold = max(MIN_THRESHOLD, float(round(GRID[readings.best()], 4)))
+    threshold = max(MIN_THRESHOLD, float(round(GRID[readings.chosen()], 4)))
     right, false = held_out.outcome(threshold)
     mnist = model.predict(to_inputs(x_val), batch_size=2048, verbose=0)
     mnist_right = (mnist.argmax(axis=1) == y_val) & accepted(mnist, threshold)
