@@ -33,15 +33,14 @@ from runtime.cli_common import (
     float_in_range,
     interruption,
     make_parser,
-    pass_on_stderr,
     print_error,
-    stderr_caught,
     thread_count,
 )
 from runtime.errors import DigitKitError, ImageError, NoDigitFoundError
 from runtime.images import MNIST_SHAPE, as_gray_u8, read_image_file
 from runtime.ink import POLARITIES, Polarity
 from runtime.segment import MIN_HEIGHT
+from runtime.stderr_capture import pass_on_stderr, stderr_caught
 
 PROG = "digit-classify"
 # What the decoders print on stderr, from C, about a file they cannot decode: libpng's
@@ -111,10 +110,11 @@ def read_image(path: Path) -> np.ndarray:
     if failure is None:  # read: whatever a decoder said about the file stays
         pass_on_stderr(caught.data)
         return as_gray_u8(image, str(path))
-    pass_on_stderr(b"".join(line for line in lines if not _DECODER_LINE.match(line)))
     reasons = [found[1] for line in lines if (found := _LIBPNG_REASON.match(line))]
-    if not reasons:
+    if not reasons:  # nothing to say in its place: the decoders' lines stay
+        pass_on_stderr(caught.data)
         raise failure
+    pass_on_stderr(b"".join(line for line in lines if not _DECODER_LINE.match(line)))
     reason = reasons[-1].decode(errors="replace").strip()
     raise ImageError(f"{failure} (libpng: {reason})") from failure
 

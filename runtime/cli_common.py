@@ -33,9 +33,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 EXIT_OK = 0
@@ -130,60 +128,6 @@ def silence_stdout() -> None:
     flush does not fail again with a warning."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-
-
-@dataclass
-class CaughtStderr:
-    """What :func:`stderr_caught` caught on file descriptor 2 (set when its block ends)."""
-
-    data: bytes = b""
-
-
-def _flush_stderr() -> None:
-    if sys.stderr is not None:
-        with suppress(OSError, ValueError):  # closed
-            sys.stderr.flush()
-
-
-@contextmanager
-def stderr_caught() -> Iterator[CaughtStderr]:
-    """Catch what the block writes to file descriptor 2, C libraries' lines included (they
-    write there directly: no Python switch silences them), for the caller to pass on what it
-    keeps with :func:`pass_on_stderr`. A block that raises has all of it passed on as it
-    was. Without a descriptor 2 or a temporary folder nothing is caught."""
-    caught = CaughtStderr()
-    _flush_stderr()
-    with ExitStack() as cleanup:
-        try:
-            saved = os.dup(2)
-            cleanup.callback(os.close, saved)
-            scratch = cleanup.enter_context(tempfile.TemporaryFile())
-        except OSError:
-            scratch = None
-        if scratch is None:
-            yield caught
-            return
-        os.dup2(scratch.fileno(), 2)
-        finished = False
-        try:
-            yield caught
-            finished = True
-        finally:
-            _flush_stderr()
-            os.dup2(saved, 2)
-            scratch.seek(0)
-            caught.data = scratch.read()
-            if not finished:
-                pass_on_stderr(caught.data)
-
-
-def pass_on_stderr(data: bytes) -> None:
-    """Write ``data`` to file descriptor 2, as a library writing there would have."""
-    _flush_stderr()
-    view = memoryview(data)
-    with suppress(OSError):  # stderr gone: nothing to tell it
-        while view:
-            view = view[os.write(2, view) :]
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):

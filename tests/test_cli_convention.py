@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from runtime import cli_common
+from runtime import cli_common, stderr_capture
 
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
 # For each script, arguments naming an input that does not exist.
@@ -124,15 +124,32 @@ def test_output_on_a_full_disk_is_one_error_line_and_exit_2():
 
 
 def test_stderr_caught_catches_what_c_writes_and_passes_it_on_when_the_block_raises(capfd):
-    with cli_common.stderr_caught() as caught:
+    with stderr_capture.stderr_caught() as caught:
         os.write(2, b"a C library's line\n")  # below sys.stderr, as libpng and absl write
     assert caught.data == b"a C library's line\n"
     assert capfd.readouterr().err == ""
-    cli_common.pass_on_stderr(b"kept\n")
-    with pytest.raises(RuntimeError), cli_common.stderr_caught():
+    stderr_capture.pass_on_stderr(b"kept\n")
+    with pytest.raises(RuntimeError), stderr_capture.stderr_caught():
         os.write(2, b"before the failure\n")
         raise RuntimeError
     assert capfd.readouterr().err == "kept\nbefore the failure\n"
+
+
+def test_stderr_is_pointed_back_when_an_interrupt_comes_while_it_is(monkeypatch):
+    # A Ctrl-C while the capture ended (flushing before pointing descriptor 2 back) left it on
+    # the deleted temporary file: all the process wrote after, "interrupted" too, was lost.
+    before = os.fstat(2)
+    calls = iter([None, KeyboardInterrupt])
+
+    def flush_then_interrupt() -> None:
+        if (outcome := next(calls, None)) is not None:
+            raise outcome
+
+    monkeypatch.setattr(stderr_capture, "flush_stderr", flush_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), stderr_capture.stderr_caught():
+        os.write(2, b"")
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
 
 
 def test_print_error_keeps_one_line(capsys):

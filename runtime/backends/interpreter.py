@@ -9,35 +9,24 @@ chunk smaller than the current capacity is padded into a preallocated buffer.
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from runtime.backends import TensorSpec
 from runtime.errors import ModelFormatError
+from runtime.stderr_capture import pass_on_stderr, stderr_caught
 
 DEFAULT_MAX_CHUNK = 256
 # Printed straight to file descriptor 2 by the first interpreter of a process that creates
 # its default CPU delegate; no Python switch or variable (TF_CPP_MIN_LOG_LEVEL included)
 # reaches TFLite's logger.
 _DELEGATE_NOTICE = b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
-_notice_lock = threading.Lock()
 # The interpreter classes whose first interpreter of the process was created (each library
 # prints its own notice once).
 _notice_passed: set[Any] = set()
-
-
-def _flush_stderr() -> None:
-    if sys.stderr is None:  # descriptor 2 closed at start, or pythonw
-        return
-    with suppress(OSError, ValueError):  # closed since
-        sys.stderr.flush()
 
 
 @contextmanager
@@ -48,29 +37,10 @@ def _delegate_notice_hidden(interpreter_class: Any) -> Iterator[None]:
     if interpreter_class in _notice_passed:
         yield
         return
-    with _notice_lock:
-        try:
-            _flush_stderr()
-            saved = os.dup(2)
-        except OSError:  # no descriptor 2
-            saved = None
-        if saved is None:
-            yield
-            _notice_passed.add(interpreter_class)
-            return
-        with tempfile.TemporaryFile() as caught:
-            os.dup2(caught.fileno(), 2)
-            try:
-                yield
-                _notice_passed.add(interpreter_class)
-            finally:
-                _flush_stderr()
-                os.dup2(saved, 2)
-                os.close(saved)
-                caught.seek(0)
-                written = caught.read().replace(_DELEGATE_NOTICE, b"", 1)
-                if written:
-                    os.write(2, written)
+    with stderr_caught() as caught:  # a failed load has all of it passed on, the notice too
+        yield
+        _notice_passed.add(interpreter_class)
+    pass_on_stderr(caught.data.replace(_DELEGATE_NOTICE, b"", 1))
 
 
 def _spec(detail: dict[str, Any], role: str, source: str) -> TensorSpec:
