@@ -153,14 +153,15 @@ def node_id_for(topic: str) -> str:
 
     A plain topic (``home/meter``: ASCII letters, digits and ``-`` between single ``/``, up to
     40 characters) is its node id with ``/`` as ``_``. Any other topic gets a digest of itself
-    too: ``home_meter``, ``home.meter`` or ``/home/meter`` would all read ``home_meter``, and
-    two kits with such topics overwrote each other's discovery config.
+    too, after ``__``, which no plain topic's id holds: ``home_meter``, ``home.meter`` or
+    ``/home/meter`` would all read ``home_meter``, and two kits with such topics overwrote each
+    other's discovery config.
     """
     readable = re.sub(r"[^A-Za-z0-9_-]+", "_", topic).strip("_")
     if _PLAIN_TOPIC.fullmatch(topic) and len(readable) <= _NODE_ID_CHARACTERS:
         return f"digit_kit_{readable}"
     digest = hashlib.sha256(topic.encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    return "_".join(part for part in ("digit_kit", readable[:_NODE_ID_CHARACTERS], digest) if part)
+    return f"digit_kit_{readable[:_NODE_ID_CHARACTERS]}__{digest}"
 
 
 def discovery_config(topic: str, node_id: str, version: str) -> dict:
@@ -308,7 +309,10 @@ class MqttPublisher(Closable):
             return
         with self._sent_lock:
             # paho dropped the QoS 0 messages the last connection had not sent: never reported.
+            # Reports of messages this thread never learned (a QoS 1 goodbye refused for want
+            # of a connection, sent later) must not match a new message's reused id.
             self._unsent.clear()
+            self._sent_early.clear()
         with self._cond:
             self.connected = True
             self._connections += 1
@@ -393,7 +397,7 @@ class MqttPublisher(Closable):
         """Hand a retained message to paho; ``published`` counts a reading once paho reports
         it sent. Returns paho's ``MQTTMessageInfo``."""
         info = self._client.publish(topic, payload, qos=qos, retain=True)
-        if info.rc != 0:  # not queued: paho never reports it
+        if info.rc != 0:  # not sent now (paho keeps a QoS 1 message for the next connection)
             return info
         with self._sent_lock:
             if info.mid in self._sent_early:  # paho's thread was quicker than this one
