@@ -58,6 +58,16 @@ def small_keras_model(tmp_path_factory, mnist) -> Path:
 
 
 @pytest.fixture(scope="session")
+def reading_threshold() -> float:
+    """The threshold at which tests of the reader's mechanics (splitting, boxes) read with the
+    6-epoch test model: about the one its held-out pages score best. Training keeps the
+    strictest threshold those 100 pages cannot tell from the best, for this weak model the top
+    of the grid (0.9995), where it accepts few digits; those tests judge the reader, not that
+    choice."""
+    return 0.96
+
+
+@pytest.fixture(scope="session")
 def tflite_models(tmp_path_factory, small_keras_model, mnist_path) -> dict[str, Path]:
     """The small model converted to every format, each accepted by the parity gate (format -> .tflite)."""
     from convert import convert_model

@@ -141,7 +141,7 @@ def test_pipeline_reads_frames_of_any_size_and_channels(model, mnist):
 
 
 @pytest.mark.slow
-def test_fixed_roi_reads_one_digit_per_box(model, mnist, caplog):
+def test_fixed_roi_reads_one_digit_per_box(model, mnist, caplog, reading_threshold):
     from runtime.classifier import DigitClassifier
     from runtime.images import as_gray_u8
     from runtime.preprocess import preprocess
@@ -153,7 +153,7 @@ def test_fixed_roi_reads_one_digit_per_box(model, mnist, caplog):
         rois.append((max(0, x - 8), max(0, y - 8), w + 16, h + 16))
     rois.append((630, 470, 50, 50))  # partly outside the frame and blank: no digit
     rois.append((700, 500, 10, 10))  # wholly outside: said once, reads nothing
-    classifier = DigitClassifier(model)
+    classifier = DigitClassifier(model, threshold=reading_threshold)
     pipeline = FramePipeline(classifier, rois=rois, smoothing=1)
     with caplog.at_level(logging.WARNING, logger="camera_demo"):
         reading = pipeline.process(view, 0)

@@ -134,12 +134,14 @@ def test_the_page_readings_choose_what_training_chooses(mnist, monkeypatch):
     best = float(readings.grid[readings.best()])
     assert best > 0.905 and not readings.false[:, readings.best()].any()
     assert readings.false[:, 0].sum() > 0  # at 0.5 it reports 3s where sevens are written
-    chosen = float(readings.grid[readings.chosen()])
-    assert chosen >= best
-    assert choose_threshold(_ConfidentlyWrong(), 6, 0, x, y).threshold == round(chosen, 4)
+    chosen = readings.chosen_threshold()
+    assert choose_threshold(_ConfidentlyWrong(), 6, 0, x, y).threshold == chosen
     table, summary = page_table(readings)
     assert f"| {best:.4f} (best" in table and summary["best"] == best
-    assert f"{chosen:.4f}" in table and "(chosen)" in table and summary["chosen"] == chosen
+    chosen_row = (
+        f"| {chosen:.4f} (chosen) |" if chosen != best else f"| {best:.4f} (best) (chosen) |"
+    )
+    assert chosen_row in table and summary["chosen"] == chosen
     assert any(low <= best <= high for low, high in summary["within_one_se"])
 
 
@@ -167,9 +169,17 @@ def test_training_keeps_the_strictest_threshold_the_pages_cannot_tell_from_the_b
     assert readings.best() == 1
     assert list(readings.within_one_se()) == [False, True, True, False]
     assert readings.chosen() == 2
-    # One page: no spread to judge by, so only the best is within.
+    assert readings.chosen_threshold() == 0.8
+    # One page: no spread to judge by, so only thresholds scoring as well as the best are
+    # within (here the best alone).
     single = PageReadings(grid=grid, right=right[1:2], false=false[1:2], written=4)
     assert single.chosen() == single.best() == 1
+    # A threshold that loses on one page only is within: its standard error is its loss.
+    one_page_off = right.copy()
+    one_page_off[0, 3] = 4 - 2  # 0.9 as good as 0.7 but on the first page, 2 fewer
+    one_page_off[1:, 3] = 4
+    lone = PageReadings(grid=grid, right=one_page_off, false=false, written=16)
+    assert lone.within_one_se()[3] and lone.chosen() == 3
 
 
 def test_bench_threshold_pages_names_a_missing_model(tmp_path, capsys):

@@ -422,10 +422,10 @@ def test_frame_candidates_choose_follows_the_acceptance_rule(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def classifier(tflite_models):
+def classifier(tflite_models, reading_threshold):
     from runtime.classifier import DigitClassifier
 
-    return DigitClassifier(tflite_models["int8"])
+    return DigitClassifier(tflite_models["int8"], threshold=reading_threshold)
 
 
 @pytest.mark.slow

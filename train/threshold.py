@@ -7,8 +7,9 @@ measured, not set: the reader reads held-out synthetic pages
 (``train/judge_data.threshold_page``, a seed the training never drew from) exactly as a device
 does (``runtime.segment``: the candidates, the choice among them, the word rule) at every
 threshold of a grid, and the strictest threshold whose score the pages cannot tell from the
-best is kept: the one-standard-error rule (a threshold within one standard error of the best
-score, paired over pages, is one the pages cannot tell from it). The pages choose between
+best is kept, anywhere on the grid (past thresholds that score clearly worse too): the
+one-standard-error rule (a threshold within one standard error of the best score, paired over
+pages, is one the pages cannot tell from it). The pages choose between
 thresholds far apart with little confidence (the best of 300 pages moved from 0.81 to 0.99
 between page draws for one model); where they cannot tell, the stricter threshold reports
 fewer false digits, which the reader's users notice most. The pages show what the judge
@@ -40,6 +41,8 @@ MIN_THRESHOLD = 0.5
 # Page seeds: the pages of a run with training seed N are drawn with seed N + PAGE_SEED_OFFSET.
 PAGE_SEED_OFFSET = 1
 GRID = np.concatenate([np.arange(0.5, 0.95, 0.01), np.arange(0.95, 0.9999, 0.0005)])
+# Standard errors and score totals compared with this margin: equal up to float rounding.
+_ROUNDING = 1e-9
 # A reported digit is right when this share of a written digit's ink lies in its box and
 # the label matches.
 _MATCH = 0.5
@@ -88,14 +91,22 @@ class PageReadings:
         return np.sqrt(pages) * differences.std(axis=0, ddof=1)
 
     def within_one_se(self) -> np.ndarray:
-        """Per threshold, whether its total score is within one standard error of the best."""
+        """Per threshold, whether its total score is within one standard error of the best
+        (a threshold that differs from the best on one page only always is: its standard
+        error equals its difference, compared with a margin for rounding)."""
         totals = self.scores().sum(axis=0)
-        return totals >= totals[self.best()] - self.standard_errors()
+        return totals >= totals[self.best()] - self.standard_errors() - _ROUNDING
 
     def chosen(self) -> int:
         """The index of the threshold training keeps: the strictest within one standard error
-        of the best (see the module)."""
+        of the best (see the module). Pages that score every threshold alike choose the top
+        of the grid."""
         return int(np.flatnonzero(self.within_one_se()).max())
+
+    def chosen_threshold(self) -> float:
+        """The threshold training keeps (``chosen``), as stored: rounded, at least
+        ``MIN_THRESHOLD``."""
+        return max(MIN_THRESHOLD, float(round(self.grid[self.chosen()], 4)))
 
 
 class _HeldOutPages:
@@ -160,7 +171,7 @@ def choose_threshold(
 
     held_out = _HeldOutPages(model, pages, seed, x_val, y_val)
     readings = _readings(held_out)
-    threshold = max(MIN_THRESHOLD, float(round(GRID[readings.chosen()], 4)))
+    threshold = readings.chosen_threshold()
     right, false = held_out.outcome(threshold)
     mnist = model.predict(to_inputs(x_val), batch_size=2048, verbose=0)
     mnist_right = (mnist.argmax(axis=1) == y_val) & accepted(mnist, threshold)
