@@ -129,12 +129,13 @@ def read_with_retry(
     description: str,
     sleep: Callable[[float], None] = time.sleep,
     stop: threading.Event | None = None,
-    reopen_at_once: bool = False,
+    stream: bool = False,
 ) -> np.ndarray:
     """Call ``grab`` until it returns a non-empty image, backing off and reopening between tries.
 
-    The first retry reads the source as it is (a camera may just have been slow) unless
-    ``reopen_at_once``; later retries reopen it. With ``stop``, the back-off waits on it and
+    The first retry reads the source as it is (a camera may just have been slow) unless it is
+    a network ``stream``, whose failed read means its connection is gone; later retries reopen
+    it. The final error says what to check for a stream or for a camera. With ``stop``, the back-off waits on it and
     ``SourceStopped`` is raised once it is set.
     """
     failure = ""
@@ -157,7 +158,7 @@ def read_with_retry(
                 raise SourceStopped(description)
             # A second failure in a row (or the last retry): the device may have reset; open
             # it anew.
-            if reopen_at_once or attempt > 1 or attempt == policy.attempts:
+            if stream or attempt > 1 or attempt == policy.attempts:
                 try:
                     reopen()
                 except Exception as exc:  # reopening is best effort; the next read decides
@@ -171,7 +172,7 @@ def read_with_retry(
         if image is not None and image.size:
             return image
         failure = "no frame returned"
-    if description.startswith("stream"):
+    if stream:
         hint = "Check the URL, the network, and that the stream's server is up."
     else:
         hint = (
@@ -260,7 +261,7 @@ class CaptureSource(FrameSource):
             self.description,
             self._sleep,
             self._interrupt,
-            reopen_at_once=self._stream,
+            stream=self._stream,
         ), ""
 
     def _warn_if_cut_short(self) -> None:

@@ -52,7 +52,9 @@ def test_a_stream_with_one_retry_is_reopened_and_its_error_says_what_to_check():
         return opened[-1]
 
     policy = RetryPolicy(attempts=1, first_delay=0.01)
-    source = CaptureSource(open_capture, "stream http://cam/x", True, policy, lambda s: None)
+    source = CaptureSource(
+        open_capture, "stream http://cam/x", True, policy, lambda s: None, stream=True
+    )
     with pytest.raises(SourceError, match=r"2 reads failed.*Check the URL, the network"):
         source.read()
     assert len(opened) == 2  # the one retry reopened the stream (it never did with --retries 1)
