@@ -106,10 +106,10 @@ def read_image(path: Path) -> np.ndarray:
             failure = exc
         else:
             failure = None
-    lines = caught.data.splitlines(keepends=True)
     if failure is None:  # read: whatever a decoder said about the file stays
         pass_on_stderr(caught.data)
         return as_gray_u8(image, str(path))
+    lines = caught.data.splitlines(keepends=True)
     reasons = [found[1] for line in lines if (found := _LIBPNG_REASON.match(line))]
     if not reasons:  # nothing to say in its place: the decoders' lines stay
         pass_on_stderr(caught.data)
