@@ -9,8 +9,9 @@ Corpora (``benchmarks.corpora``; each split generated deterministically from its
 those fonts), ``fonts-notes`` (640x480 photos of a note in those fonts, one number of 1-4
 digits among its words), ``camera`` (640x480 frames of 1-4 MNIST test digits on tinted,
 often lined paper), ``digit-free`` (ruled and graph paper, wood, fabric, handwritten words, printed
-text) and ``lowres`` (MNIST test digits clean, low-resolution, thick, blurred and cut at
-their box). Tune on ``--split tune``; report ``--split report``. The tune split holds five
+text), ``lowres`` (MNIST test digits clean, low-resolution, thick, blurred and cut at
+their box) and ``optdigits`` (13 other writers' digits stored at 8x8, UCI's optdigits as
+scikit-learn ships it, enlarged and photographed). Tune on ``--split tune``; report ``--split report``. The tune split holds five
 times as many digit-free frames (``benchmarks/corpora/digit_free.py``) and three times as
 many notes.
 
@@ -396,8 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in args.corpus:
-        if args.limit is not None and args.limit > CORPORA[name].most:
-            parser.error(f"--limit: {name} has {CORPORA[name].most} items per split")
+        most = CORPORA[name].most[args.split]
+        if args.limit is not None and args.limit > most:
+            parser.error(f"--limit: {name} has {most} items in the {args.split} split")
     with rules_off(args.without):
         return run_reporting_errors(PROG, lambda: run(args))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import cv2
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from benchmarks import DEFAULT_MNIST, bench_reading
-from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Sources, generate
+from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Sources, generate, optdigits
 from benchmarks.corpora import fonts as font_files
 from benchmarks.corpora.digit_free import KINDS
 from benchmarks.corpora.items import item_seed
@@ -148,6 +149,35 @@ def test_single_digit_photos(sources: Sources) -> None:
         assert 60 <= height <= 200 and channels == 3 and item.image.dtype == np.uint8
         assert item.single and item.boxes == ()
         assert cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY).min() < _paper_level(item.image) - 40
+
+
+def test_optdigits_splits_are_whole_forms(sources: Sources) -> None:
+    # Each form filled in starts with the same digit sequence; the report split starts at a
+    # form, so that (if sklearn's copy of the data ever changes) no form spans both splits.
+    images, labels = sources.optdigits()
+    text = "".join(str(int(label)) for label in labels)
+    opening = text[:13]
+    assert opening == "0123456789012" and len(labels) == optdigits.COUNT
+    starts = [match.start() for match in re.finditer(opening, text)]
+    assert len(starts) == 14 and starts[7] == optdigits.REPORT_START
+    tune, report = (set(optdigits.split_range(split)) for split in SPLITS)
+    assert not tune & report and tune | report == set(range(optdigits.COUNT))
+    assert images.shape == (optdigits.COUNT, 8, 8) and images.max() == 16
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_optdigits_items_show_their_writers_digit(split: str, sources: Sources) -> None:
+    labels = sources.optdigits()[1]
+    first = optdigits.split_range(split)[0]
+    for item in generate("optdigits", split, 4, sources):
+        assert item.single and item.image.shape == (128, 128, 3)
+        assert item.sources[0] == first + item.index
+        assert item.text == str(int(labels[item.sources[0]]))
+        assert dict(item.tags)["enlarged"] in optdigits.ENLARGED
+        gray = cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY)
+        assert gray.min() < _paper_level(item.image) - 40, "no dark ink"
+    with pytest.raises(ValueError, match="optdigits has 882 items in report"):
+        list(generate("optdigits", "report", 883, sources))
 
 
 @needs_mnist

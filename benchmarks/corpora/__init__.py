@@ -23,6 +23,7 @@ from benchmarks.corpora import (
     fonts_numbers,
     fonts_single,
     lowres,
+    optdigits,
 )
 from benchmarks.corpora.fonts import FontsMissingError
 from benchmarks.corpora.items import SPLITS, Box, Item, check_split
@@ -40,11 +41,15 @@ class Corpus:
     make: Callable[[str, int, Sources], list[Item]]
     needs: tuple[str, ...]
     summary: str
-    most: int  # items a split can hold
+    most: dict[str, int]  # entries each split can hold
 
     def default_count(self, split: str) -> int:
         """How many entries ``generate`` reads from ``split`` by default."""
         return self.tune_size if check_split(split) == "tune" else self.size
+
+
+def _most(most: int | dict[str, int]) -> dict[str, int]:
+    return most if isinstance(most, dict) else dict.fromkeys(SPLITS, most)
 
 
 CORPORA: dict[str, Corpus] = {
@@ -55,9 +60,9 @@ CORPORA: dict[str, Corpus] = {
         module.make,
         module.NEEDS,
         module.__doc__.splitlines()[0].split(": ", 1)[1].rstrip("."),
-        getattr(module, "MOST", 1_000_000),
+        _most(getattr(module, "MOST", 1_000_000)),
     )
-    for module in (fonts_single, fonts_numbers, fonts_notes, camera, digit_free, lowres)
+    for module in (fonts_single, fonts_numbers, fonts_notes, camera, digit_free, lowres, optdigits)
 }
 
 
@@ -69,8 +74,8 @@ def generate(name: str, split: str, count: int | None, sources: Sources) -> Iter
     corpus = CORPORA[name]
     check_split(split)
     count = corpus.default_count(split) if count is None else count
-    if count > corpus.most:
-        raise ValueError(f"{name} has {corpus.most} items per split; asked for {count}")
+    if count > corpus.most[split]:
+        raise ValueError(f"{name} has {corpus.most[split]} items in {split}; asked for {count}")
     for index in range(count):
         yield from corpus.make(split, index, sources)
 

@@ -25,6 +25,7 @@ _CORPUS_KEYS = {
     "digit-free": 4,
     "lowres": 5,
     "fonts-notes": 6,
+    "optdigits": 7,
 }
 # Fourth seed element: one item's stream, or one stream for the whole split.
 _ITEM, _WHOLE_SPLIT = 1, 2

@@ -1,4 +1,5 @@
-"""What the generators draw from: MNIST's test set and the font files, loaded on first use."""
+"""What the generators draw from: MNIST's test set, UCI optdigits and the font files, loaded on
+first use."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.corpora import fonts
+from runtime.errors import DatasetError
 
 
 class Sources:
@@ -22,6 +24,7 @@ class Sources:
         self.mnist_dir = mnist_dir
         self.font_roots = font_roots
         self._mnist: tuple[np.ndarray, np.ndarray] | None = None
+        self._optdigits: tuple[np.ndarray, np.ndarray] | None = None
         self._fonts: dict[str, dict[str, Path]] = {}
 
     def mnist_test(self) -> tuple[np.ndarray, np.ndarray]:
@@ -33,6 +36,20 @@ class Sources:
             self._mnist = (data.x_test, data.y_test)
         return self._mnist
 
+    def optdigits(self) -> tuple[np.ndarray, np.ndarray]:
+        """UCI optdigits' test set as scikit-learn ships it: images (1797, 8, 8), 0..16, and
+        labels (1797,)."""
+        if self._optdigits is None:
+            try:
+                from sklearn.datasets import load_digits
+            except ImportError as exc:
+                raise DatasetError(
+                    "the optdigits corpus needs scikit-learn (pip install -e '.[desktop]')"
+                ) from exc
+            data = load_digits()
+            self._optdigits = (np.asarray(data.images, np.uint8), np.asarray(data.target))
+        return self._optdigits
+
     def handwriting(self) -> dict[str, Path]:
         """The six handwriting fonts, name -> file (``FontsMissingError`` if any is missing)."""
         return self._located("handwriting", fonts.HANDWRITING)
@@ -42,10 +59,11 @@ class Sources:
         return self._located("printed", fonts.PRINTED)
 
     def check(self, needs: tuple[str, ...]) -> None:
-        """Load what ``needs`` names ("mnist", "handwriting", "printed") now, so a missing
+        """Load what ``needs`` names ("mnist", "optdigits", "handwriting", "printed") now, so a missing
         source fails before any reading starts."""
         loaders = {
             "mnist": self.mnist_test,
+            "optdigits": self.optdigits,
             "handwriting": self.handwriting,
             "printed": self.printed,
         }
