@@ -47,6 +47,7 @@ from camera_demo.sources import (
     SourceError,
     open_source,
     redact_url,
+    without_file_scheme,
 )
 from camera_demo.stopping import (
     StopRequest,
@@ -561,7 +562,7 @@ def _refuse_writing_over_an_input(
     append JSON to it (a new image file there, JSON the next run would read as an image)."""
     if args.jsonl is None:
         return
-    source = Path(str(args.source)).expanduser()
+    source = Path(without_file_scheme(str(args.source))).expanduser()
     if args.jsonl.is_file():
         for what, path in (
             ("the model", Path(str(args.model)).expanduser()),

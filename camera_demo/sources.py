@@ -485,6 +485,12 @@ def _stream_capture(url: str) -> Callable[[], Capture]:
     return lambda: cv2.VideoCapture(url, cv2.CAP_FFMPEG, timeouts)
 
 
+def without_file_scheme(spec: str) -> str:
+    """The path a ``file://`` URL names; any other source as it is. (OpenCV would read the
+    URL as a stream: reopened at its end, never finished.)"""
+    return unquote(urlsplit(spec).path) if spec.startswith("file://") else spec
+
+
 def open_source(
     spec: str,
     camera_size: tuple[int, int] = DEFAULT_CAMERA_SIZE,
@@ -499,9 +505,7 @@ def open_source(
     """
     if not spec.strip():
         raise SourceError("the source is empty: give a camera index, a device, a URL or a path")
-    if spec.startswith("file://"):
-        # OpenCV would read the file as a stream: reopened at its end, never finished.
-        spec = unquote(urlsplit(spec).path)
+    spec = without_file_scheme(spec)
     if spec == PICAMERA:
         return PiCameraSource(camera_size, retry)
     if spec.isascii() and spec.isdigit():

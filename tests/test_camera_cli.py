@@ -83,6 +83,23 @@ def test_readings_are_never_appended_to_the_model_or_the_source(tmp_path, overwr
     assert (model.read_bytes(), source.read_bytes()) == (b"model bytes", b"image bytes")
 
 
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_file_url_source_is_protected_as_its_path_is(tmp_path, kind, capsys):
+    """``file://`` names the file or folder its path does: its images are inputs all the same
+    (the check once took the URL for a path of its own and appended JSON to the source)."""
+    model, image = tmp_path / "m.tflite", tmp_path / "my pages" / "page.png"
+    image.parent.mkdir()
+    model.write_bytes(b"model bytes")
+    image.write_bytes(b"image bytes")
+    source = (image if kind == "file" else image.parent).as_uri()  # "my%20pages"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--model", str(model), "--source", source, "--jsonl", str(image)])
+    assert exit_info.value.code == EXIT_BAD_INPUT
+    said = "is the source" if kind == "file" else "is an image of the source folder"
+    assert said in capsys.readouterr().err
+    assert image.read_bytes() == b"image bytes"
+
+
 def test_a_ca_file_without_tls_is_refused(capsys):
     """Without mqtts:// the CA file was ignored and the password went out in plain text."""
     with pytest.raises(SystemExit) as exit_info:
