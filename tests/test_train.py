@@ -155,6 +155,14 @@ def test_missing_dataset_exits_with_clear_error(tmp_path, capsys):
     assert not (tmp_path / "metrics.json").exists()
 
 
+def test_a_train_limit_beyond_the_training_images_is_refused(tmp_path, capsys, mnist_path):
+    args = ["--data", str(mnist_path), "--out", str(tmp_path), "--train-limit", "70000"]
+    assert train_main([*args, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--train-limit 70000:" in err and "holds only 60000 training images" in err
+    assert not list(tmp_path.iterdir())
+
+
 def test_interrupted_write_leaves_previous_file_intact(tmp_path):
     target = tmp_path / "metrics.json"
     write_json(target, {"test_accuracy": 0.5})
