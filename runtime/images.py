@@ -41,10 +41,10 @@ _SUPPORTED = "bool, uint8, uint16, integers 0..255, or float 0..1 / 0..255"
 # Float values this far outside 0..1 / 0..255 are rounding noise (e.g. from a resize), not data.
 _FLOAT_SLACK = 1e-3
 _BIT_DEPTHS = (8, 10, 12, 14, 16)
-# Formats that may carry an alpha channel are decoded unchanged (alpha and bit depth kept);
-# others (JPEG) keep their bit depth and colour and follow their EXIF orientation, which
-# OpenCV ignores when it decodes unchanged.
-_ALPHA_FORMATS = frozenset({".png", ".webp", ".tif", ".tiff"})
+# A JPEG (known by its first bytes, whatever its name) keeps its bit depth and colour and
+# follows its EXIF orientation, which OpenCV ignores when it decodes unchanged; every other
+# file is decoded unchanged, so that its alpha channel and bit depth are kept.
+_JPEG_START = b"\xff\xd8\xff"
 # cv::utils::logging::LOG_LEVEL_ERROR; OpenCV before 4.13 exposes the level only as a number.
 _OPENCV_LOG_LEVEL_ERROR = 2
 
@@ -102,14 +102,14 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
         what = "not a regular file (a device or pipe)" if path.exists() else "no such file"
         raise ImageError(f"{path}: {what}")
     cv2 = require_opencv()
-    if path.suffix.lower() in _ALPHA_FORMATS:
-        flags = cv2.IMREAD_UNCHANGED
-    else:
-        flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+    if data.startswith(_JPEG_START):
+        flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    else:
+        flags = cv2.IMREAD_UNCHANGED
     if is_truncated_jpeg(data):
         raise ImageError(f"{path}: the JPEG file is cut short (it ends before its image data does)")
     try:

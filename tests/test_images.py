@@ -186,6 +186,12 @@ def test_image_files_are_read_as_they_look(tmp_path):
     assert read_image_file(tmp_path / "deep.png").dtype == np.uint16
     cv2.imwrite(str(tmp_path / "alpha.png"), np.zeros((8, 8, 4), np.uint8))
     assert read_image_file(tmp_path / "alpha.png").shape == (8, 8, 4)
+    # Known by its content, not its name: a transparent PNG named otherwise keeps its alpha,
+    # and a JPEG named .png still follows its EXIF orientation.
+    (tmp_path / "alpha.img").write_bytes((tmp_path / "alpha.png").read_bytes())
+    assert read_image_file(tmp_path / "alpha.img").shape == (8, 8, 4)
+    (tmp_path / "turned.png").write_bytes((tmp_path / "turned.jpg").read_bytes())
+    assert read_image_file(tmp_path / "turned.png").shape == (40, 20, 3)
     with pytest.raises(ImageError, match="is a directory"):
         read_image_file(tmp_path)
     with pytest.raises(ImageError, match="no such file"):
