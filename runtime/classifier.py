@@ -200,6 +200,12 @@ class DigitClassifier:
             raw = self._backend.run_one(sample.reshape(self._one_shape))
         return self._prediction(self.probabilities_from_scores(self._scores(raw))[0])
 
+    def predict_form(self, image: Any) -> Prediction:
+        """Classify one 28x28 image as MNIST form (a light digit on black), as it is: without
+        :meth:`predict`'s turn to the photo path for a light ground, for a caller that knows
+        which way round the picture is."""
+        return self._prediction(self.predict_proba(np.asarray(image)[None])[0])
+
     def _predict_photo(self, array: np.ndarray) -> Prediction:
         """A photo of one digit, its polarity guessed (``preprocess``'s auto mode). When the
         guess gives no digit the acceptance rule accepts, the photo is read as dark on light and

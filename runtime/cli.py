@@ -153,16 +153,20 @@ def _as_one_digit(
         if image.shape == MNIST_SHAPE and polarity == "auto":
             # Both ways round; the classifier, not a guess, decides (as for a photo of a digit).
             both = np.stack([image, 255 - image])
-            image_as_digit = both[int(classifier.predict_proba(both).max(axis=1).argmax())]
-        elif image.shape == MNIST_SHAPE:  # MNIST form, unless told so or on a light ground
-            image_as_digit = 255 - image if polarity == "dark_on_light" else image
+            best = int(classifier.predict_proba(both).max(axis=1).argmax())
+            prediction = classifier.predict_form(both[best])
+        elif image.shape == MNIST_SHAPE and polarity is not None:  # the way round it was told
+            prediction = classifier.predict_form(
+                255 - image if polarity == "dark_on_light" else image
+            )
         elif polarity in (None, "auto"):
-            image_as_digit = image  # predict guesses the polarity; the classifier settles it
+            # MNIST form unless on a light ground; a photo's polarity guessed, and the
+            # classifier settles it.
+            prediction = classifier.predict(image)
         else:
             from runtime.preprocess import preprocess
 
-            image_as_digit = preprocess(image, polarity)
-        prediction = classifier.predict(image_as_digit)
+            prediction = classifier.predict(preprocess(image, polarity))
     except NoDigitFoundError:  # a blank page is a picture without digits, not bad input
         return _record(path, "one digit", [], [])
     whole = _digit(prediction, (0, 0, image.shape[1], image.shape[0]))

@@ -83,12 +83,17 @@ def test_a_28x28_file_is_mnist_form_unless_told_it_is_dark_on_light(
     clf = DigitClassifier(built["int8"], threshold=0.0)
     path = tmp_path / "dark_on_white.png"
     assert cv2.imwrite(str(path), 255 - images[0])
-    for polarity, seen in ((None, 255 - images[0]), ("dark_on_light", images[0])):
+    for polarity, expected in (
+        (None, clf.predict(255 - images[0]).probabilities),  # a light ground: a photo
+        ("dark_on_light", clf.predict_proba(images[0][None])[0]),
+        # Told it is MNIST form, it is read so, light ground and all: not turned into a photo
+        # (which would try both ways round).
+        ("light_on_dark", clf.predict_proba((255 - images[0])[None])[0]),
+    ):
         extra = ["--polarity", polarity] if polarity else []
         args = [str(path), "--model", str(built["int8"]), "--threshold", "0", "--json"]
         assert main([*args, *extra]) == 0
         (result,) = json.loads(capsys.readouterr().out)["results"]
-        expected = clf.predict(seen).probabilities
         assert as_one_digit(result)["probabilities"] == pytest.approx(expected, abs=1e-6)
 
 
