@@ -26,6 +26,22 @@ def test_folder_without_images_is_an_error(tmp_path):
         ImageFolderSource(tmp_path)
 
 
+@pytest.mark.opencv
+def test_a_damaged_png_in_a_folder_is_one_warning_with_libpng_s_reason(tmp_path, caplog, capfd):
+    import cv2
+
+    data = bytearray(cv2.imencode(".png", np.full((16, 16), 200, np.uint8))[1].tobytes())
+    data[data.index(b"IDAT") + 6] ^= 0xFF  # its compressed data no longer decodes
+    (tmp_path / "damaged.png").write_bytes(bytes(data))
+    source = ImageFolderSource(tmp_path)
+    with caplog.at_level("WARNING", logger="camera_demo"):
+        assert source.read() is None
+    assert source.skipped == [tmp_path / "damaged.png"]
+    (record,) = caplog.records
+    assert "damaged.png: not an image file OpenCV can decode (libpng: IDAT: " in record.getMessage()
+    assert "libpng" not in capfd.readouterr().err  # not libpng's own line before it
+
+
 def test_failing_camera_retries_with_backoff_then_raises():
     sleeps: list[float] = []
     opened: list[FakeCapture] = []
