@@ -71,6 +71,7 @@ def console_script(main: Callable[..., int]) -> Callable[..., int]:
     @functools.wraps(main)
     def wrapper(*args, **kwargs) -> int:
         _discard_closed_streams()
+        _escape_what_stdout_cannot_encode()
         prog = getattr(sys.modules[main.__module__], "PROG", main.__module__)
         on_main_thread = threading.current_thread() is threading.main_thread()
         if on_main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
@@ -121,6 +122,15 @@ def _discard_closed_streams() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - open for the process's lifetime
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+
+
+def _escape_what_stdout_cannot_encode() -> None:
+    """A file name stdout's encoding cannot spell (``PYTHONIOENCODING=ascii``, a Latin-1
+    terminal, a name that is not UTF-8) is written with backslash escapes, as stderr writes
+    it, instead of failing the program with a traceback."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None and getattr(sys.stdout, "errors", None) == "strict":
+        reconfigure(errors="backslashreplace")
 
 
 def silence_stdout() -> None:

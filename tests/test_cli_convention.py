@@ -104,6 +104,24 @@ def test_a_closed_output_is_exit_141_without_a_traceback():
     assert b"Traceback" not in process.stderr.read()
 
 
+def test_a_name_stdout_cannot_encode_is_escaped_instead_of_a_traceback():
+    code = (
+        "import sys; from runtime.cli_common import console_script\n"
+        "@console_script\n"
+        "def main():\n"
+        "    print('with space \\u00fc \\u6570.png: 7')\n"
+        "    return 0\n"
+        "sys.exit(main())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C"},
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout == b"with space \\xfc \\u6570.png: 7\n"
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_output_on_a_full_disk_is_one_error_line_and_exit_2():
     code = (
