@@ -41,7 +41,7 @@ from camera_demo.overlay import draw_overlay, draw_status
 from camera_demo.pipeline import FramePipeline, FrameReading, parse_roi
 from camera_demo.reader import ThreadedReader
 from camera_demo.sources import (
-    IMAGE_SUFFIXES,
+    FOLDER_SUFFIXES,
     Frame,
     RetryPolicy,
     SourceError,
@@ -574,7 +574,7 @@ def _refuse_writing_over_an_input(
         source.is_dir()
         and args.jsonl.parent.is_dir()
         and os.path.samefile(source, args.jsonl.parent)
-        and args.jsonl.suffix.lower() in IMAGE_SUFFIXES
+        and args.jsonl.suffix.lower() in FOLDER_SUFFIXES
     ):
         parser.error(
             f"--jsonl {args.jsonl} is an image of the source folder: give another file for the "

@@ -38,6 +38,9 @@ IMAGE_SUFFIXES = frozenset(
         ".jp2",
     }
 )
+# A GIF alone is an animation, played as a video; in a folder of pictures it is one picture
+# (its first frame; OpenCV decodes GIFs itself from 4.11, and earlier ones skip it, saying so).
+FOLDER_SUFFIXES = IMAGE_SUFFIXES | {".gif"}
 PICAMERA = "picamera"
 DEFAULT_CAMERA_SIZE = (640, 480)
 # OpenCV waits 30 s by default on a stream that stopped sending; a stalled camera should be
@@ -327,14 +330,14 @@ class ImageFolderSource(FrameSource):
             (
                 p
                 for p in self.folder.iterdir()
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                if p.is_file() and p.suffix.lower() in FOLDER_SUFFIXES
             ),
             key=_natural_key,
         )
         if not self.paths:
             raise SourceError(
                 f"image folder {self.folder} holds no image files "
-                f"(looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
+                f"(looked for {', '.join(sorted(FOLDER_SUFFIXES))})"
             )
         self._position = 0
         self.skipped: list[Path] = []

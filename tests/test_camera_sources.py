@@ -27,6 +27,23 @@ def test_folder_without_images_is_an_error(tmp_path):
 
 
 @pytest.mark.opencv
+def test_a_gif_in_a_folder_is_one_of_its_pictures(tmp_path):
+    import cv2
+    from PIL import Image
+
+    Image.fromarray(np.full((16, 16), 30, np.uint8)).save(tmp_path / "b.gif")
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((16, 16), 200, np.uint8))
+    source = ImageFolderSource(tmp_path)
+    assert [path.name for path in source.paths] == ["a.png", "b.gif"]
+    assert source.read() is not None
+    if cv2.haveImageReader(str(tmp_path / "b.gif")):  # OpenCV 4.11 and later
+        frame = source.read()
+        assert frame is not None and frame.image.max() == 30
+    else:
+        assert source.read() is None and source.skipped == [tmp_path / "b.gif"]
+
+
+@pytest.mark.opencv
 def test_a_damaged_png_in_a_folder_is_one_warning_with_libpng_s_reason(tmp_path, caplog, capfd):
     import cv2
 
