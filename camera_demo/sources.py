@@ -26,7 +26,7 @@ import numpy as np
 
 from camera_demo.resources import Closable
 from runtime.errors import DigitKitError, ImageError
-from runtime.images import read_image_file_with_reason
+from runtime.images import read_image_file
 
 log = logging.getLogger("camera_demo")
 
@@ -347,7 +347,7 @@ class ImageFolderSource(FrameSource):
             path = self.paths[self._position]
             self._position += 1
             try:
-                return read_image_file_with_reason(path), path.name
+                return read_image_file(path), path.name
             except ImageError as exc:
                 self.skipped.append(path)
                 log.warning("skipping %s", exc)
@@ -365,7 +365,7 @@ class SingleImageSource(ImageFolderSource):
         self._position = 0
         self.skipped = []
         try:  # a one-image source that cannot be read does not open
-            self._image = read_image_file_with_reason(path)
+            self._image = read_image_file(path)
         except ImageError as exc:
             raise SourceError(str(exc)) from None
 

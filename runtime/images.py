@@ -27,7 +27,6 @@ needs only NumPy, so ``import runtime`` classifies arrays on a device without Op
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -85,10 +84,6 @@ def quiet_opencv_logs() -> None:
         cv2.setLogLevel(_OPENCV_LOG_LEVEL_ERROR)
 
 
-# What the decoders print on stderr, from C, about a file they cannot decode: libpng's
-# "libpng error: IDAT: CRC error" and OpenCV's own log lines ("[ WARN:0@0.005] ...").
-_DECODER_LINE = re.compile(rb"libpng (?:error|warning): |\[ ?(?:INFO|WARN|ERROR)[:\]]")
-_LIBPNG_REASON = re.compile(rb"libpng (?:error|warning): (.+)")
 # JPEG markers without a length: a fill byte, a stuffed 0x00 in coded data, TEM, restarts.
 _STANDALONE_JPEG_MARKERS = frozenset({0xFF, 0x00, 0x01, *range(0xD0, 0xD8)})
 
@@ -130,32 +125,6 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
     if image is None or not image.size:
         raise ImageError(f"{path}: not an image file OpenCV can decode")
     return image
-
-
-def read_image_file_with_reason(path: str | os.PathLike[str]) -> np.ndarray:
-    """``read_image_file`` for console programs: the lines a decoder prints on stderr about a
-    file it cannot decode become the reason in the ``ImageError``'s one line (libpng's
-    "IDAT: CRC error"), instead of standing before it; any other line passes on."""
-    from runtime.stderr_capture import pass_on_stderr, stderr_caught
-
-    with stderr_caught() as caught:
-        try:
-            image = read_image_file(path)
-        except ImageError as exc:
-            failure = exc
-        else:
-            failure = None
-    if failure is None:  # read: whatever a decoder said about the file stays
-        pass_on_stderr(caught.data)
-        return image
-    lines = caught.data.splitlines(keepends=True)
-    reasons = [found[1] for line in lines if (found := _LIBPNG_REASON.match(line))]
-    if not reasons:  # nothing to say in its place: the decoders' lines stay
-        pass_on_stderr(caught.data)
-        raise failure
-    pass_on_stderr(b"".join(line for line in lines if not _DECODER_LINE.match(line)))
-    reason = reasons[-1].decode(errors="replace").strip()
-    raise ImageError(f"{failure} (libpng: {reason})") from failure
 
 
 def is_truncated_jpeg(data: bytes) -> bool:

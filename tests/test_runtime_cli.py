@@ -195,7 +195,7 @@ def test_a_damaged_png_is_one_error_line(built, images, damage, tmp_path, capfd)
 def test_libpng_s_reason_is_in_the_error_line_and_other_lines_pass(tmp_path, monkeypatch, capfd):
     import os
 
-    from runtime import cli, images
+    from runtime import cli
     from runtime.errors import ImageError
 
     def damaged(path):
@@ -205,7 +205,7 @@ def test_libpng_s_reason_is_in_the_error_line_and_other_lines_pass(tmp_path, mon
         os.write(2, b"a line of something else\n")
         raise ImageError(f"{path}: not an image file OpenCV can decode")
 
-    monkeypatch.setattr(images, "read_image_file", damaged)
+    monkeypatch.setattr(cli, "read_image_file", damaged)
     with pytest.raises(ImageError) as raised:
         cli.read_image(tmp_path / "d.png")
     assert str(raised.value) == (
