@@ -39,7 +39,8 @@ IMAGE_SUFFIXES = frozenset(
     }
 )
 # A GIF alone is an animation, played as a video; in a folder of pictures it is one picture
-# (its first frame; OpenCV decodes GIFs itself from 4.11, and earlier ones skip it, saying so).
+# (its first frame, where this OpenCV decodes GIFs; one without a GIF decoder skips it and
+# says so).
 FOLDER_SUFFIXES = IMAGE_SUFFIXES | {".gif"}
 PICAMERA = "picamera"
 DEFAULT_CAMERA_SIZE = (640, 480)

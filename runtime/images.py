@@ -41,10 +41,13 @@ _SUPPORTED = "bool, uint8, uint16, integers 0..255, or float 0..1 / 0..255"
 # Float values this far outside 0..1 / 0..255 are rounding noise (e.g. from a resize), not data.
 _FLOAT_SLACK = 1e-3
 _BIT_DEPTHS = (8, 10, 12, 14, 16)
-# A JPEG (known by its first bytes, whatever its name) keeps its bit depth and colour and
-# follows its EXIF orientation, which OpenCV ignores when it decodes unchanged; every other
-# file is decoded unchanged, so that its alpha channel and bit depth are kept.
-_JPEG_START = b"\xff\xd8\xff"
+# Formats that may carry an alpha channel, known by their first bytes whatever the file's
+# name (PNG, GIF, TIFF; WebP below), are decoded unchanged (alpha and bit depth kept). Others
+# keep their bit depth and colour: a JPEG follows its EXIF orientation, which OpenCV ignores
+# when it decodes unchanged, and a 32-bit BMP's fourth byte, often unused and zero, is no
+# transparency.
+_ALPHA_FORMAT_STARTS = (b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
+_GIF_STARTS = (b"GIF87a", b"GIF89a")
 # cv::utils::logging::LOG_LEVEL_ERROR; OpenCV before 4.13 exposes the level only as a number.
 _OPENCV_LOG_LEVEL_ERROR = 2
 
@@ -106,10 +109,10 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
-    if data.startswith(_JPEG_START):
-        flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
-    else:
+    if data.startswith(_ALPHA_FORMAT_STARTS) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         flags = cv2.IMREAD_UNCHANGED
+    else:
+        flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
     if is_truncated_jpeg(data):
         raise ImageError(f"{path}: the JPEG file is cut short (it ends before its image data does)")
     try:
@@ -123,6 +126,8 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
             reason = getattr(exc, "err", None) or "the decoder failed"
         raise ImageError(f"{path}: not an image OpenCV can decode: {reason}") from exc
     if image is None or not image.size:
+        if data.startswith(_GIF_STARTS) and not cv2.haveImageReader(str(path)):
+            raise ImageError(f"{path}: a GIF, which OpenCV {cv2.__version__} does not decode")
         raise ImageError(f"{path}: not an image file OpenCV can decode")
     return image
 

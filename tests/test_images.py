@@ -168,6 +168,21 @@ def test_the_same_pixels_in_any_dtype_classify_the_same(classifier):
         )
 
 
+def test_a_gif_this_opencv_does_not_decode_is_said_so(tmp_path, monkeypatch):
+    import cv2
+
+    from runtime.images import read_image_file
+
+    path = tmp_path / "broken.gif"
+    path.write_bytes(b"GIF89a" + bytes(20))
+    if cv2.haveImageReader(str(path)):  # this OpenCV decodes GIFs: it is a damaged one
+        with pytest.raises(ImageError, match=r"broken\.gif: not an image file OpenCV can decode$"):
+            read_image_file(path)
+    monkeypatch.setattr(cv2, "haveImageReader", lambda path: False)  # an OpenCV without GIFs
+    with pytest.raises(ImageError, match=rf"a GIF, which OpenCV {cv2.__version__} does not"):
+        read_image_file(path)
+
+
 def test_image_files_are_read_as_they_look(tmp_path):
     import cv2
     from PIL import Image
@@ -192,6 +207,13 @@ def test_image_files_are_read_as_they_look(tmp_path):
     assert read_image_file(tmp_path / "alpha.img").shape == (8, 8, 4)
     (tmp_path / "turned.png").write_bytes((tmp_path / "turned.jpg").read_bytes())
     assert read_image_file(tmp_path / "turned.png").shape == (40, 20, 3)
+    # A 32-bit BMP's fourth byte is no transparency: many tools leave it zero everywhere,
+    # which decoded unchanged made the whole picture transparent, a blank page.
+    stroke = np.full((16, 16, 4), 255, np.uint8)
+    stroke[:, 6:9, :3], stroke[..., 3] = 0, 0
+    cv2.imwrite(str(tmp_path / "bgrx.bmp"), stroke)
+    assert cv2.imread(str(tmp_path / "bgrx.bmp"), cv2.IMREAD_UNCHANGED).shape == (16, 16, 4)
+    assert as_gray_u8(read_image_file(tmp_path / "bgrx.bmp")).min() == 0
     with pytest.raises(ImageError, match="is a directory"):
         read_image_file(tmp_path)
     with pytest.raises(ImageError, match="no such file"):
