@@ -203,8 +203,17 @@ class DigitClassifier:
     def predict_form(self, image: Any) -> Prediction:
         """Classify one 28x28 image as MNIST form (a light digit on black), as it is: without
         :meth:`predict`'s turn to the photo path for a light ground, for a caller that knows
-        which way round the picture is."""
-        return self._prediction(self.predict_proba(np.asarray(image)[None])[0])
+        which way round the picture is. Raises ``ImageError`` for what :meth:`predict` refuses
+        and for any other shape than 28x28 (or 28x28x1)."""
+        array = validated_array(image)
+        if array.shape == (*MNIST_SHAPE, 1):
+            array = array[:, :, 0]
+        if array.shape != MNIST_SHAPE:
+            raise ImageError(
+                f"predict_form takes one 28x28 MNIST-form image, got shape {array.shape}; "
+                "predict prepares a photo of any size"
+            )
+        return self._prediction(self.predict_proba(to_u8(array)[None])[0])
 
     def _predict_photo(self, array: np.ndarray) -> Prediction:
         """A photo of one digit, its polarity guessed (``preprocess``'s auto mode). When the

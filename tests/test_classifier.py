@@ -167,6 +167,21 @@ def test_a_28x28_digit_on_a_light_ground_is_read_as_a_photo(built, images, monke
         clf.predict_batch(digit)
 
 
+def test_predict_form_reads_28x28_as_mnist_form_whatever_its_ground(built, images):
+    clf = DigitClassifier(built["int8"], threshold=0.0)
+    digit, paper = images[3], 255 - images[3]
+    assert clf.predict_form(digit) == clf.predict(digit)
+    assert clf.predict_form(digit[:, :, None] / 255.0) == clf.predict(digit)
+    seen_as_is = clf.predict_proba(paper[None])[0]  # the paper as ink: not turned into a photo
+    np.testing.assert_array_equal(clf.predict_form(paper).probabilities, seen_as_is)
+    for wrong in (np.dstack([digit] * 3), np.zeros((100, 100), np.uint8)):
+        with pytest.raises(ImageError, match="predict_form takes one 28x28 MNIST-form image"):
+            clf.predict_form(wrong)
+    for bad in (digit.reshape(784), np.full((28, 28), np.nan)):
+        with pytest.raises(ImageError):  # as predict refuses them
+            clf.predict_form(bad)
+
+
 @pytest.mark.opencv
 def test_a_blank_photo_has_no_digit(built):
     clf = DigitClassifier(built["int8"])
