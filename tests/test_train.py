@@ -163,6 +163,14 @@ def test_a_train_limit_beyond_the_training_images_is_refused(tmp_path, capsys, m
     assert not list(tmp_path.iterdir())
 
 
+def test_fit_refuses_a_train_limit_beyond_the_training_images(mnist):
+    from runtime.errors import DigitKitError
+    from train.fit import fit
+
+    with pytest.raises(DigitKitError, match="holds only 60000 training images"):
+        fit(mnist, RECIPES["seed"], train_limit=60_001)
+
+
 def test_interrupted_write_leaves_previous_file_intact(tmp_path):
     target = tmp_path / "metrics.json"
     write_json(target, {"test_accuracy": 0.5})

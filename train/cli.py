@@ -131,11 +131,7 @@ def _train(args: argparse.Namespace) -> int:
     from train.data import load_mnist
 
     data = load_mnist(args.data)  # before TensorFlow's import: a bad --data fails at once
-    if args.train_limit is not None and args.train_limit > len(data.y_train):
-        raise DigitKitError(
-            f"--train-limit {args.train_limit}: {data.source} holds only {len(data.y_train)} "
-            "training images"
-        )
+    data.first_training(args.train_limit)  # a limit beyond the images fails at once too
     from train.fit import fit
     from train.report import write_report
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.errors import DatasetError
+from runtime.errors import DatasetError, DigitKitError
 
 ENV_VAR = "DIGIT_KIT_MNIST_DIR"
 KERAS_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -62,6 +62,18 @@ class MnistData:
     y_test: np.ndarray
     source: str
     sha256: dict[str, str] = field(default_factory=dict)
+
+    def first_training(self, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``limit`` training images and labels (all of them for None); more than
+        there are is a ``DigitKitError``, not silently all of them."""
+        if limit is None:
+            return self.x_train, self.y_train
+        if limit > len(self.y_train):
+            raise DigitKitError(
+                f"--train-limit {limit}: {self.source} holds only {len(self.y_train)} "
+                "training images"
+            )
+        return self.x_train[:limit], self.y_train[:limit]
 
 
 def sha256_of(path: Path) -> str:

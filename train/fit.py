@@ -268,9 +268,7 @@ def fit(
     """Train a fresh model on ``data`` with ``recipe``. ``train_limit`` takes the first N
     training images only, the validation split's included (quick runs, tests)."""
     configure_determinism(seed)
-    x_all, y_all = data.x_train, data.y_train
-    if train_limit is not None:
-        x_all, y_all = x_all[:train_limit], y_all[:train_limit]
+    x_all, y_all = data.first_training(train_limit)
     model = build_model(dropout=recipe.dropout)
     started = time.perf_counter()
     callbacks: list[keras.callbacks.Callback] = []
