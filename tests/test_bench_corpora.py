@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import re
 from pathlib import Path
 
 import cv2
@@ -39,6 +39,9 @@ def _mnist_dir() -> Path | None:
 
 
 needs_mnist = pytest.mark.skipif(_mnist_dir() is None, reason="MNIST is not available locally")
+needs_sklearn = pytest.mark.skipif(
+    importlib.util.find_spec("sklearn") is None, reason="optdigits comes with scikit-learn"
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +50,8 @@ def sources() -> Sources:
 
 
 def _corpus_params() -> list[object]:
-    return [
-        pytest.param(name, marks=needs_mnist) if name in MNIST_CORPORA else name for name in CORPORA
-    ]
+    marks = {name: needs_mnist for name in MNIST_CORPORA} | {"optdigits": needs_sklearn}
+    return [pytest.param(name, marks=marks[name]) if name in marks else name for name in CORPORA]
 
 
 @pytest.mark.parametrize("name", _corpus_params())
@@ -151,20 +153,24 @@ def test_single_digit_photos(sources: Sources) -> None:
         assert cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY).min() < _paper_level(item.image) - 40
 
 
+@needs_sklearn
 def test_optdigits_splits_are_whole_forms(sources: Sources) -> None:
-    # Each form filled in starts with the same digit sequence; the report split starts at a
-    # form, so that (if sklearn's copy of the data ever changes) no form spans both splits.
+    # Each filled-in form is the same sequence of digits: the tune split ends with a whole one
+    # and the report split starts with the next one's opening (its first 0 left out), so that
+    # no form spans both splits (if sklearn's copy of the data ever changes, this says so).
     images, labels = sources.optdigits()
     text = "".join(str(int(label)) for label in labels)
-    opening = text[:13]
-    assert opening == "0123456789012" and len(labels) == optdigits.COUNT
-    starts = [match.start() for match in re.finditer(opening, text)]
-    assert len(starts) == 14 and starts[7] == optdigits.REPORT_START
+    form = text[: optdigits.FORM_LENGTH]
+    assert form.startswith("0123456789" * 3) and len(labels) == optdigits.COUNT
+    start = optdigits.REPORT_START
+    assert text[start - optdigits.FORM_LENGTH : start] == form
+    assert text[start : start + 19] == form[1:20]
     tune, report = (set(optdigits.split_range(split)) for split in SPLITS)
     assert not tune & report and tune | report == set(range(optdigits.COUNT))
     assert images.shape == (optdigits.COUNT, 8, 8) and images.max() == 16
 
 
+@needs_sklearn
 @pytest.mark.parametrize("split", SPLITS)
 def test_optdigits_items_show_their_writers_digit(split: str, sources: Sources) -> None:
     labels = sources.optdigits()[1]
@@ -176,8 +182,8 @@ def test_optdigits_items_show_their_writers_digit(split: str, sources: Sources) 
         assert dict(item.tags)["enlarged"] in optdigits.ENLARGED
         gray = cv2.cvtColor(item.image, cv2.COLOR_BGR2GRAY)
         assert gray.min() < _paper_level(item.image) - 40, "no dark ink"
-    with pytest.raises(ValueError, match="optdigits has 882 items in report"):
-        list(generate("optdigits", "report", 883, sources))
+    with pytest.raises(ValueError, match="optdigits has 891 items in report"):
+        list(generate("optdigits", "report", 892, sources))
 
 
 @needs_mnist

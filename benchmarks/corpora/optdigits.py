@@ -5,9 +5,10 @@ Handwritten Digits" (1,797 digits of 13 writers, from NIST's forms), which sciki
 as ``load_digits``. Each digit was stored as an 8x8 block count of its 32x32 bitmap, so
 every item is a digit 8 px tall enlarged by a program (bilinear, bicubic or nearest
 neighbour, at random), drawn dark on paper about 88 px tall and photographed lightly, read by
-the single-digit path. The file holds 14 runs of the same form's digit sequence, one per form
-filled in; the splits are whole forms: tune the first 7 (915 digits), report the last 7 (882),
-so they most likely share no writer.
+the single-digit path. The file holds 14 filled-in forms, one after the other, each the same
+sequence of 130 digits (a few left out); the splits are whole forms: tune the first 7 (906
+digits), report the last 7 (891). UCI names 13 writers, so one of them filled in two forms,
+which may fall in different splits.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from benchmarks.corpora.photo import blank_page, ink_points, paint, paper_color,
 from benchmarks.corpora.sources import Sources
 
 NAME = "optdigits"
-# Where the 8th form starts: the file's 8th run of the form's opening "0123456789012".
-REPORT_START = 915
+# Where the 8th form starts (its first digit, a 0, left out): the 7th ends with the form's
+# whole sequence.
+REPORT_START = 906
+FORM_LENGTH = 130
 COUNT = 1797
 SIZE = COUNT - REPORT_START  # each split reads all of its forms
 TUNE_SIZE = REPORT_START
