@@ -126,7 +126,8 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
             reason = getattr(exc, "err", None) or "the decoder failed"
         raise ImageError(f"{path}: not an image OpenCV can decode: {reason}") from exc
     if image is None or not image.size:
-        if data.startswith(_GIF_STARTS) and not cv2.haveImageReader(str(path)):
+        knows_format = getattr(cv2, "haveImageReader", None)  # where the bindings have it
+        if data.startswith(_GIF_STARTS) and knows_format and not knows_format(str(path)):
             raise ImageError(f"{path}: a GIF, which OpenCV {cv2.__version__} does not decode")
         raise ImageError(f"{path}: not an image file OpenCV can decode")
     return image
