@@ -16,7 +16,7 @@ cache=${DIGIT_KIT_PI_CACHE:-$HOME/.cache/digit-kit/pi}
 mirror=${DIGIT_KIT_PI_MIRROR:-http://deb.debian.org/debian}
 
 # name -> "arch suite install-kind". wheels = README's .[device] commands (PyPI wheels);
-# system = README's .[device-system] commands (apt's NumPy and OpenCV).
+# system = README's .[device-system] commands (apt's NumPy and OpenCV; LiteRT on arm64).
 declare -A PLATFORMS=(
   [arm64-bookworm]="arm64 bookworm wheels"
   [arm64-trixie]="arm64 trixie wheels"
@@ -245,7 +245,9 @@ for name in "${selected[@]}"; do
     verdict=FAIL
     failed+=("$name: $(printf '%s; ' "${problems[@]}")see $log")
   fi
-  row="| $suite $arch | \`${EXTRA[$kind]}\` | $py | $np | $cv | $backends | $litert | $numpy | $classify | $camera | $seconds | $verdict |"
+  extra=${EXTRA[$kind]}
+  [ "$kind:$arch" = system:arm64 ] && extra=".[device-system,litert-system]"
+  row="| $suite $arch | \`$extra\` | $py | $np | $cv | $backends | $litert | $numpy | $classify | $camera | $seconds | $verdict |"
   rows+=("$row")
   say "$name: $verdict in $seconds s"
 done

@@ -83,10 +83,11 @@ def test_base_install_has_no_opencv_and_no_interpreter():
     assert names == {"numpy", "tflite", "flatbuffers"}
 
 
+@pytest.mark.parametrize("extra", ["device-system", "litert-system"])
 @pytest.mark.parametrize("platform", [LINUX_ARMV7L, LINUX_AARCH64])
-def test_device_system_pulls_neither_numpy_nor_opencv_from_pypi(platform):
-    """apt's python3-numpy (1.24 on Bookworm) and python3-opencv must satisfy device-system."""
-    reqs = requirements("device-system", platform)
+def test_the_system_path_pulls_neither_numpy_nor_opencv_from_pypi(platform, extra):
+    """apt's python3-numpy (1.24 on Bookworm) and python3-opencv must satisfy the system path."""
+    reqs = requirements(extra, platform)
     assert not [name for name in reqs if "opencv" in name]
     assert reqs["numpy"] == Requirement(PROJECT["dependencies"][0])  # only the base range
     assert reqs["numpy"].specifier.contains("1.24.2")  # Debian Bookworm's python3-numpy
@@ -95,9 +96,23 @@ def test_device_system_pulls_neither_numpy_nor_opencv_from_pypi(platform):
 def test_litert_only_where_it_has_wheels():
     for platform in (LINUX_X86_64, LINUX_AARCH64, MACOS_ARM64, WINDOWS_AMD64):
         assert "ai-edge-litert" in requirements("device", platform), platform
-        assert "ai-edge-litert" in requirements("device-system", platform), platform
+        assert "ai-edge-litert" in requirements("litert-system", platform), platform
+        assert requirements("litert-system", platform)["ml-dtypes"].specifier.contains("0.5.4")
     assert "ai-edge-litert" not in requirements("device", LINUX_ARMV7L)
-    assert "ai-edge-litert" not in requirements("device-system", LINUX_ARMV7L)
+    assert "ai-edge-litert" not in requirements("litert-system", LINUX_ARMV7L)
+
+
+@pytest.mark.parametrize("platform", [LINUX_ARMV7L, LINUX_AARCH64])
+def test_device_system_is_pure_python_whatever_the_kernel_says(platform):
+    """32-bit Pi OS on a Pi 4 or 5 runs a 64-bit kernel: platform_machine says aarch64 over a
+    32-bit Python, where LiteRT and ml_dtypes have no wheels. device-system must not pull them
+    even then; the README's install adds litert-system where dpkg says arm64."""
+    assert set(requirements("device-system", platform)) == {
+        "numpy",
+        "tflite",
+        "flatbuffers",
+        "paho-mqtt",
+    }
 
 
 def test_device_opencv_range_includes_debian_bookworm_and_is_headless():
@@ -130,10 +145,15 @@ def test_readme_pi_install_paths_use_the_right_extras():
     assert system[0].startswith("sudo apt install -y ")
     assert {"python3-venv", "python3-numpy", "python3-opencv"} <= set(system[0].split()[4:])
     assert system[1] == "python3 -m venv --system-site-packages ~/digit-env"
-    assert system[2].startswith('~/digit-env/bin/pip install ".[device-system]" ')
+    # LiteRT where dpkg, not the kernel, says the system is 64-bit.
+    assert system[2] == (
+        'extras=device-system; [ "$(dpkg --print-architecture)" = arm64 ] '
+        "&& extras=device-system,litert-system"
+    )
+    assert system[3].startswith('~/digit-env/bin/pip install ".[$extras]" ')
     # apt's NumPy pinned: else LiteRT's ml_dtypes (0.7+ needs NumPy 2) makes pip put NumPy 2 in
     # the environment on Bookworm, and apt's OpenCV (built for NumPy 1.x) stops importing.
-    assert "numpy==$(python3 -c 'import numpy; print(numpy.__version__)')" in system[2]
+    assert "numpy==$(python3 -c 'import numpy; print(numpy.__version__)')" in system[3]
 
 
 @pytest.mark.slow

@@ -69,6 +69,8 @@ def check(inputs: Path, venv: Path, path_kind: str, result: dict) -> None:
 
     backends = runtime.available_backends()
     result["backends"] = backends
+    if result["machine"] == "aarch64" and "litert" not in backends:
+        failures.append("no LiteRT on 64-bit ARM, where the README's install adds it")
     print(
         f"python {result['python']} ({result['machine']}), numpy {result['numpy']} "
         f"({result['numpy_from']}), opencv {result['opencv']} ({result.get('opencv_from')}), "
