@@ -152,9 +152,8 @@ def _as_one_digit(
     try:
         if image.shape == MNIST_SHAPE and polarity == "auto":
             # Both ways round; the classifier, not a guess, decides (as for a photo of a digit).
-            both = np.stack([image, 255 - image])
-            best = int(classifier.predict_proba(both).max(axis=1).argmax())
-            prediction = classifier.predict_form(both[best])
+            readings = [classifier.predict_form(form) for form in (image, 255 - image)]
+            prediction = max(readings, key=lambda reading: reading.confidence)
         elif image.shape == MNIST_SHAPE and polarity is not None:  # the way round it was told
             prediction = classifier.predict_form(
                 255 - image if polarity == "dark_on_light" else image
