@@ -46,8 +46,8 @@ _BIT_DEPTHS = (8, 10, 12, 14, 16)
 # keep their bit depth and colour: a JPEG follows its EXIF orientation, which OpenCV ignores
 # when it decodes unchanged, and a 32-bit BMP's fourth byte, often unused and zero, is no
 # transparency.
-_ALPHA_FORMAT_STARTS = (b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
 _GIF_STARTS = (b"GIF87a", b"GIF89a")
+_ALPHA_FORMAT_STARTS = (b"\x89PNG\r\n\x1a\n", *_GIF_STARTS, b"II*\x00", b"MM\x00*")
 # cv::utils::logging::LOG_LEVEL_ERROR; OpenCV before 4.13 exposes the level only as a number.
 _OPENCV_LOG_LEVEL_ERROR = 2
 
