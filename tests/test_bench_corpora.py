@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 
 from benchmarks import DEFAULT_MNIST, bench_reading
-from benchmarks.corpora import CORPORA, SPLITS, FontsMissingError, Sources, generate, optdigits
+from benchmarks.corpora import (
+    CORPORA,
+    SPLITS,
+    FontsMissingError,
+    Sources,
+    fonts_pages,
+    generate,
+    optdigits,
+)
 from benchmarks.corpora import fonts as font_files
 from benchmarks.corpora.digit_free import KINDS
 from benchmarks.corpora.items import item_seed
@@ -21,6 +29,7 @@ from benchmarks.corpora.mnist_digits import TEST_HALVES, split_indices
 from benchmarks.corpora.scoring import ReadDigit, Reading, breakdown, edit_distance, score
 from runtime.classifier import Prediction
 from runtime.errors import NoDigitFoundError
+from runtime.segment import MIN_HEIGHT
 from train.data import keras_cache_dir
 
 MNIST_CORPORA = ("camera", "lowres")
@@ -130,6 +139,18 @@ def test_truth_boxes_lie_in_the_frame_on_dark_ink(name, tallest, sources: Source
         for x, y, w, h in item.boxes:
             outside[max(0, y - 3) : y + h + 3, max(0, x - 3) : x + w + 3] = False
         assert np.percentile(gray[outside], 0.5) > np.percentile(gray, 0.01)
+
+
+def test_pages_hold_small_digits_the_reading_searches_down_to(sources: Sources) -> None:
+    for item in generate("fonts-pages", "tune", 6, sources):
+        height, width = item.image.shape[:2]
+        assert (height, width) == fonts_pages.FRAME and item.text.isdigit()
+        assert len(item.boxes) == len(item.text) and not item.single
+        for x, y, w, h in item.boxes:
+            assert x >= 0 and y >= 0 and x + w <= width and y + h <= height
+            assert item.min_height * height <= h <= 45  # 18-36 px, tilted
+    notes = next(generate("fonts-notes", "tune", 1, sources))
+    assert notes.min_height == MIN_HEIGHT  # other corpora read with the kit's default
 
 
 def test_digit_free_frames_have_no_digits(sources: Sources) -> None:

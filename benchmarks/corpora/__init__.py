@@ -21,6 +21,7 @@ from benchmarks.corpora import (
     digit_free,
     fonts_notes,
     fonts_numbers,
+    fonts_pages,
     fonts_single,
     lowres,
     optdigits,
@@ -62,7 +63,16 @@ CORPORA: dict[str, Corpus] = {
         module.__doc__.splitlines()[0].split(": ", 1)[1].rstrip("."),
         _most(getattr(module, "MOST", 1_000_000)),
     )
-    for module in (fonts_single, fonts_numbers, fonts_notes, camera, digit_free, lowres, optdigits)
+    for module in (
+        fonts_single,
+        fonts_numbers,
+        fonts_notes,
+        fonts_pages,
+        camera,
+        digit_free,
+        lowres,
+        optdigits,
+    )
 }
 
 

@@ -10,6 +10,8 @@ photographed. The truth is the number, so a word read as digits counts against t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -67,27 +69,50 @@ def _line_width(font, line, gaps, number: str, digit_gaps, size: float, stroke: 
     return width
 
 
+@dataclass(frozen=True)
+class Note:
+    """How a note is written: its frame (height, width) and margin (px), its digits' ink
+    height range (px), and how many lines (and words a line) it may hold, upper bound excluded."""
+
+    frame: tuple[int, int] = FRAME
+    margin: int = MARGIN
+    digit_height: tuple[float, float] = (MIN_HEIGHT, MAX_HEIGHT)
+    lines: tuple[int, int] = (1, 4)
+    words: tuple[int, int] = (1, 4)
+
+
 def make(split: str, index: int, sources: Sources) -> list[Item]:
     """Item ``index`` of ``split``."""
+    return [photographed_note(NAME, split, index, sources, Note())]
+
+
+def photographed_note(
+    corpus: str, split: str, index: int, sources: Sources, note: Note, **item: float
+) -> Item:
+    """Item ``index`` of ``corpus``'s ``split``: a note written as ``note`` says, photographed;
+    ``item``: further ``Item`` fields."""
     fonts = sources.handwriting()
     name = list(fonts)[index % len(fonts)]
-    rng = item_rng(NAME, split, index)
-    lines = [words(rng, int(rng.integers(1, 4))) for _ in range(int(rng.integers(1, 4)))]
+    rng = item_rng(corpus, split, index)
+    lines = [
+        words(rng, int(rng.integers(*note.words))) for _ in range(int(rng.integers(*note.lines)))
+    ]
     number_line = int(rng.integers(len(lines)))
     number = "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(1, 5))))
     lines[number_line].insert(int(rng.integers(len(lines[number_line]) + 1)), number)
-    # the font size that makes its digits MIN_HEIGHT..MAX_HEIGHT px tall
-    size = rng.uniform(MIN_HEIGHT, MAX_HEIGHT) / height_ratio(fonts[name], DIGITS)
+    # the font size that makes its digits as tall as the note's digit_height
+    size = rng.uniform(*note.digit_height) / height_ratio(fonts[name], DIGITS)
     word_gaps = [list(rng.uniform(0.3, 0.6, len(line))) for line in lines]
     digit_gaps = rng.uniform(0.02, 0.12, len(number))
     weight = float(rng.uniform(0, 0.03))
-    frame_h, frame_w = FRAME
+    frame_h, frame_w = note.frame
+    margin = note.margin
     while True:  # fit the note: for its height drop lines (not the number's), else shrink;
         # for its width drop words (never the number), else shrink
         font = truetype(fonts[name], round(size))
         stroke = round(weight * size)
         line_gap = size * 1.4
-        if len(lines) * line_gap > frame_h - 2 * MARGIN:
+        if len(lines) * line_gap > frame_h - 2 * margin:
             others = [row for row in range(len(lines)) if row != number_line]
             if not others:
                 size *= 0.9
@@ -100,7 +125,7 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
             for line, gaps in zip(lines, word_gaps, strict=True)
         ]
         longest = int(np.argmax(widths))
-        if widths[longest] <= frame_w - 2 * MARGIN:
+        if widths[longest] <= frame_w - 2 * margin:
             break
         words_at = [k for k, token in enumerate(lines[longest]) if token != number]
         if len(lines[longest]) > 1 and words_at:
@@ -108,7 +133,7 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
         else:
             size *= 0.9
     page = blank_page(frame_h, frame_w, paper_color(rng), rng)
-    first = rng.uniform(MARGIN + size, max(MARGIN + size, frame_h - MARGIN - len(lines) * line_gap))
+    first = rng.uniform(margin + size, max(margin + size, frame_h - margin - len(lines) * line_gap))
     ruled = rng.random() < 0.5
     if ruled:
         draw_ruled(page, rng, line_gap, phase=first + rng.uniform(0.0, 0.1) * size)
@@ -116,7 +141,7 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
     draw = ImageDraw.Draw(ink)
     digit_inks = []
     for row, (line, gaps) in enumerate(zip(lines, word_gaps, strict=True)):
-        x = rng.uniform(MARGIN, max(MARGIN, frame_w - MARGIN - widths[row]))
+        x = rng.uniform(margin, max(margin, frame_w - margin - widths[row]))
         baseline = first + row * line_gap
         for token, gap in zip(line, gaps, strict=True):
             if token == number:
@@ -131,4 +156,4 @@ def make(split: str, index: int, sources: Sources) -> list[Item]:
     paint(page, np.asarray(ink, np.float32) / 255.0 * opacity, color)
     photo, boxes = CAMERA.shoot(page, rng, digit_inks)
     tags = (("font", name), ("paper", "ruled" if ruled else "plain"))
-    return [Item(NAME, split, index, photo, number, boxes=tuple(boxes), tags=tags)]
+    return Item(corpus, split, index, photo, number, boxes=tuple(boxes), tags=tags, **item)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from runtime.segment import MIN_HEIGHT
+
 Box = tuple[int, int, int, int]
 """(x, y, w, h) in image pixels, as ``runtime`` reports boxes."""
 
@@ -26,6 +28,7 @@ _CORPUS_KEYS = {
     "lowres": 5,
     "fonts-notes": 6,
     "optdigits": 7,
+    "fonts-pages": 8,
 }
 # Fourth seed element: one item's stream, or one stream for the whole split.
 _ITEM, _WHOLE_SPLIT = 1, 2
@@ -40,7 +43,8 @@ class Item:
     photos, which are read whole). ``single``: read by the single-digit path.
     ``tags``: (key, value) pairs the table groups sub-rows by. ``sources``: the MNIST test
     indices drawn (MNIST-based corpora). ``pair``: items sharing it show the same digit under
-    different conditions (the low-resolution corpus)."""
+    different conditions (the low-resolution corpus). ``min_height``: the smallest digit searched
+    for, as a fraction of the image's height (``read_number``'s)."""
 
     corpus: str
     split: str
@@ -52,6 +56,7 @@ class Item:
     tags: tuple[tuple[str, str], ...] = ()
     sources: tuple[int, ...] = field(default=())
     pair: int | None = None
+    min_height: float = MIN_HEIGHT
 
     def without_image(self) -> Item:
         """The same item with an empty image: its truth, kept after reading at little cost."""
