@@ -72,9 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float_in_range(0.005, 0.5),
         default=MIN_HEIGHT,
         metavar="FRACTION",
-        help="the smallest digit searched for, as a fraction of the picture's height; lower it "
-        "for a whole page photographed from afar (down to about 2%% of the picture's longer "
-        "side, 0.01)",
+        help="the smallest digit searched for, as a fraction of the picture's height (and at "
+        "least 6 pixels); lower it for a whole page photographed from afar (0.01: digits 1%% of "
+        "its height); the lower, the finer and slower the search",
     )
     parser.add_argument(
         "--backend", default="auto", choices=("auto", *BACKEND_NAMES), help="inference backend"

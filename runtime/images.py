@@ -361,16 +361,21 @@ def shrink_step(shape: tuple[int, ...], max_side: int) -> int:
 
 def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
     """Downscale ``gray`` by the smallest integer step that brings its longest side to at
-    most ``max_side``; return the image and the step (input pixels per output pixel).
+    most ``max_side``; return the image and the step (input pixels per output pixel)."""
+    step = shrink_step(gray.shape, max_side)
+    return shrink_by(gray, step), step
+
+
+def shrink_by(gray: np.ndarray, step: int) -> np.ndarray:
+    """Downscale ``gray`` by the integer ``step`` (1: not at all).
 
     Integer steps keep OpenCV's INTER_AREA on its fast path (a plain block average, ~20x
     faster than a fractional one); the last ``step - 1`` rows/columns may be dropped.
     """
-    cv2 = require_opencv()
-    height, width = gray.shape
-    step = shrink_step(gray.shape, max_side)
+    cv2 = require_opencv()  # first: a missing OpenCV is named even where nothing is reduced
     if step <= 1:
-        return gray, 1
+        return gray
+    height, width = gray.shape
     rows, cols = max(1, height // step), max(1, width // step)
     block = gray[: rows * step, : cols * step]
-    return cv2.resize(block, (cols, rows), interpolation=cv2.INTER_AREA), step
+    return cv2.resize(block, (cols, rows), interpolation=cv2.INTER_AREA)

@@ -98,8 +98,9 @@ def ink_pieces(
     larger than they are and spans a good part of the frame (the grain of a wooden table, a
     long crease), which no digit is."""
     cv2 = require_opencv()
-    # 16-bit labels: enough for any work-size frame, and markedly faster than 32-bit here.
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(
+        mask, connectivity=8, ltype=_label_type(mask.shape)
+    )
     height, width = mask.shape
     left, top, w, h = (stats[1:, i] for i in range(4))
     touches_edge = (left <= 0) | (top <= 0) | (left + w >= width) | (top + h >= height)
@@ -115,13 +116,21 @@ def ink_pieces(
     return labels, [Piece(tuple(int(v) for v in stats[i, :4]), int(i)) for i in kept]
 
 
+def _label_type(shape: tuple[int, ...]) -> int:
+    """16-bit labels where they cannot overflow (they are markedly faster than 32-bit here):
+    a mask holds at most one 8-connected piece per 2x2 block."""
+    cv2 = require_opencv()
+    most_pieces = -(-shape[0] // 2) * -(-shape[1] // 2)
+    return cv2.CV_16U if most_pieces < np.iinfo(np.uint16).max else cv2.CV_32S
+
+
 def _fragments(
     labels: np.ndarray, stats: np.ndarray, structure: np.ndarray, side: int
 ) -> np.ndarray:
     """For each piece (label 1..N), is it a fragment of a far larger faint structure?"""
     cv2 = require_opencv()
     count, parts, part_stats, _ = cv2.connectedComponentsWithStats(
-        structure, connectivity=8, ltype=cv2.CV_16U
+        structure, connectivity=8, ltype=_label_type(structure.shape)
     )
     inked = labels > 0
     part_of = np.zeros(len(stats), np.int64)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from runtime.errors import NoDigitFoundError
-from runtime.images import as_gray_u8, require_opencv, shrink, shrink_step
+from runtime.images import as_gray_u8, require_opencv, shrink_by, shrink_step
 from runtime.ink import InkMap, Polarity, ink_map, relative_ink
 from runtime.preprocess import ink_to_mnist
 from runtime.proposals import (
@@ -39,12 +39,12 @@ from runtime.ruled_lines import remove_ruled_lines
 if TYPE_CHECKING:
     from runtime.classifier import Prediction
 
-# Detection resolution (longest side, px): 640x480 frames are searched at 320x240.
+# Detection resolution (longest side, px): 640x480 frames are searched at 320x240, unless
+# min_height asks for digits too small to be searched there (see work_step).
 WORK_SIDE = 320
-# No digit shorter than this many pixels of that copy is searched for, whatever min_height.
+# The smallest digit searched for is this many pixels of the work copy tall.
 _SHORTEST_WORK_PIXELS = 6.0
-# The smallest digit searched for by default, as a fraction of the picture's height. A digit
-# is also at least 6 px tall in the work image: about 2% of a picture's longer side.
+# The smallest digit searched for by default, as a fraction of the picture's height.
 MIN_HEIGHT = 0.04
 # Regions at least this many work pixels tall or wide are cut from the work image; smaller
 # ones from the full-resolution frame, so a 20 px MNIST digit never comes from a blurry crop.
@@ -166,7 +166,8 @@ class FrameCandidates:
             )
         cv2 = require_opencv()
         self._gray = as_gray_u8(image)
-        work, self._step = shrink(self._gray, WORK_SIDE)
+        self._step = work_step(self._gray.shape, min_height)
+        work = shrink_by(self._gray, self._step)
         self._found = ink_map(
             work, polarity, min_contrast, max_stroke=_MAX_STROKE, thumb_side=_THUMB_SIDE
         )
@@ -378,11 +379,19 @@ def read_number(
     return NumberReading("".join(texts), digits, texts, candidates)
 
 
+def work_step(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) -> int:
+    """The integer step by which a picture of ``shape`` is reduced for the search: to
+    ``WORK_SIDE`` on its longer side, or less reduced where digits of ``min_height`` of its
+    height would be under a few pixels of that copy (a page photographed whole)."""
+    fine_enough = int(shape[0] * min_height // _SHORTEST_WORK_PIXELS)
+    return max(1, min(shrink_step(shape, WORK_SIDE), fine_enough))
+
+
 def smallest_searched(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) -> int:
     """The height in pixels of the smallest digit searched for in a picture of ``shape``:
     ``min_height`` of its height, and at least a few pixels of the reduced copy searched
-    (about 2% of the picture's longer side)."""
-    step = shrink_step(shape, WORK_SIDE)
+    (only in pictures under 150 px tall at the default ``min_height``)."""
+    step = work_step(shape, min_height)
     work_height = shape[0] // step
     return math.ceil(_shortest(work_height, min_height) * step)
 

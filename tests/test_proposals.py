@@ -48,3 +48,11 @@ def test_fragments_of_wood_grain_are_removed():
         cv2.line(structure, (10, y), (310, y + 20), 255, 7)
         cv2.line(mask, (140, y + 9), (175, y + 12), 255, 3)  # the darker bit of the stroke
     assert boxes(mask, structure=structure) == []
+
+
+def test_a_large_mask_with_more_pieces_than_16_bit_labels_hold_is_labelled():
+    """A page searched at full resolution can hold more specks than 65,535 (16-bit labels)."""
+    mask = np.zeros((600, 600), np.uint8)
+    mask[::2, ::2] = 255  # 90,000 separate one-pixel pieces
+    labels, pieces = ink_pieces(mask, 6.0)
+    assert labels.max() == 90_000 and pieces == []  # specks, not digits

@@ -423,14 +423,13 @@ def test_the_numbers_of_a_page_are_printed_apart():
 @pytest.mark.opencv
 def test_no_digit_read_says_whether_candidates_were_found(built, tmp_path, capsys):
     """Candidates judged and refused are not "none found"; when none is found, the height
-    searched down to is the search's real floor (a few pixels of its reduced copy), not
-    --min-height below it."""
+    searched down to is the search's real floor (6 pixels), not --min-height below it."""
     import cv2
 
     shape = np.full((480, 640), 220, np.uint8)
     cv2.rectangle(shape, (300, 180), (350, 270), 30, 6)
     speck = np.full((480, 640), 220, np.uint8)
-    cv2.rectangle(speck, (300, 200), (304, 209), 30, -1)  # 10 px tall
+    cv2.rectangle(speck, (300, 200), (302, 204), 30, -1)  # 5 px tall
     paths = [tmp_path / "shape.png", tmp_path / "speck.png"]
     for path, image in zip(paths, (shape, speck), strict=True):
         assert cv2.imwrite(str(path), image)
@@ -438,8 +437,8 @@ def test_no_digit_read_says_whether_candidates_were_found(built, tmp_path, capsy
     assert main([*args, "--min-height", "0.01"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "(1 candidate found, none read as a digit; as one digit" in lines[0]
-    assert "(none found of at least 2.5% of the picture's height (--min-height); " in lines[1]
+    assert "(none found of at least 1.2% of the picture's height (--min-height); " in lines[1]
     assert main([*args, "--min-height", "0.01", "--json"]) == 0
     shape_result, speck_result = json.loads(capsys.readouterr().out)["results"]
     assert shape_result["candidates"] == 1 and "searched_down_to" not in shape_result
-    assert speck_result["candidates"] == 0 and speck_result["searched_down_to"] == 0.025
+    assert speck_result["candidates"] == 0 and speck_result["searched_down_to"] == 0.0125

@@ -26,6 +26,8 @@ from runtime.segment import (
     read_digits,
     read_number,
     reading_order,
+    smallest_searched,
+    work_step,
 )
 
 
@@ -132,6 +134,29 @@ def test_digits_too_small_or_cut_by_the_frame_edge_are_not_candidates(mnist):
     cut = paper.paper(480, 640)
     paper.draw_ink(cut, paper.ink_coverage(mnist.x_test[0], 120), -30, 150)
     assert candidate_regions(paper.finish(cut)) == []
+
+
+def test_small_digits_are_searched_in_a_finer_copy_of_the_picture():
+    """A camera frame is searched at 320x240 whatever it asks; a page photo asked for digits
+    1% of its height is searched where they are 6 px tall, not under a floor of 2% of its
+    longer side (75 px of a 4000x3000 photo)."""
+    assert work_step((480, 640)) == 2 and work_step((1080, 1920)) == 6
+    assert work_step((3000, 4000), 0.01) == 5 and smallest_searched((3000, 4000), 0.01) == 30
+    assert work_step((480, 640), 0.005) == 1 and smallest_searched((480, 640), 0.005) == 6
+    assert smallest_searched((100, 100)) == 6  # never under 6 px
+
+
+def test_the_digits_of_a_page_photographed_whole_have_candidates(sources):
+    """Notes written small (18-36 px) on 1600x1200 page photos: their digits are proposed when
+    the search goes down to the page's own min_height (before the search followed it, half
+    of them were under its floor). Not all: a row of capitals can pass for a ruled line."""
+    found = total = 0
+    for item in generate("fonts-pages", "tune", 12, sources):
+        boxes = [r.box for r in candidate_regions(item.image, min_height=item.min_height)]
+        for truth in item.boxes:
+            total += 1
+            found += any(share_inside(b, truth) >= 0.8 and b[3] <= 1.5 * truth[3] for b in boxes)
+    assert found >= 0.9 * total, (found, total)
 
 
 def test_invalid_height_limits_are_refused():
