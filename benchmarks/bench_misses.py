@@ -1,9 +1,10 @@
 """Why the reader misses the written digits it misses, from one reading per frame.
 
-    python -m benchmarks.bench_misses --model A.tflite [--split tune] [--data DIR]
-        [--limit N] [--json FILE]
+    python -m benchmarks.bench_misses --model A.tflite [--split tune] [--corpus NAME ...]
+        [--data DIR] [--limit N] [--json FILE]
 
-Each frame of ``fonts-numbers``, ``fonts-notes`` and ``camera`` is searched and classified once
+Each frame of ``fonts-numbers``, ``fonts-notes`` and ``camera`` (``--corpus``: these, or
+``fonts-pages``) is searched and classified once
 (``bench_thresholds.read_once``) and read at the model's threshold. A written digit is
 missed when no digit read lies on it (``scoring.breakdown``'s ``missed``); its cause is the
 first of these that holds:
@@ -132,11 +133,11 @@ def table(rows: dict[str, dict[str, int]]) -> str:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    sources = corpora_sources(args.data, CORPUS_NAMES)
+    sources = corpora_sources(args.data, args.corpus)
     classifier = DigitClassifier(args.model, backend=args.backend, num_threads=1)
     start = time.perf_counter()
-    frames = read_once(args.split, args.limit, sources, {args.model: classifier}, CORPUS_NAMES)
-    rows = {name: causes(frames[name], args.model, classifier.threshold) for name in CORPUS_NAMES}
+    frames = read_once(args.split, args.limit, sources, {args.model: classifier}, args.corpus)
+    rows = {name: causes(frames[name], args.model, classifier.threshold) for name in args.corpus}
     print(f"# Why written digits are missed, split {args.split}\n")
     print(f"Machine: {describe_machine()}; OpenCV {cv2.__version__}, 1 thread")
     print(f"Model {args.model}, threshold {classifier.threshold}\n")
@@ -154,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = make_parser(f"python -m benchmarks.{PROG}", __doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, metavar="FILE", help="the .tflite model")
     parser.add_argument("--split", choices=SPLITS, default="tune", help="which split to read")
+    parser.add_argument(
+        "--corpus",
+        nargs="+",
+        choices=(*CORPUS_NAMES, "fonts-pages"),
+        default=list(CORPUS_NAMES),
+        metavar="NAME",
+        help=f"frame corpora to read (default: {' '.join(CORPUS_NAMES)}; also fonts-pages)",
+    )
     add_data_and_backend(parser)
     add_limit(parser)
     add_json(parser)

@@ -77,7 +77,7 @@ def read_once(
     for name in names:
         frames[name] = []
         for item in generate(name, split, limit, sources):
-            candidates = FrameCandidates(item.image)
+            candidates = FrameCandidates(item.image, min_height=item.min_height)
             crops = [region.image for region in candidates.regions]
             probabilities = {
                 model: (
