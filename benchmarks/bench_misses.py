@@ -1,7 +1,7 @@
 """Why the reader misses the written digits it misses, from one reading per frame.
 
     python -m benchmarks.bench_misses --model A.tflite [--split tune] [--corpus NAME ...]
-        [--data DIR] [--limit N] [--json FILE]
+        [--threshold P] [--data DIR] [--limit N] [--json FILE]
 
 Each frame of ``fonts-numbers``, ``fonts-notes`` and ``camera`` (``--corpus``: these, or
 ``fonts-pages``) is searched and classified once
@@ -40,6 +40,7 @@ from benchmarks.bench_reading import (
     add_data_and_backend,
     add_json,
     add_limit,
+    add_threshold,
     corpora_sources,
     rules_off,
     run_reporting_errors,
@@ -134,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     sources = corpora_sources(args.data, args.corpus)
-    classifier = DigitClassifier(args.model, backend=args.backend, num_threads=1)
+    classifier = DigitClassifier(
+        args.model, backend=args.backend, num_threads=1, threshold=args.threshold
+    )
     start = time.perf_counter()
     frames = read_once(args.split, args.limit, sources, {args.model: classifier}, args.corpus)
     rows = {name: causes(frames[name], args.model, classifier.threshold) for name in args.corpus}
@@ -164,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"frame corpora to read (default: {' '.join(CORPUS_NAMES)}; also fonts-pages)",
     )
     add_data_and_backend(parser)
+    add_threshold(parser)
     add_limit(parser)
     add_json(parser)
     return parser

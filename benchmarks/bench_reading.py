@@ -343,6 +343,17 @@ def rules_off(names: Iterable[str]) -> Iterator[None]:
             setattr(module, switch, value)
 
 
+def add_threshold(parser: argparse.ArgumentParser) -> None:
+    """``--threshold``: read at another acceptance threshold than the model's own."""
+    parser.add_argument(
+        "--threshold",
+        type=float_in_range(0.0, 1.0),
+        default=None,
+        metavar="P",
+        help="acceptance threshold (default: the model's own); for exploring on the tune split",
+    )
+
+
 def add_data(parser: argparse.ArgumentParser) -> None:
     """``--data`` (MNIST), as the reading benchmarks take it."""
     parser.add_argument(
@@ -385,13 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="corpora to run",
     )
     add_data_and_backend(parser)
-    parser.add_argument(
-        "--threshold",
-        type=float_in_range(0.0, 1.0),
-        default=None,
-        metavar="P",
-        help="acceptance threshold (default: the model's own); for exploring on the tune split",
-    )
+    add_threshold(parser)
     add_without(parser)
     add_limit(parser, "only the first N items per corpus (lowres: N digits, each in 5 conditions)")
     parser.add_argument(
