@@ -68,6 +68,7 @@ from runtime.cli_common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_OUTPUT_CLOSED,
+    add_min_height_option,
     add_threshold_option,
     console_script,
     float_in_range,
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "default: dark_on_light for frames, auto for each --roi crop",
     )
     add_threshold_option(parser, metavar="P")
+    add_min_height_option(parser, "frame")
     parser.add_argument(
         "--snapshot-dir",
         type=Path,
@@ -488,7 +490,9 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> int:
     classifier = DigitClassifier(
         args.model, backend=args.backend, num_threads=args.threads, threshold=args.threshold
     )
-    pipeline = FramePipeline(classifier, args.roi or (), args.smooth, args.polarity)
+    pipeline = FramePipeline(
+        classifier, args.roi or (), args.smooth, args.polarity, args.min_height
+    )
     summary = RunSummary()
     code = EXIT_OK
     with contextlib.ExitStack() as stack:

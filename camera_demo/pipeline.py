@@ -15,6 +15,7 @@ from camera_demo.smoothing import Box, TemporalSmoother
 from runtime.errors import NoDigitFoundError
 from runtime.images import as_gray_u8
 from runtime.ink import Polarity
+from runtime.segment import MIN_HEIGHT
 
 log = logging.getLogger("camera_demo")
 
@@ -102,8 +103,10 @@ class FramePipeline:
         rois: Sequence[Box] = (),
         smoothing: int = 5,
         polarity: Polarity | None = None,
+        min_height: float = MIN_HEIGHT,
     ) -> None:
         self.classifier = classifier
+        self.min_height = min_height
         self.rois = tuple(rois)
         self._outside: set[tuple[Box, tuple[int, int]]] = set()  # warned of, per frame size
         self.polarity = polarity
@@ -144,7 +147,8 @@ class FramePipeline:
     def _found_digits(self, gray: np.ndarray) -> tuple[list[Box], list[np.ndarray], np.ndarray]:
         from runtime.segment import read_digits
 
-        read = read_digits(gray, self.classifier, self.polarity or "dark_on_light")
+        polarity = self.polarity or "dark_on_light"
+        read = read_digits(gray, self.classifier, polarity, min_height=self.min_height)
         if not read:
             return [], [], np.zeros((0, 10), np.float32)
         boxes = [tuple(int(v) for v in region.box) for region, _ in read]

@@ -28,9 +28,9 @@ from runtime.classifier import DigitClassifier, Prediction
 from runtime.cli_common import (
     EXIT_BAD_INPUT,
     EXIT_OK,
+    add_min_height_option,
     add_threshold_option,
     console_script,
-    float_in_range,
     interruption,
     make_parser,
     print_error,
@@ -67,15 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "default: dark_on_light for pictures of numbers, auto with --one-digit; a 28x28 "
         "picture is MNIST form (light on dark) unless its ground is light",
     )
-    parser.add_argument(
-        "--min-height",
-        type=float_in_range(0.005, 0.5),
-        default=MIN_HEIGHT,
-        metavar="FRACTION",
-        help="the smallest digit searched for, as a fraction of the picture's height (and at "
-        "least 6 pixels); lower it for a whole page photographed from afar (0.01: digits 1%% of "
-        "its height); the lower, the finer and slower the search",
-    )
+    add_min_height_option(parser)
     parser.add_argument(
         "--backend", default="auto", choices=("auto", *BACKEND_NAMES), help="inference backend"
     )

@@ -275,6 +275,21 @@ def add_threshold_option(parser: argparse.ArgumentParser, metavar: str | None = 
     )
 
 
+def add_min_height_option(parser: argparse.ArgumentParser, what: str = "picture") -> None:
+    """``--min-height``, as every program that searches pictures for digits takes it."""
+    from runtime.segment import MIN_HEIGHT
+
+    parser.add_argument(
+        "--min-height",
+        type=float_in_range(0.005, 0.5),
+        default=MIN_HEIGHT,
+        metavar="FRACTION",
+        help=f"the smallest digit searched for, as a fraction of the {what}'s height (and at "
+        "least 6 pixels); lower it for a whole page photographed from afar (0.01: digits 1%% of "
+        "its height); the lower, the finer and slower the search",
+    )
+
+
 def frame_size(minimum: int = 1, maximum: int = 8192) -> Callable[[str], tuple[int, int]]:
     """An argparse type for ``WIDTHxHEIGHT`` frame sizes, each side ``minimum``..``maximum``
     (8192 by default: beyond 8K video, and what video encoders take)."""

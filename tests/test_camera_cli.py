@@ -15,6 +15,7 @@ from camera_demo.sources import (
     CaptureSource,
 )
 from runtime.cli_common import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from runtime.segment import MIN_HEIGHT
 
 
 @pytest.fixture(scope="module")
@@ -286,3 +287,18 @@ def test_a_jsonl_file_cut_off_mid_line_gets_its_next_record_on_a_line_of_its_own
     with JsonlWriter(path) as writer:  # a whole file is appended to as it is
         writer.write({"frame": 1})
     assert path.read_text().splitlines()[-2:] == ['{"frame":0}', '{"frame":1}']
+
+
+@pytest.mark.parametrize(
+    ("given", "searched"), [([], MIN_HEIGHT), (["--min-height", "0.012"], 0.012)]
+)
+def test_min_height_reaches_the_search(built_model, tmp_path, monkeypatch, given, searched):
+    """A page photographed whole: --min-height goes to the reader, as digit-classify's does."""
+    from runtime import segment
+
+    seen = []
+    monkeypatch.setattr(segment, "read_digits", lambda *a, **k: seen.append(k["min_height"]) or [])
+    assert cv2.imwrite(str(tmp_path / "page.png"), np.full((120, 160), 230, np.uint8))
+    argv = ["--model", str(built_model), "--source", str(tmp_path), "--headless", *given]
+    assert cli.main(argv) == 0
+    assert seen == [searched]
