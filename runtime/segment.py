@@ -46,6 +46,9 @@ WORK_SIDE = 320
 _SHORTEST_WORK_PIXELS = 6.0
 # The smallest digit searched for by default, as a fraction of the picture's height.
 MIN_HEIGHT = 0.04
+# Digits under the work copy's floor are searched in a finer copy, up to this many times
+# that floor (so a line of small writing is not split between two searches).
+_FINE_REACH = 2.0
 # Regions at least this many work pixels tall or wide are cut from the work image; smaller
 # ones from the full-resolution frame, so a 20 px MNIST digit never comes from a blurry crop.
 _DETAILED_ENOUGH = 40
@@ -226,10 +229,14 @@ class FrameCandidates:
         return [digit for number in self.choose_numbers(probabilities, accepts) for digit in number]
 
     def choose_numbers(
-        self, probabilities: np.ndarray, accepts: Callable[[float, int], bool]
+        self,
+        probabilities: np.ndarray,
+        accepts: Callable[[float, int], bool],
+        lone_digit: bool = True,
     ) -> list[list[tuple[DigitRegion, np.ndarray]]]:
         """``choose``'s digits grouped into numbers (see ``NumberReading.numbers``); in a frame
-        where no line reads a digit, its lone doubted digit (``_lone_doubted_digit``)."""
+        where no line reads a digit, its lone doubted digit (``_lone_doubted_digit``) unless
+        ``lone_digit`` is False."""
         judged: dict[tuple[int, Candidate], tuple[DigitRegion, np.ndarray]] = {
             job: (region, row)
             for job, region, row in zip(self._jobs, self.regions, probabilities, strict=True)
@@ -237,7 +244,7 @@ class FrameCandidates:
         numbers = []
         for number, line in enumerate(self._lines):
             numbers.extend(_best_reading(number, line, judged, accepts))
-        if not numbers and _LONE_DOUBTED_DIGIT:
+        if not numbers and lone_digit and _LONE_DOUBTED_DIGIT:
             numbers = self._lone_doubted_digit(judged)
         return numbers
 
@@ -288,7 +295,11 @@ def candidate_regions(
 ) -> list[DigitRegion]:
     """Every candidate ``read_digits`` judges in ``image``: joined runs of pieces and the parts
     of cut pieces, overlapping one another (what the non-digit judge is trained on)."""
-    return FrameCandidates(image, polarity, 24.0, min_height, max_height).regions
+    return [
+        r
+        for frame in _searches(image, polarity, 24.0, min_height, max_height)
+        for r in frame.regions
+    ]
 
 
 def find_digits(
@@ -309,7 +320,13 @@ def find_digits(
     ``min_contrast``: how much darker than the paper ink must be (gray levels of 255).
     Raises ``ImageError`` for a bad array.
     """
-    return FrameCandidates(image, polarity, min_contrast, min_height, max_height).default_grouping()
+    searches = _searches(image, polarity, min_contrast, min_height, max_height)
+    found = [region for frame in searches for region in frame.default_grouping()]
+    return (
+        [found[i] for i in reading_order([region.box for region in found])]
+        if len(searches) > 1
+        else found
+    )
 
 
 def read_digits(
@@ -344,13 +361,61 @@ def _read(
             "classifier must be a runtime.DigitClassifier (or have predict_proba and accepts), "
             f"got {type(classifier).__name__}"
         )
-    frame = FrameCandidates(image, polarity, 24.0, min_height, max_height)
-    if not frame.regions:
+    searches = _searches(image, polarity, 24.0, min_height, max_height)
+    regions = [region for frame in searches for region in frame.regions]
+    if not regions:
         return [], 0
     probabilities = np.asarray(
-        classifier.predict_proba(np.stack([region.image for region in frame.regions])), np.float32
+        classifier.predict_proba(np.stack([region.image for region in regions])), np.float32
     )
-    return frame.choose_numbers(probabilities, classifier.accepts), len(frame.regions)
+    if len(searches) == 1:
+        return searches[0].choose_numbers(probabilities, classifier.accepts), len(regions)
+    rows = np.split(probabilities, np.cumsum([len(frame.regions) for frame in searches[:-1]]))
+    numbers = [
+        number
+        for frame, own in zip(searches, rows, strict=True)
+        for number in frame.choose_numbers(own, classifier.accepts, lone_digit=False)
+    ]
+    if not numbers:  # a doubted digit alone on the page: the usual search's, else the finer's
+        for frame, own in zip(searches, rows, strict=True):
+            numbers = frame.choose_numbers(own, classifier.accepts)
+            if numbers:
+                break
+    order = reading_order([_union([region.box for region, _ in number]) for number in numbers])
+    return [numbers[i] for i in order], len(regions)
+
+
+def _searches(
+    image: np.ndarray,
+    polarity: Polarity,
+    min_contrast: float,
+    min_height: float,
+    max_height: float,
+) -> list[FrameCandidates]:
+    """The frame searched once, or, where ``min_height`` asks for digits under the usual
+    copy's floor (6 px of its ``WORK_SIDE`` copy), twice: a finer copy (``work_step``) for the
+    digits up to ``_FINE_REACH`` times that floor, the usual copy for larger ones. One finer
+    search for all would read large digits worse (the line finder's sizes are in pixels of its
+    copy); the finer search's reach keeps a line of small writing in one search."""
+    gray = as_gray_u8(image)
+    # the usual copy's smallest digit as a fraction of the height (half a pixel more: work_step
+    # then picks that very copy for digits from it up)
+    usual = shrink_step(gray.shape, WORK_SIDE)
+    floor = (_SHORTEST_WORK_PIXELS + 0.5) * usual / gray.shape[0]
+    split = _FINE_REACH * floor
+    if work_step(gray.shape, min_height) == usual or split >= max_height:
+        return [FrameCandidates(gray, polarity, min_contrast, min_height, max_height)]
+    return [
+        FrameCandidates(gray, polarity, min_contrast, split, max_height),
+        FrameCandidates(gray, polarity, min_contrast, min_height, split),
+    ]
+
+
+def _union(boxes: Sequence[Box]) -> Box:
+    """The box (x, y, w, h) holding every one of ``boxes``."""
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def read_number(

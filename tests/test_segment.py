@@ -159,6 +159,18 @@ def test_the_digits_of_a_page_photographed_whole_have_candidates(sources):
     assert found >= 0.9 * total, (found, total)
 
 
+def test_lowering_min_height_leaves_the_search_for_large_digits_as_it_was(sources):
+    """A finer copy is searched for the small digits only: the large digits of a big photo are
+    proposed exactly as at the default min_height (a single finer search read them worse, its
+    line finder's sizes being in pixels of its copy)."""
+    for item in camera_items(sources, 3):
+        big = cv2.resize(item.image, None, fx=2.5, fy=2.5, interpolation=cv2.INTER_LINEAR)
+        tall = 0.1 * big.shape[0]
+        default = sorted(r.box for r in candidate_regions(big) if r.box[3] >= tall)
+        lowered = candidate_regions(big, min_height=0.01)
+        assert default and sorted(r.box for r in lowered if r.box[3] >= tall) == default
+
+
 def test_invalid_height_limits_are_refused():
     with pytest.raises(ValueError, match="min_height"):
         find_digits(paper.finish(paper.blank_frame()), min_height=0.5, max_height=0.2)
