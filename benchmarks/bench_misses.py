@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from benchmarks.bench_reading import (
+    ALL_FRAME_CORPORA_WITH_DIGITS,
     FRAME_CORPORA_WITH_DIGITS,
     add_data_and_backend,
     add_json,
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--corpus",
         nargs="+",
-        choices=(*CORPUS_NAMES, "fonts-pages"),
+        choices=ALL_FRAME_CORPORA_WITH_DIGITS,
         default=list(CORPUS_NAMES),
         metavar="NAME",
         help=f"frame corpora to read (default: {' '.join(CORPUS_NAMES)}; also fonts-pages)",

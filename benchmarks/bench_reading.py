@@ -61,7 +61,7 @@ PROG = "bench_reading"
 # The frame corpora of the tune objective (bench_thresholds) and of bench_misses, which read
 # with the kit's default min_height; the table of where truth digits went has fonts-pages too.
 FRAME_CORPORA_WITH_DIGITS = ("fonts-numbers", "fonts-notes", "camera")
-_WHERE_DIGITS_WENT = (*FRAME_CORPORA_WITH_DIGITS, "fonts-pages")
+ALL_FRAME_CORPORA_WITH_DIGITS = (*FRAME_CORPORA_WITH_DIGITS, "fonts-pages")
 
 
 def read(
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         reading = sum(o.ms for o in outcomes) / 1e3
         seconds[name] = {"total": total, "generating": generating, "reading": reading}
         rows.extend(report.corpus_rows(name, outcomes))
-        if name in _WHERE_DIGITS_WENT:
+        if name in ALL_FRAME_CORPORA_WITH_DIGITS:
             frame_rows.extend(report.frame_errors(name, outcomes))
         if outcomes and outcomes[0].item.single:
             single_rows.append(report.single_errors(name, outcomes))

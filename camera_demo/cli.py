@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         "default: dark_on_light for frames, auto for each --roi crop",
     )
     add_threshold_option(parser, metavar="P")
-    add_min_height_option(parser, "frame")
+    add_min_height_option(parser, "frame", " (not with --roi: each ROI is one digit)")
     parser.add_argument(
         "--snapshot-dir",
         type=Path,

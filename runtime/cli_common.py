@@ -275,8 +275,11 @@ def add_threshold_option(parser: argparse.ArgumentParser, metavar: str | None = 
     )
 
 
-def add_min_height_option(parser: argparse.ArgumentParser, what: str = "picture") -> None:
-    """``--min-height``, as every program that searches pictures for digits takes it."""
+def add_min_height_option(
+    parser: argparse.ArgumentParser, what: str = "picture", note: str = ""
+) -> None:
+    """``--min-height``, as every program that searches pictures for digits takes it;
+    ``note`` ends its help."""
     from runtime.segment import MIN_HEIGHT
 
     parser.add_argument(
@@ -286,7 +289,7 @@ def add_min_height_option(parser: argparse.ArgumentParser, what: str = "picture"
         metavar="FRACTION",
         help=f"the smallest digit searched for, as a fraction of the {what}'s height (and at "
         "least 6 pixels); lower it for a whole page photographed from afar (0.01: digits 1%% of "
-        "its height); the lower, the finer and slower the search",
+        f"its height); the lower, the finer and slower the search{note}",
     )
 
 
