@@ -39,8 +39,9 @@ from runtime.ruled_lines import remove_ruled_lines
 if TYPE_CHECKING:
     from runtime.classifier import Prediction
 
-# Detection resolution (longest side, px): 640x480 frames are searched at 320x240, unless
-# min_height asks for digits too small to be searched there (see work_step).
+# Detection resolution (longest side, px): 640x480 frames are searched at 320x240; digits
+# min_height asks for that are too small for it are searched again in a finer copy
+# (see _searches and work_step).
 WORK_SIDE = 320
 # The smallest digit searched for is this many pixels of the work copy tall.
 _SHORTEST_WORK_PIXELS = 6.0
