@@ -18,7 +18,15 @@ from PIL import Image, ImageDraw
 from benchmarks.corpora.fonts import height_ratio, truetype
 from benchmarks.corpora.items import Item, item_rng
 from benchmarks.corpora.paper import draw_ruled
-from benchmarks.corpora.photo import Camera, blank_page, ink_points, paint, paper_color, pen
+from benchmarks.corpora.photo import (
+    Camera,
+    blank_page,
+    ink_points,
+    paint,
+    paper_color,
+    pen,
+    smooth_noise,
+)
 from benchmarks.corpora.sources import Sources
 from benchmarks.corpora.words import words
 
@@ -29,6 +37,8 @@ NEEDS = ("handwriting",)
 FRAME = (480, 640)
 MARGIN = 30
 MIN_HEIGHT, MAX_HEIGHT = 30.0, 90.0  # digit ink height, px
+# Tables a page lies on (BGR): dark wood, grey laminate, dark blue desk mat, light oak.
+TABLES = ((40, 62, 92), (88, 90, 92), (70, 45, 35), (110, 160, 196))
 DIGITS = "0123456789"
 CAMERA = Camera()
 
@@ -72,13 +82,27 @@ def _line_width(font, line, gaps, number: str, digit_gaps, size: float, stroke: 
 @dataclass(frozen=True)
 class Note:
     """How a note is written: its frame (height, width) and margin (px), its digits' ink
-    height range (px), and how many lines (and words a line) it may hold, upper bound excluded."""
+    height range (px), how many lines (and words a line) it may hold, upper bound excluded,
+    and how often the photo shows the table around the page."""
 
     frame: tuple[int, int] = FRAME
     margin: int = MARGIN
     digit_height: tuple[float, float] = (MIN_HEIGHT, MAX_HEIGHT)
     lines: tuple[int, int] = (1, 4)
     words: tuple[int, int] = (1, 4)
+    surround: float = 0.0  # share of photos showing the table around the page
+
+
+def _on_table(page, inks, frame: tuple[int, int], around, rng: np.random.Generator):
+    """``page`` laid on a dark table filling ``frame``, ``around`` (top, bottom, left, right
+    shares of the frame) showing on its sides; the ``inks`` moved with it."""
+    top, left = round(frame[0] * around[0]), round(frame[1] * around[2])
+    table = np.empty((*frame, 3), np.float32)
+    table[:] = TABLES[int(rng.integers(len(TABLES)))] + rng.uniform(-10, 10, 3)
+    table += (smooth_noise(*frame, float(rng.uniform(20, 80)), rng) * 12.0)[..., None]
+    height, width = page.shape[:2]
+    table[top : top + height, left : left + width] = page
+    return table, [points + np.float32([left, top]) for points in inks]
 
 
 def make(split: str, index: int, sources: Sources) -> list[Item]:
@@ -105,7 +129,12 @@ def photographed_note(
     word_gaps = [list(rng.uniform(0.3, 0.6, len(line))) for line in lines]
     digit_gaps = rng.uniform(0.02, 0.12, len(number))
     weight = float(rng.uniform(0, 0.03))
+    # The table around the page: 2-6% of the frame on each side (top, bottom, left, right).
+    around = rng.uniform(0.02, 0.06, 4) if note.surround and rng.random() < note.surround else None
     frame_h, frame_w = note.frame
+    if around is not None:  # the note is written on the page, inside the frame
+        frame_h = round(note.frame[0] * (1 - around[0] - around[1]))
+        frame_w = round(note.frame[1] * (1 - around[2] - around[3]))
     margin = note.margin
     while True:  # fit the note: for its height drop lines (not the number's), else shrink;
         # for its width drop words (never the number), else shrink
@@ -154,6 +183,10 @@ def photographed_note(
             x += gap * size
     color, opacity = pen(rng)
     paint(page, np.asarray(ink, np.float32) / 255.0 * opacity, color)
+    if around is not None:
+        page, digit_inks = _on_table(page, digit_inks, note.frame, around, rng)
     photo, boxes = CAMERA.shoot(page, rng, digit_inks)
     tags = (("font", name), ("paper", "ruled" if ruled else "plain"))
+    if note.surround:
+        tags += (("table", "around the page" if around is not None else "none"),)
     return Item(corpus, split, index, photo, number, boxes=tuple(boxes), tags=tags, **item)
