@@ -185,6 +185,9 @@ class FrameCandidates:
         shortest, tallest = _shortest(height, min_height), max_height * height
         structure = cv2.bitwise_and(faint, cv2.bitwise_not(lines))
         self._labels, pieces = ink_pieces(mask, shortest, lines, structure)
+        # A piece taller than any digit searched for (the edge of a page with the table beyond
+        # it) would join every line of writing beside it into one.
+        pieces = [piece for piece in pieces if piece.box[3] <= tallest]
         self._lines = [
             _Line(line, *candidates(line, self._labels, shortest, tallest))
             for line in lines_of(pieces)

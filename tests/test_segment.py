@@ -371,6 +371,22 @@ def test_a_doubted_touching_pair_beside_clear_digits_is_read_as_two(monkeypatch)
     assert read_number(frame, DoubtingThickJudge()).digits == ()
 
 
+def test_the_edge_of_a_page_beside_small_digits_leaves_them_a_number():
+    """A page photographed on a table, its digits small: the page's edge, a piece taller than
+    any digit searched for, lies beside them. It must not join their line and make them part
+    of a word."""
+
+    def read(edge: bool) -> tuple[str, ...]:
+        canvas = paper.paper(1200, 1600)
+        for x in (700, 724, 748):
+            cv2.rectangle(canvas, (x, 500), (x + 10, 523), 30.0, -1)  # 24 px tall: 2%
+        if edge:
+            cv2.rectangle(canvas, (684, 300), (687, 800), 60.0, -1)
+        return read_number(paper.finish(canvas), InkAspectJudge(), min_height=0.012).numbers
+
+    assert read(edge=False) == read(edge=True) == ("111",)
+
+
 def draw_doubted_bar(canvas: np.ndarray, x: int, height: int = 90) -> None:
     """A dark bar 45 px wide with two holes, bottom at y=289: ``DoubtingThickJudge``'s doubted 1."""
     top = 290 - height
