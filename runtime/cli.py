@@ -133,7 +133,8 @@ def read_file(
     if not record["digits"]:
         record["candidates"] = reading.candidates  # judged, and none read as a digit
         if not reading.candidates:  # no candidate this tall or taller was found
-            record["searched_down_to"] = smallest_searched(image.shape, min_height) / image.shape[0]
+            smallest = smallest_searched(image.shape, min_height) / image.shape[0]
+            record["searched_down_to"] = min(1.0, smallest)  # 6 px of a picture under 6 px tall
     return record
 
 
@@ -195,7 +196,8 @@ def _line(record: dict[str, Any], bar: Callable[[int], float]) -> str:
     searched, candidates = record.get("searched_down_to"), record.get("candidates")
     if searched is not None:
         not_found = (
-            f"none found of at least {searched:.1%} of the picture's height (--min-height); "
+            f"none found of at least {searched:.1%} of the picture's height (--min-height, and "
+            "at least 6 pixels); "
         )
     elif candidates:
         plural = "s" if candidates > 1 else ""

@@ -287,8 +287,8 @@ def add_min_height_option(
         type=float_in_range(0.005, 0.5),
         default=MIN_HEIGHT,
         metavar="FRACTION",
-        help=f"the smallest digit searched for, as a fraction of the {what}'s height (and at "
-        "least 6 pixels); lower it for a whole page photographed from afar (0.01: digits 1%% of "
+        help=f"the smallest digit searched for, as a fraction of the {what}'s height, 0.005 to "
+        "0.5 (and at least 6 pixels); lower it for a whole page photographed from afar (0.01: digits 1%% of "
         f"its height); the lower, the finer and slower the search{note}",
     )
 

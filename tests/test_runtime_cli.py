@@ -421,6 +421,19 @@ def test_the_numbers_of_a_page_are_printed_apart():
 
 
 @pytest.mark.opencv
+def test_a_picture_under_6_pixels_tall_was_searched_whole(built, tmp_path, capsys):
+    """The search's 6-pixel floor is above a tiny picture's height: searched_down_to stays a
+    fraction of it (the whole picture), not 6 times it."""
+    import cv2
+
+    assert cv2.imwrite(str(tmp_path / "tiny.png"), np.full((1, 3), 220, np.uint8))
+    args = [str(tmp_path / "tiny.png"), "--model", str(built["int8"]), "--json"]
+    assert main([*args, "--threshold", "1"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["searched_down_to"] == 1.0
+
+
+@pytest.mark.opencv
 def test_no_digit_read_says_whether_candidates_were_found(built, tmp_path, capsys):
     """Candidates judged and refused are not "none found"; when none is found, the height
     searched down to is the search's real floor (6 pixels), not --min-height below it."""
@@ -437,7 +450,10 @@ def test_no_digit_read_says_whether_candidates_were_found(built, tmp_path, capsy
     assert main([*args, "--min-height", "0.01"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "(1 candidate found, none read as a digit; as one digit" in lines[0]
-    assert "(none found of at least 1.2% of the picture's height (--min-height); " in lines[1]
+    assert (
+        "(none found of at least 1.2% of the picture's height (--min-height, and at least 6 pixels); "
+        in lines[1]
+    )
     assert main([*args, "--min-height", "0.01", "--json"]) == 0
     shape_result, speck_result = json.loads(capsys.readouterr().out)["results"]
     assert shape_result["candidates"] == 1 and "searched_down_to" not in shape_result
