@@ -193,7 +193,8 @@ def discovery_config(topic: str, node_id: str, version: str) -> dict:
 
 
 def reading_payload(frame: Frame, reading: FrameReading) -> dict:
-    """The JSON published on a change: number, numbers, digits (confidence, box), time, frame."""
+    """The JSON published on a change: number, numbers, digits (confidence, accepted, box),
+    time, frame."""
     record = frame_record(reading, {}, frame.name)
     record.pop("ms", None)
     return record

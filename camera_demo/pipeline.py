@@ -30,15 +30,23 @@ class Judge(Protocol):
 
 @dataclass(frozen=True)
 class DigitReading:
-    """One digit in a frame: label, smoothed confidence, box (x, y, w, h) and track id."""
+    """One digit in a frame: label, smoothed confidence, box (x, y, w, h), track id, and
+    whether the acceptance rule accepts it alone (False: a doubted digit its number vouches
+    for, as ``digit-classify`` marks it)."""
 
     digit: int
     confidence: float
     box: Box
     track: int
+    accepted: bool = True
 
     def to_json(self) -> dict:
-        return {"digit": self.digit, "confidence": round(self.confidence, 4), "box": list(self.box)}
+        return {
+            "digit": self.digit,
+            "confidence": round(self.confidence, 4),
+            "accepted": self.accepted,
+            "box": list(self.box),
+        }
 
 
 @dataclass(frozen=True)
@@ -178,8 +186,9 @@ class FramePipeline:
             # Found digits were chosen by the reader (read_digits: doubted digits its numbers
             # vouch for are kept), exactly as digit-classify reads them; an ROI's crop is
             # judged here.
-            if not self.rois or self.classifier.accepts(confidence, digit):
-                digits.append(DigitReading(digit, confidence, item.box, item.track))
+            accepted = self.classifier.accepts(confidence, digit)
+            if not self.rois or accepted:
+                digits.append(DigitReading(digit, confidence, item.box, item.track, accepted))
         digits = [digits[i] for i in reading_order([d.box for d in digits])]
         t3 = clock()
         timings = {

@@ -367,7 +367,7 @@ def test_changes_availability_and_discovery_reach_a_subscriber(
     assert all(item in iterator for item in received)  # in order; a change may be skipped
     payload = states(subscriber)[-1]
     assert set(payload) >= {"number", "digits", "time", "frame"}
-    assert all(set(d) == {"digit", "confidence", "box"} for d in payload["digits"])
+    assert all(set(d) == {"digit", "confidence", "accepted", "box"} for d in payload["digits"])
 
     availability = [m.payload for m in subscriber.on(AVAILABILITY)]
     assert availability[0] == "online" and availability[-1] == "offline"

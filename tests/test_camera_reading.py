@@ -338,3 +338,24 @@ def test_roi_cells_are_judged_by_their_digit_and_make_one_number_per_line():
     # At 0.95 a 7 clears the threshold (0.9) and a 1 does not clear its own bar (0.973).
     doubted = FramePipeline(_OneOrSevenJudge(0.95), rois=cells, smoothing=1).process(frame, 0)
     assert [d.digit for d in doubted.digits] == [7]
+
+
+def test_a_doubted_digit_its_number_vouches_for_is_marked_not_accepted():
+    """Two clear bars and a touching pair the judge doubts read "1111" (as digit-classify
+    reads it); the JSON says which digits the acceptance rule accepts alone."""
+    from test_segment import DoubtingThickJudge
+
+    from camera_demo import paper
+
+    canvas = paper.paper(480, 640)
+    for x in (100, 160):  # hollow bars: clear 1s to this judge
+        cv2.rectangle(canvas, (x, 200), (x + 44, 289), 30.0, -1)
+        cv2.rectangle(canvas, (x + 12, 215), (x + 32, 274), 235.0, -1)
+    for x in (220, 264):  # two bars with two holes each, touching: doubted 1s
+        cv2.rectangle(canvas, (x, 200), (x + 47, 289), 30.0, -1)
+        for top in (215, 250):
+            cv2.rectangle(canvas, (x + 15, top), (x + 32, top + 24), 235.0, -1)
+    pipeline = FramePipeline(DoubtingThickJudge(), smoothing=1)  # type: ignore[arg-type]
+    record = frame_record(pipeline.process(paper.finish(canvas), 0), {})
+    assert record["number"] == "1111"
+    assert [d["accepted"] for d in record["digits"]] == [True, True, False, False]
