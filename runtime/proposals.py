@@ -183,7 +183,7 @@ def candidates(
                 if _gap(box, line[end - 1].box) > _JOIN_GAP * max(box[3], piece_h):
                     break
                 tallest_piece = max(tallest_piece, piece_h)
-                box = _union(box, line[end - 1].box)
+                box = union(box, line[end - 1].box)
                 if box[2] > _JOIN_ASPECT * box[3] or box[3] > _JOIN_HEIGHT * tallest_piece:
                     break
             if shortest <= box[3] <= tallest:
@@ -242,7 +242,8 @@ def _gap(a: Box, b: Box) -> int:
     return max(a[0], b[0]) - min(a[0] + a[2], b[0] + b[2])
 
 
-def _union(a: Box, b: Box) -> Box:
+def union(a: Box, b: Box) -> Box:
+    """The box (x, y, w, h) holding both ``a`` and ``b``."""
     x0, y0 = min(a[0], b[0]), min(a[1], b[1])
     x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
     return x0, y0, x1 - x0, y1 - y0

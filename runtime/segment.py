@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import reduce
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -33,6 +34,7 @@ from runtime.proposals import (
     candidates,
     ink_pieces,
     lines_of,
+    union,
 )
 from runtime.ruled_lines import remove_ruled_lines
 
@@ -385,7 +387,9 @@ def _read(
             numbers = frame.choose_numbers(own, classifier.accepts)
             if numbers:
                 break
-    order = reading_order([_union([region.box for region, _ in number]) for number in numbers])
+    order = reading_order(
+        [reduce(union, [region.box for region, _ in number]) for number in numbers]
+    )
     return [numbers[i] for i in order], len(regions)
 
 
@@ -413,13 +417,6 @@ def _searches(
         FrameCandidates(gray, polarity, min_contrast, split, max_height),
         FrameCandidates(gray, polarity, min_contrast, min_height, split),
     ]
-
-
-def _union(boxes: Sequence[Box]) -> Box:
-    """The box (x, y, w, h) holding every one of ``boxes``."""
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-    return x0, y0, x1 - x0, y1 - y0
 
 
 def read_number(
