@@ -282,13 +282,14 @@ def add_min_height_option(
     ``note`` ends its help."""
     from runtime.segment import MIN_HEIGHT
 
+    lowest, highest = 0.005, 0.5
     parser.add_argument(
         "--min-height",
-        type=float_in_range(0.005, 0.5),
+        type=float_in_range(lowest, highest),
         default=MIN_HEIGHT,
         metavar="FRACTION",
-        help=f"the smallest digit searched for, as a fraction of the {what}'s height, 0.005 to "
-        "0.5 (and at least 6 pixels); lower it for a whole page photographed from afar (0.01: digits 1%% of "
+        help=f"the smallest digit searched for, as a fraction of the {what}'s height, {lowest:g} "
+        f"to {highest:g} (and at least 6 pixels); lower it for a whole page photographed from afar (0.01: digits 1%% of "
         f"its height); the lower, the finer and slower the search{note}",
     )
 
