@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from runtime.errors import NoDigitFoundError
-from runtime.images import as_gray_u8, require_opencv, shrink_by, shrink_step
+from runtime.images import as_gray_u8, require_opencv, shrink_by, shrink_step, shrunk_shape
 from runtime.ink import InkMap, Polarity, ink_map, relative_ink
 from runtime.preprocess import ink_to_mnist
 from runtime.proposals import (
@@ -445,12 +445,19 @@ def read_number(
     return NumberReading("".join(texts), digits, texts, candidates)
 
 
-def work_step(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) -> int:
-    """The integer step by which a picture of ``shape`` is reduced for the search: to
-    ``WORK_SIDE`` on its longer side, or less reduced where digits of ``min_height`` of its
-    height would be under a few pixels of that copy (a page photographed whole)."""
-    fine_enough = int(shape[0] * min_height // _SHORTEST_WORK_PIXELS)
-    return max(1, min(shrink_step(shape, WORK_SIDE), fine_enough))
+def work_step(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) -> float:
+    """The step by which a picture of ``shape`` is reduced for the search: the integer one to
+    ``WORK_SIDE`` on its longer side, or, where digits of ``min_height`` of its height would
+    be under a few pixels of that copy (a page photographed whole), the one that makes them
+    that few pixels (fractional: a 640x480 frame asked for 2% digits is searched at 400x300,
+    not at full resolution)."""
+    usual = shrink_step(shape, WORK_SIDE)
+    fine_enough = shape[0] * min_height / _SHORTEST_WORK_PIXELS
+    if fine_enough >= usual:
+        return usual
+    # Under 2 the integer step would be 1, up to four times the pixels to search; above it,
+    # the integer step down keeps the fast reduction and the digits a little over 6 px.
+    return max(1.0, fine_enough) if fine_enough < 2 else int(fine_enough)
 
 
 def smallest_searched(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) -> int:
@@ -458,7 +465,7 @@ def smallest_searched(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) ->
     ``min_height`` of its height, and at least a few pixels of the reduced copy searched
     (only in pictures under 150 px tall at the default ``min_height``)."""
     step = work_step(shape, min_height)
-    work_height = shape[0] // step
+    work_height = shrunk_shape(shape, step)[0]
     return math.ceil(_shortest(work_height, min_height) * step)
 
 
@@ -801,7 +808,7 @@ def _reading_lines(boxes: Sequence[Box]) -> list[list[int]]:
 
 
 def _digit_crop(
-    gray: np.ndarray, found: InkMap, step: int, box: Box, region_mask: np.ndarray
+    gray: np.ndarray, found: InkMap, step: float, box: Box, region_mask: np.ndarray
 ) -> tuple[Box, np.ndarray, np.ndarray]:
     """The region's box in frame pixels, its ink and its clear-ink mask: cut from the work
     image when that holds enough detail for a 20 px digit, else recomputed from the
@@ -809,8 +816,8 @@ def _digit_crop(
     cv2 = require_opencv()
     x, y, w, h = box
     frame_h, frame_w = gray.shape
-    x0, y0 = x * step, y * step
-    x1, y1 = min(frame_w, (x + w) * step), min(frame_h, (y + h) * step)
+    x0, y0 = int(x * step), int(y * step)
+    x1, y1 = min(frame_w, math.ceil((x + w) * step)), min(frame_h, math.ceil((y + h) * step))
     if step == 1 or max(w, h) >= _DETAILED_ENOUGH:
         return (x0, y0, x1 - x0, y1 - y0), found.ink[y : y + h, x : x + w], region_mask
     size = (x1 - x0, y1 - y0)
@@ -818,7 +825,7 @@ def _digit_crop(
     ink = cv2.subtract(relative_ink(gray[y0:y1, x0:x1], paper, found.dark_on_light), found.level)
     grown = cv2.resize(region_mask, size, interpolation=cv2.INTER_NEAREST)
     # The full-resolution clear ink of this region: the threshold within the grown mask.
-    reach = cv2.getStructuringElement(cv2.MORPH_RECT, (step + 1, step + 1))
+    reach = cv2.getStructuringElement(cv2.MORPH_RECT, (math.ceil(step) + 1,) * 2)
     _, clear = cv2.threshold(ink, max(0, found.threshold - 1), 255, cv2.THRESH_BINARY)
     keep = cv2.bitwise_and(clear, cv2.dilate(grown, reach))
     if not cv2.countNonZero(keep):

@@ -146,6 +146,22 @@ def test_small_digits_are_searched_in_a_finer_copy_of_the_picture():
     assert smallest_searched((100, 100)) == 6  # never under 6 px
 
 
+def test_a_frame_asked_for_small_digits_is_searched_in_a_fractional_copy(mnist):
+    """A 640x480 frame asked for digits 2% of its height (9.6 px) is searched at 400x300,
+    where they are 6 px tall: the integer step down (1) would search four times the pixels.
+    Its 12 px digits are proposed there, and not at the default min_height."""
+    assert work_step((480, 640), 0.02) == pytest.approx(1.6)
+    assert smallest_searched((480, 640), 0.02) == 10
+    assert work_step((1200, 1600), 0.012) == 2  # from 2 up, the integer step (fast reduction)
+    page = paper.digit_page(mnist.x_test[:4], mnist.y_test[:4], field=17, spacing=8)
+    frame = paper.finish(page.canvas)
+    assert max(box[3] for box in page.boxes) < 0.04 * 480
+    assert candidate_regions(frame) == []
+    found = [r.box for r in candidate_regions(frame, min_height=0.02)]
+    for truth in page.boxes:
+        assert any(share_inside(box, truth) >= 0.8 for box in found), (truth, found)
+
+
 def test_the_digits_of_a_page_photographed_whole_have_candidates(sources):
     """Notes written small (18-36 px) on 1600x1200 page photos: their digits are proposed when
     the search goes down to the page's own min_height (before the search followed it, half
