@@ -99,7 +99,7 @@ def ink_pieces(
     long crease), which no digit is."""
     cv2 = require_opencv()
     _, labels, stats, _ = cv2.connectedComponentsWithStats(
-        mask, connectivity=8, ltype=_label_type(mask.shape)
+        mask, connectivity=8, ltype=_label_type(mask)
     )
     height, width = mask.shape
     left, top, w, h = (stats[1:, i] for i in range(4))
@@ -116,11 +116,13 @@ def ink_pieces(
     return labels, [Piece(tuple(int(v) for v in stats[i, :4]), int(i)) for i in kept]
 
 
-def _label_type(shape: tuple[int, ...]) -> int:
+def _label_type(mask: np.ndarray) -> int:
     """16-bit labels where they cannot overflow (they are markedly faster than 32-bit here):
-    a mask holds at most one 8-connected piece per 2x2 block."""
+    a mask holds at most one 8-connected piece per 2x2 block, and never more pieces than
+    inked pixels (a page photo's mask is mostly paper)."""
     cv2 = require_opencv()
-    most_pieces = -(-shape[0] // 2) * -(-shape[1] // 2)
+    blocks = -(-mask.shape[0] // 2) * -(-mask.shape[1] // 2)
+    most_pieces = min(blocks, cv2.countNonZero(mask))
     return cv2.CV_16U if most_pieces < np.iinfo(np.uint16).max else cv2.CV_32S
 
 
@@ -130,7 +132,7 @@ def _fragments(
     """For each piece (label 1..N), is it a fragment of a far larger faint structure?"""
     cv2 = require_opencv()
     count, parts, part_stats, _ = cv2.connectedComponentsWithStats(
-        structure, connectivity=8, ltype=_label_type(structure.shape)
+        structure, connectivity=8, ltype=_label_type(structure)
     )
     inked = labels > 0
     part_of = np.zeros(len(stats), np.int64)
