@@ -28,6 +28,7 @@ import numpy as np
 
 from benchmarks import DEFAULT_MNIST
 from benchmarks.machine import describe_machine
+from runtime.cli_common import add_min_height_option
 
 TARGET_FPS = 200.0
 WARMUP_FRAMES = 20
@@ -65,7 +66,12 @@ VIEWERS = {
 
 
 def served_reading_fps(
-    classifier, frames: list[np.ndarray], smooth: int, viewer: str, serve_fps: float
+    classifier,
+    frames: list[np.ndarray],
+    smooth: int,
+    viewer: str,
+    serve_fps: float,
+    min_height: float,
 ) -> tuple[float, int]:
     """Headless reading FPS with the live view served; ``viewer`` (a key of ``VIEWERS``): one
     client takes the MJPEG video as fast as it comes, or asks for it and never reads. Returns
@@ -76,7 +82,7 @@ def served_reading_fps(
     from camera_demo.web import LiveServer, parse_serve_address
 
     live = LiveView()
-    pipeline = FramePipeline(classifier, smoothing=smooth)
+    pipeline = FramePipeline(classifier, smoothing=smooth, min_height=min_height)
     for index, frame in enumerate(frames[:WARMUP_FRAMES]):
         live.observe(Frame(index, frame), pipeline.process(frame, index), {}, 0.0)
     done = threading.Event()
@@ -133,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     digits_per_frame = np.mean([len(truth.digits) for _, truth in rendered[WARMUP_FRAMES:]])
 
     classifier = DigitClassifier(args.model, backend=args.backend, num_threads=args.threads)
-    pipeline = FramePipeline(classifier, smoothing=args.smooth)
+    pipeline = FramePipeline(classifier, smoothing=args.smooth, min_height=args.min_height)
     for index, frame in enumerate(frames[:WARMUP_FRAMES]):
         pipeline.process(frame, index)
 
@@ -158,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"machine: {describe_machine()}")
     print(
         f"model: {args.model} (backend {classifier.backend_name}, {args.threads} thread(s)); "
-        f"{count} frames 640x480, {digits_per_frame:.2f} digits per frame, smoothing {args.smooth}"
+        f"{count} frames 640x480, {digits_per_frame:.2f} digits per frame, smoothing {args.smooth}, "
+        f"min_height {args.min_height:g}"
     )
     print()
     print("| stage | mean ms | median ms | p95 ms | share of frame |")
@@ -190,7 +197,9 @@ def run(args: argparse.Namespace) -> int:
     for _ in range(3):
         for viewer in VIEWERS:
             served[viewer].append(
-                served_reading_fps(classifier, frames, args.smooth, viewer, args.serve_fps)
+                served_reading_fps(
+                    classifier, frames, args.smooth, viewer, args.serve_fps, args.min_height
+                )
             )
     for viewer, label in VIEWERS.items():
         fps_runs = sorted(served[viewer])
@@ -221,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         help="video FPS cap for the viewer row (default 10)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    add_min_height_option(parser, "frame")
     args = parser.parse_args(argv)
     if args.data is None and not os.environ.get("DIGIT_KIT_MNIST_DIR") and DEFAULT_MNIST.is_dir():
         args.data = DEFAULT_MNIST
