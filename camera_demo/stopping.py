@@ -148,7 +148,8 @@ def handle_stop_signal(signum: int, frame: object) -> None:
 @contextlib.contextmanager
 def stop_on_signals(stop: StopRequest) -> Iterator[StopRequest]:
     """Route SIGTERM, SIGINT and SIGHUP to ``stop`` while the block runs (set within moments, by a
-    relay thread); restore the previous handlers.
+    relay thread); restore the previous handlers. A signal ignored when the block starts stays
+    ignored: ``nohup`` ignores SIGHUP, and a shell ignores SIGINT for a script's background jobs.
 
     Outside the main thread (signal handlers can only be set there) it does nothing.
     """
@@ -157,7 +158,11 @@ def stop_on_signals(stop: StopRequest) -> Iterator[StopRequest]:
         yield stop
         return
     outer, relay = _relay, _SignalRelay(stop)
-    previous = {signum: signal.signal(signum, handle_stop_signal) for signum in _SIGNAL_REASONS}
+    previous = {
+        signum: signal.signal(signum, handle_stop_signal)
+        for signum in _SIGNAL_REASONS
+        if signal.getsignal(signum) != signal.SIG_IGN
+    }
     _relay = relay
     try:
         yield stop

@@ -389,6 +389,21 @@ def test_signal_handlers_record_the_stop_and_are_restored():
             signal.raise_signal(signal.SIGINT)
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this system")
+def test_a_signal_ignored_before_the_demo_started_stays_ignored():
+    """``nohup digit-camera ... &``: logging out of the SSH session does not stop it."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stop_on_signals(StopRequest()) as stop:
+            signal.raise_signal(signal.SIGHUP)
+            assert not stop.wait(0.3)
+            signal.raise_signal(signal.SIGTERM)  # the others still stop it
+            assert stop.wait(5) and stop.reason == "stopped by SIGTERM"
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 def test_a_signal_inside_the_main_threads_own_wait_still_stops_it():
     # The handler runs between two bytecodes of the main thread, possibly inside its own
     # stop.wait() (the demo's --max-fps pacing), which holds the event's lock on its way in
