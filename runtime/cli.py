@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="dark_on_light (pen on paper), light_on_dark (chalk on a board) or auto (guess); "
         "default: dark_on_light for pictures of numbers, auto with --one-digit; a 28x28 "
-        "picture is MNIST form (light on dark) unless its ground is light",
+        "picture is MNIST form (light on dark) unless its ground is light or a polarity is given",
     )
     add_min_height_option(parser)
     parser.add_argument(
@@ -143,19 +143,11 @@ def _as_one_digit(
 ) -> dict[str, Any]:
     """The record of ``image`` read as one digit filling the picture."""
     try:
-        if image.shape == MNIST_SHAPE and polarity == "auto":
-            # Both ways round; the classifier, not a guess, decides (as for a photo of a digit).
-            readings = [classifier.predict_form(form) for form in (image, 255 - image)]
-            prediction = max(readings, key=lambda reading: reading.confidence)
-        elif image.shape == MNIST_SHAPE and polarity is not None:  # the way round it was told
-            prediction = classifier.predict_form(
-                255 - image if polarity == "dark_on_light" else image
-            )
-        elif polarity in (None, "auto"):
+        if polarity in (None, "auto"):
             # MNIST form unless on a light ground; a photo's polarity guessed, and the
             # classifier settles it.
             prediction = classifier.predict(image)
-        else:
+        else:  # the way round it was told, prepared as any photo (a 28x28 crop's paper is grey)
             from runtime.preprocess import preprocess
 
             prediction = classifier.predict(preprocess(image, polarity))
