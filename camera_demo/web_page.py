@@ -78,7 +78,8 @@ PAGE = f"""<!doctype html>
   header h1 {{ font-size: 1.1rem; margin: 0; }}
   #status.live {{ color: #6c6; }} #status.down {{ color: #fa3; }}
   main {{ display: flex; flex-wrap: wrap; gap: 1rem; padding: 0 1rem 1rem; }}
-  #video {{ max-width: 100%; width: 640px; background: #222; border-radius: 4px; }}
+  #video {{ max-width: 100%; width: 640px; height: auto; align-self: flex-start;
+            background: #222; border-radius: 4px; }}
   #side {{ min-width: 16rem; flex: 1; }}
   #number {{ font-size: clamp(3rem, 12vw, 7rem); font-weight: 700; line-height: 1;
              font-variant-numeric: tabular-nums; margin: .2rem 0 .5rem; }}

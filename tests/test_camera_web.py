@@ -570,6 +570,21 @@ def test_page_in_headless_chromium_shows_the_number_and_the_video(plumbing_model
             assert (
                 driver.execute_script("return document.getElementById('video').naturalWidth") == 640
             )
+            # Beside a side column taller than the video (a long list of changes), the video
+            # keeps its 4:3: a flex row stretched it to the column's height.
+            driver.set_window_size(1280, 800)
+            driver.execute_script(
+                "const list = document.getElementById('side').appendChild("
+                "document.createElement('ul'));"
+                "for (let i = 0; i < 60; i++) list.appendChild(document.createElement('li'))"
+                ".textContent = 'a change';"
+            )
+            width, height, side = driver.execute_script(
+                "const video = document.getElementById('video').getBoundingClientRect();"
+                "const side = document.getElementById('side').getBoundingClientRect();"
+                "return [video.width, video.height, side.height];"
+            )
+            assert side > height and abs(height - width * 480 / 640) <= 1, (width, height, side)
             before = get_json(url, "api/health", TOKEN)[1]
             time.sleep(1.0)
             after = get_json(url, "api/health", TOKEN)[1]
