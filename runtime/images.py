@@ -167,6 +167,11 @@ def validated_array(image: Any, what: str = "image") -> np.ndarray:
         raise ImageError(
             f"{what} must be a pixel array, not a path or bytes; read files with cv2.imread"
         )
+    if image is None:
+        raise ImageError(
+            f"{what} is None, not a pixel array (cv2.imread returns None for a file it cannot "
+            "read: check its path)"
+        )
     if type(image) is not np.ndarray:  # lists, and subclasses such as np.matrix (always 2-D)
         try:
             image = np.asarray(image)
@@ -192,6 +197,8 @@ def validated_array(image: Any, what: str = "image") -> np.ndarray:
         raise ImageError(f"{what} has unsupported dtype {image.dtype}: use {_SUPPORTED}")
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         raise ImageError(f"{what} contains NaN or infinite values")
+    if not image.dtype.isnative:  # big-endian 16-bit samples, as from a FITS or PGM reader
+        image = image.astype(image.dtype.newbyteorder("="))
     return image
 
 

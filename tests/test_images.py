@@ -26,6 +26,7 @@ from runtime.images import as_bgr_u8, as_gray_u8, mnist_batch_u8, to_u8, validat
         (np.array([[0, 1023]], np.uint16), [0, 255]),  # 10-bit sensor
         (np.array([[0, 2048, 4095]], np.uint16), [0, 128, 255]),  # 12-bit sensor
         (np.array([[0, 65535]], np.uint16), [0, 255]),
+        (np.array([[0, 2048, 4095]], ">u2"), [0, 128, 255]),  # big-endian 12-bit
     ],
     ids=[
         "uint8",
@@ -37,6 +38,7 @@ from runtime.images import as_bgr_u8, as_gray_u8, mnist_batch_u8, to_u8, validat
         "u16-10bit",
         "u16-12bit",
         "u16",
+        "u16-big-endian",
     ],
 )
 def test_every_dtype_has_one_conversion(image, expected):
@@ -100,7 +102,7 @@ BAD_IMAGES = {
     "int_out_of_range": (np.full((28, 28), 300, np.int32), "must hold 0..255"),
     "path": ("digit.png", "not a path"),
     "ragged": ([[1, 2], [3]], "not a rectangular array"),
-    "none": (None, "2-D grayscale"),
+    "none": (None, "is None, not a pixel array"),  # cv2.imread's answer for a missing file
 }
 
 
