@@ -14,6 +14,7 @@ one rule (``DigitClassifier.accepts``).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import reduce
@@ -165,11 +166,7 @@ class FrameCandidates:
         min_height: float = MIN_HEIGHT,
         max_height: float = 0.8,
     ) -> None:
-        if not 0.0 < min_height < max_height <= 1.0:
-            raise ValueError(
-                f"need 0 < min_height < max_height <= 1, got min_height={min_height}, "
-                f"max_height={max_height}"
-            )
+        _check_heights(min_height, max_height)
         cv2 = require_opencv()
         self._gray = as_gray_u8(image)
         self._step = work_step(self._gray.shape, min_height)
@@ -405,6 +402,7 @@ def _searches(
     digits up to ``_FINE_REACH`` times that floor, the usual copy for larger ones. One finer
     search for all would read large digits worse (the line finder's sizes are in pixels of its
     copy); the finer search's reach keeps a line of small writing in one search."""
+    _check_heights(min_height, max_height)  # as given: the finer search's are the kit's own
     gray = as_gray_u8(image)
     # the usual copy's smallest digit as a fraction of the height (half a pixel more: work_step
     # then picks that very copy for digits from it up)
@@ -443,6 +441,19 @@ def read_number(
     texts = tuple("".join(str(item.prediction.digit) for item in number) for number in numbers)
     digits = tuple(item for number in numbers for item in number)
     return NumberReading("".join(texts), digits, texts, candidates)
+
+
+def _check_heights(min_height: float, max_height: float) -> None:
+    """``ValueError`` unless 0 < ``min_height`` < ``max_height`` <= 1 (``TypeError`` for what
+    is no number)."""
+    for name, value in (("min_height", min_height), ("max_height", max_height)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not 0.0 < min_height < max_height <= 1.0:  # NaN fails too
+        raise ValueError(
+            f"need 0 < min_height < max_height <= 1, got min_height={min_height}, "
+            f"max_height={max_height}"
+        )
 
 
 def work_step(shape: tuple[int, ...], min_height: float = MIN_HEIGHT) -> float:

@@ -190,6 +190,13 @@ def test_lowering_min_height_leaves_the_search_for_large_digits_as_it_was(source
 def test_invalid_height_limits_are_refused():
     with pytest.raises(ValueError, match="min_height"):
         find_digits(paper.finish(paper.blank_frame()), min_height=0.5, max_height=0.2)
+    page = np.full((1200, 1600), 230, np.uint8)  # where a finer search would have its own limits
+    with pytest.raises(ValueError, match=r"got min_height=0, max_height=0\.8$"):
+        find_digits(page, min_height=0)
+    with pytest.raises(ValueError, match="got min_height=nan"):
+        find_digits(page, min_height=float("nan"))
+    with pytest.raises(TypeError, match=r"min_height must be a number, got str '0\.01'"):
+        find_digits(page, min_height="0.01")
 
 
 def test_reading_order_groups_lines_by_vertical_overlap():
