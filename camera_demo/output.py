@@ -58,8 +58,22 @@ def _ends_inside_a_line(path: Path) -> bool:
         return False
 
 
+def _starts_as_json_lines(path: Path) -> bool:
+    """Whether ``path`` is no regular file (missing; a pipe or a device, never read here),
+    an empty one or one that begins with a JSON object (an earlier run's readings, its first
+    line torn or not)."""
+    if not path.is_file():
+        return True
+    with open(path, "rb") as handle:
+        start = handle.read(64).lstrip()
+    return not start or start.startswith(b"{")
+
+
 class JsonlWriter(Closable):
-    """Append one JSON object per line to ``path``, or to stdout when ``path`` is None."""
+    """Append one JSON object per line to ``path``, or to stdout when ``path`` is None.
+
+    The file's folder must exist (a mistyped path is not created), and a file that holds
+    something else (a video, a text) is not appended to."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
@@ -67,7 +81,16 @@ class JsonlWriter(Closable):
             self._stream: IO[str] = sys.stdout
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.parent.is_dir():
+                raise DigitKitError(
+                    f"cannot open {self.path} for the JSONL output: no folder "
+                    f"{self.path.parent} (it is not created)"
+                )
+            if not _starts_as_json_lines(self.path):
+                raise DigitKitError(
+                    f"{self.path} holds something other than JSON lines: not appended to; "
+                    "give another file for the readings"
+                )
             torn = _ends_inside_a_line(self.path)
             self._stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
             # A run cut off mid-line (power loss): the next record starts a line of its own.

@@ -289,6 +289,26 @@ def test_a_jsonl_file_cut_off_mid_line_gets_its_next_record_on_a_line_of_its_own
     assert path.read_text().splitlines()[-2:] == ['{"frame":0}', '{"frame":1}']
 
 
+def test_a_jsonl_output_is_appended_only_to_json_lines_in_a_folder_that_exists(tmp_path):
+    """A mistyped path is not created, and a video named by mistake is not written into."""
+    from camera_demo.output import JsonlWriter
+    from runtime.errors import DigitKitError
+
+    with pytest.raises(DigitKitError, match=r"no folder .*missing \(it is not created\)"):
+        JsonlWriter(tmp_path / "missing" / "readings.jsonl")
+    assert not (tmp_path / "missing").exists()
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    with pytest.raises(DigitKitError, match="holds something other than JSON lines"):
+        JsonlWriter(video)
+    assert video.read_bytes() == b"\x00\x00\x00\x18ftypmp42"
+    empty = tmp_path / "empty.jsonl"
+    empty.touch()
+    with JsonlWriter(empty) as writer:
+        writer.write({"frame": 0})
+    assert empty.read_text() == '{"frame":0}\n'
+
+
 @pytest.mark.parametrize(
     ("given", "searched"), [([], MIN_HEIGHT), (["--min-height", "0.012"], 0.012)]
 )
