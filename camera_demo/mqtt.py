@@ -123,7 +123,12 @@ def parse_mqtt_url(text: str, environ: dict[str, str] | None = None) -> MqttTarg
     if "#" in text:  # urlsplit would take it for a fragment and quote the topic cut short
         raise ValueError(f"the topic may not hold the wildcards + and #, got {redact_url(text)!r}")
     topic = unquote(parts.path.lstrip("/"))
-    if not topic or topic.endswith("/") or any(c in topic for c in _NOT_IN_TOPICS):
+    if not topic:
+        raise ValueError(
+            f"no topic after the broker in {redact_url(text)!r}: give one, as in "
+            "mqtt://broker/home/meter"
+        )
+    if topic.endswith("/") or any(c in topic for c in _NOT_IN_TOPICS):
         raise ValueError(
             f"expected a topic without the wildcards + # or a NUL character after the host, as "
             f"in mqtt://broker/home/meter, "
@@ -361,10 +366,11 @@ class MqttPublisher(Closable):
         self._failures += 1
         if self._failures in (1, 10) or self._failures % 100 == 0:
             log.warning(
-                "MQTT broker %s %s (%d attempts: %s); retrying every %d s at most, reading goes on",
+                "MQTT broker %s %s (%d attempt%s: %s); retrying every %d s at most, reading goes on",
                 self.target.redacted(),
                 what,
                 self._failures,
+                "" if self._failures == 1 else "s",
                 reason,
                 RECONNECT_MAX_S,
             )

@@ -494,6 +494,11 @@ ROUTES: dict[str, Callable[[_Handler], None]] = {
 }
 
 
+def _host_and_port(host: str, port: int) -> str:
+    """``HOST:PORT``, an IPv6 address in brackets (``[::1]:8080``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class LiveServer(Closable):
     """The HTTP server of the live view, serving in daemon threads until ``close()``.
 
@@ -560,13 +565,11 @@ class LiveServer(Closable):
     def url(self, host: str | None = None, reveal_token: bool = False) -> str:
         """The page's URL, for ``host`` or the bound one; with a token set, ``?token=`` and the
         token itself when ``reveal_token``, else ``TOKEN`` (logs are no place for a secret)."""
-        host = host or self.address.host
-        shown = f"[{host}]" if ":" in host else host
         query = ""
         if self.token:
             token = self.token.decode("utf-8", "surrogateescape")
             query = f"?token={quote(token) if reveal_token else 'TOKEN'}"
-        return f"http://{shown}:{self.port}/{query}"
+        return f"http://{_host_and_port(host or self.address.host, self.port)}/{query}"
 
     def start(self) -> LiveServer:
         """Listen and serve; raises ``DigitKitError`` when the address cannot be used."""
@@ -574,14 +577,14 @@ class LiveServer(Closable):
             self._server = _HttpServer(self, self.address)
         except OSError as exc:
             raise DigitKitError(
-                f"--serve cannot listen on {self.address.host}:{self.address.port}: "
+                f"--serve cannot listen on {_host_and_port(self.address.host, self.address.port)}: "
                 f"{exc.strerror or exc}"
             ) from exc
         if not self.loopback_only and self.token is None and not self.without_token:
             self._server.server_close()
             self._server = None
             raise DigitKitError(
-                f"--serve {self.address.host}:{self.address.port} shows the camera to the "
+                f"--serve {_host_and_port(self.address.host, self.address.port)} shows the camera to the "
                 f"network: set a token (${TOKEN_ENV}, or --serve-token), or pass "
                 "--serve-without-token to let anyone who can reach the port see it"
             )

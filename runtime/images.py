@@ -137,6 +137,8 @@ def _decoded_file(path: Path) -> np.ndarray:
         data = path.read_bytes()
     except OSError as exc:
         raise ImageError(f"{path}: cannot read it: {exc.strerror or exc}") from exc
+    if not data:
+        raise ImageError(f"{path}: the file is empty (0 bytes), not an image")
     if data.startswith(_ALPHA_FORMAT_STARTS) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
         flags = cv2.IMREAD_UNCHANGED
     else:
@@ -144,7 +146,7 @@ def _decoded_file(path: Path) -> np.ndarray:
     if is_truncated_jpeg(data):
         raise ImageError(f"{path}: the JPEG file is cut short (it ends before its image data does)")
     try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags) if data else None
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error as exc:
         if "MAX_IMAGE_PIXELS" in str(exc):
             reason = (

@@ -71,6 +71,8 @@ def test_mqtt_urls():
             parse_mqtt_url(bad)
     with pytest.raises(ValueError, match="'mqtt://b/a/#'"):  # named whole, not cut at the #
         parse_mqtt_url("mqtt://b/a/#")
+    with pytest.raises(ValueError, match="no topic after the broker in 'mqtt://b:1883/'"):
+        parse_mqtt_url("mqtt://b:1883/")
 
 
 def test_a_discovery_prefix_with_a_wildcard_is_refused_at_start():
@@ -517,7 +519,7 @@ def test_a_broker_that_never_answers_the_handshake_is_said(caplog):
         publisher._on_disconnect(None, None, None, unanswered, None)
     said = [record.getMessage() for record in caplog.records]
     assert len(said) == 2
-    assert "did not answer the MQTT handshake (1 attempts: Keep alive timeout)" in said[0]
+    assert "did not answer the MQTT handshake (1 attempt: Keep alive timeout)" in said[0]
     assert "connection to mqtt://127.0.0.1:1/meter lost (Keep alive timeout)" in said[1]
 
 

@@ -270,6 +270,10 @@ def test_a_view_on_the_network_needs_a_token_unless_told_otherwise():
     refused = pytest.raises(DigitKitError, match="shows the camera to the network: set a token")
     with refused, serving(address="0.0.0.0:0", feed=False):
         pass
+    in_brackets = pytest.raises(DigitKitError, match=r"^--serve \[::\]:\d+ shows the camera")
+    if socket.has_ipv6:  # an IPv6 address is named in brackets, as it was given
+        with in_brackets, serving(address="[::]:0", feed=False):
+            pass
     for options in ({"token": TOKEN}, {"without_token": True}):
         with serving(address="0.0.0.0:0", feed=False, **options) as server:
             assert not server.loopback_only

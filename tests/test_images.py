@@ -254,6 +254,9 @@ def test_image_files_are_read_as_they_look(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(ImageError, match="not an image file OpenCV can decode"):
         read_image_file(tmp_path / "notes.png")
+    (tmp_path / "empty.png").touch()
+    with pytest.raises(ImageError, match=r"empty\.png: the file is empty \(0 bytes\)"):
+        read_image_file(tmp_path / "empty.png")
 
 
 @pytest.mark.parametrize("progressive", [0, 1])
