@@ -137,9 +137,15 @@ def check_flatbuffer(data: bytes, source: str = "model") -> Any:
     import tflite
 
     if len(data) < 8 or data[4:8] != TFLITE_FILE_IDENTIFIER:
+        # A .keras file is a zip archive: the desktop model, before conversion.
+        keras_hint = (
+            "; a Keras model (a zip archive) is converted first: python -m convert MODEL.keras"
+            if bytes(data[:4]) == b"PK\x03\x04"
+            else ""
+        )
         raise ModelFormatError(
             f"{source} is not a TFLite model (no 'TFL3' flatbuffer identifier; "
-            f"{len(data)} bytes, starts with {bytes(data[:8])!r})"
+            f"{len(data)} bytes, starts with {bytes(data[:8])!r}){keras_hint}"
         )
     try:
         parsed = tflite.Model.GetRootAsModel(data, 0)

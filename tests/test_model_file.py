@@ -61,8 +61,8 @@ def test_metadata_json_round_trip_and_bad_json():
 
 
 def test_not_a_tflite_file(tmp_path):
-    with pytest.raises(ModelFormatError, match="not a TFLite model"):
-        load_model(b"PK\x03\x04" + bytes(64))
+    with pytest.raises(ModelFormatError, match=r"not a TFLite model.*python -m convert"):
+        load_model(b"PK\x03\x04" + bytes(64))  # a .keras file (a zip archive)
     with pytest.raises(ModelFormatError, match="not a TFLite model"):
         load_model(b"")
     with pytest.raises(ModelFormatError, match="does not exist"):
