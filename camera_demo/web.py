@@ -64,6 +64,8 @@ STALE_AFTER_S = 10.0
 VIDEO_SEND_BUFFER = 64 * 1024
 COOKIE_NAME = "digit_kit_token"
 BOUNDARY = "digitkitframe"
+# Tokens shorter than this are warned about (a guessable secret on the network).
+SHORT_TOKEN = 16
 TOKEN_ENV = "DIGIT_KIT_SERVE_TOKEN"
 ALLOWED = "GET, HEAD"
 COMMON_HEADERS = (
@@ -612,6 +614,13 @@ class LiveServer(Closable):
         else:
             where, host = f"{self.address.host} port {self.port}", self.address.host
         log.info("live view listening on %s: open %s from another machine", where, self.url(host))
+        if self.token is not None and len(self.token) < SHORT_TOKEN:
+            log.warning(
+                "the --serve token has only %d character%s: one that short can be guessed; use "
+                "a long random one (python3 -c 'import secrets; print(secrets.token_urlsafe())')",
+                len(self.token),
+                "" if len(self.token) == 1 else "s",
+            )
         if self.token is None:
             log.warning(
                 "--serve-without-token: anyone who can reach port %d sees the camera", self.port

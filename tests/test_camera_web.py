@@ -281,6 +281,16 @@ def test_a_view_on_the_network_needs_a_token_unless_told_otherwise():
             assert request(server, "/api/reading")[0] == expected
 
 
+def test_a_short_token_on_the_network_is_warned_about(caplog):
+    with caplog.at_level("WARNING", logger="camera_demo"):
+        with serving(address="0.0.0.0:0", feed=False, token="x"):
+            pass
+        with serving(address="0.0.0.0:0", feed=False, token=TOKEN):
+            pass
+    warnings = [r.getMessage() for r in caplog.records if "token has" in r.getMessage()]
+    assert len(warnings) == 1 and "has only 1 character:" in warnings[0], warnings
+
+
 def status_once_a_slot_is_free(server: LiveServer, path: str, within_s: float = 3.0) -> int:
     """The status of ``path``, asked again while the server answers "too many connections":
     a connection's slot is freed by its handler thread just after it has answered, so a
