@@ -155,6 +155,14 @@ class MjpegCamera:
         self.stop()
 
 
+def _signals_as_in_a_terminal() -> None:
+    """In the child before it starts: Ctrl-C and a hang-up reach it, as in a terminal, however
+    the test run was started (a background job ignores SIGINT, ``nohup`` SIGHUP, and the demo
+    leaves ignored signals ignored)."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 class DemoProcess:
     """``python -m camera_demo ARGS`` in a child process, with its stderr collected line by line."""
 
@@ -171,6 +179,7 @@ class DemoProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_signals_as_in_a_terminal,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._collect, daemon=True)

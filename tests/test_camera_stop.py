@@ -374,7 +374,16 @@ def test_a_live_source_read_at_max_fps_hands_over_fresh_frames_decoding_only_tho
     assert camera.decoded <= 6
 
 
-def test_signal_handlers_record_the_stop_and_are_restored():
+@pytest.fixture
+def ctrl_c_reaches_the_tests():
+    """Python's own SIGINT handler while the test runs, however the test run was started (a
+    background job's SIGINT is ignored, and the demo leaves an ignored signal ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_signal_handlers_record_the_stop_and_are_restored(ctrl_c_reaches_the_tests):
     previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     with stop_on_signals(StopRequest()) as stop:
         signal.raise_signal(signal.SIGTERM)
