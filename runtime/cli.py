@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,17 @@ from runtime.cli_common import (
     print_error,
     thread_count,
 )
-from runtime.errors import DigitKitError, NoDigitFoundError
+from runtime.errors import DigitKitError, ImageError, NoDigitFoundError
 from runtime.images import MNIST_SHAPE, as_gray_u8, read_image_file
 from runtime.ink import POLARITIES, Polarity
 from runtime.segment import MIN_HEIGHT
+from runtime.stderr_capture import pass_on_stderr, stderr_caught
 
 PROG = "digit-classify"
+# What the decoders print on stderr, from C, about a file they cannot decode: libpng's
+# "libpng error: IDAT: CRC error" and OpenCV's own log lines ("[ WARN:0@0.005] ...").
+_DECODER_LINE = re.compile(rb"libpng (?:error|warning): |\[ ?(?:INFO|WARN|ERROR)[:\]]")
+_LIBPNG_REASON = re.compile(rb"libpng (?:error|warning): (.+)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,9 +89,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Read an image file as a 2-D uint8 grayscale array; ``ImageError`` if it cannot be read
-    (``read_image_file``: libpng's reason in its one line)."""
-    return as_gray_u8(read_image_file(path), str(path))
+    """Read an image file as a 2-D uint8 grayscale array; ``ImageError`` if it cannot be read,
+    with libpng's reason in its one line instead of the decoders' own lines before it."""
+    with stderr_caught() as caught:
+        try:
+            image = read_image_file(path)
+        except ImageError as exc:
+            failure = exc
+        else:
+            failure = None
+    if failure is None:  # read: whatever a decoder said about the file stays
+        pass_on_stderr(caught.data)
+        return as_gray_u8(image, str(path))
+    lines = caught.data.splitlines(keepends=True)
+    reasons = [found[1] for line in lines if (found := _LIBPNG_REASON.match(line))]
+    if not reasons:  # nothing to say in its place: the decoders' lines stay
+        pass_on_stderr(caught.data)
+        raise failure
+    pass_on_stderr(b"".join(line for line in lines if not _DECODER_LINE.match(line)))
+    reason = reasons[-1].decode(errors="replace").strip()
+    raise ImageError(f"{failure} (libpng: {reason})") from failure
 
 
 def read_file(

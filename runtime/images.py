@@ -27,7 +27,6 @@ needs only NumPy, so ``import runtime`` classifies arrays on a device without Op
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,7 +34,6 @@ from typing import Any
 import numpy as np
 
 from runtime.errors import DigitKitError, ImageError
-from runtime.stderr_capture import pass_on_stderr, stderr_caught
 
 MNIST_SHAPE = (28, 28)
 MNIST_PIXELS = 28 * 28
@@ -52,10 +50,6 @@ _GIF_STARTS = (b"GIF87a", b"GIF89a")
 _ALPHA_FORMAT_STARTS = (b"\x89PNG\r\n\x1a\n", *_GIF_STARTS, b"II*\x00", b"MM\x00*")
 # cv::utils::logging::LOG_LEVEL_ERROR; OpenCV before 4.13 exposes the level only as a number.
 _OPENCV_LOG_LEVEL_ERROR = 2
-# What the decoders print on stderr, from C, about a file they cannot decode: libpng's
-# "libpng error: IDAT: CRC error" and OpenCV's own log lines ("[ WARN:0@0.005] ...").
-_DECODER_LINE = re.compile(rb"libpng (?:error|warning): |\[ ?(?:INFO|WARN|ERROR)[:\]]")
-_LIBPNG_REASON = re.compile(rb"libpng (?:error|warning): (.+)")
 
 
 def require_opencv() -> ModuleType:
@@ -102,31 +96,9 @@ def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
     (a 12-bit PNG or a digit on a transparent background read as they look).
 
     Raises ``ImageError`` naming the file when it is missing, a directory or not an image
-    OpenCV can decode, with libpng's reason in its one line instead of the lines the decoders
-    print on stderr from C before it ("libpng error: IDAT: CRC error").
+    OpenCV can decode.
     """
-    with stderr_caught() as caught:
-        try:
-            image = _decoded_file(Path(path))
-        except ImageError as exc:
-            failure = exc
-        else:
-            failure = None
-    if failure is None:  # read: whatever a decoder said about the file stays
-        pass_on_stderr(caught.data)
-        return image
-    lines = caught.data.splitlines(keepends=True)
-    reasons = [found[1] for line in lines if (found := _LIBPNG_REASON.match(line))]
-    if not reasons:  # nothing to say in its place: the decoders' lines stay
-        pass_on_stderr(caught.data)
-        raise failure
-    pass_on_stderr(b"".join(line for line in lines if not _DECODER_LINE.match(line)))
-    reason = reasons[-1].decode(errors="replace").strip()
-    raise ImageError(f"{failure} (libpng: {reason})") from failure
-
-
-def _decoded_file(path: Path) -> np.ndarray:
-    """``read_image_file``'s decoding, the decoders' stderr as they print it."""
+    path = Path(path)
     if path.is_dir():
         raise ImageError(f"{path}: is a directory, not an image file")
     if not path.is_file():

@@ -202,6 +202,28 @@ def test_a_damaged_png_is_one_error_line(built, images, damage, tmp_path, capfd)
     assert line.startswith(f"digit-classify: error: {path}: not an image file OpenCV can decode")
 
 
+def test_libpng_s_reason_is_in_the_error_line_and_other_lines_pass(tmp_path, monkeypatch, capfd):
+    import os
+
+    from runtime import cli
+    from runtime.errors import ImageError
+
+    def damaged(path):
+        os.write(2, b"[ WARN:0@0.005] global grfmt_png.cpp:792 PNG input buffer is incomplete\n")
+        os.write(2, b"libpng warning: IDAT: incorrect data check\n")
+        os.write(2, b"libpng error: IDAT: CRC error\n")
+        os.write(2, b"a line of something else\n")
+        raise ImageError(f"{path}: not an image file OpenCV can decode")
+
+    monkeypatch.setattr(cli, "read_image_file", damaged)
+    with pytest.raises(ImageError) as raised:
+        cli.read_image(tmp_path / "d.png")
+    assert str(raised.value) == (
+        f"{tmp_path / 'd.png'}: not an image file OpenCV can decode (libpng: IDAT: CRC error)"
+    )
+    assert capfd.readouterr().err == "a line of something else\n"
+
+
 @pytest.mark.parametrize("model", ["missing", "text"])
 def test_cli_bad_model_is_one_error_line_and_exit_2(image_files, tmp_path, capsys, model):
     path = tmp_path / "model.tflite"
