@@ -195,13 +195,18 @@ def validated_array(image: Any, what: str = "image") -> np.ndarray:
             f"a color {what} must have 1, 3 (BGR) or 4 (BGRA) channels; got shape "
             f"{image.shape}{batch_hint}"
         )
-    if image.dtype.kind not in "buif":
-        raise ImageError(f"{what} has unsupported dtype {image.dtype}: use {_SUPPORTED}")
-    if image.dtype.kind == "f" and not np.isfinite(image).all():
+    return _checked_values(image, what)
+
+
+def _checked_values(array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` with a supported dtype, in native byte order, and finite, else ``ImageError``."""
+    if array.dtype.kind not in "buif":
+        raise ImageError(f"{what} has unsupported dtype {array.dtype}: use {_SUPPORTED}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
         raise ImageError(f"{what} contains NaN or infinite values")
-    if not image.dtype.isnative:  # big-endian 16-bit samples, as from a FITS or PGM reader
-        image = image.astype(image.dtype.newbyteorder("="))
-    return image
+    if not array.dtype.isnative:  # big-endian 16-bit samples, as from a FITS or PGM reader
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array
 
 
 def to_u8(image: np.ndarray, what: str = "image") -> np.ndarray:
@@ -325,10 +330,7 @@ def mnist_batch_u8(batch: Any, what: str = "batch") -> np.ndarray:
         array = array[..., 0]
     if array.size == 0:
         return np.zeros(array.shape, np.uint8)
-    if array.dtype.kind not in "buif":
-        raise ImageError(f"{what} has unsupported dtype {array.dtype}: use {_SUPPORTED}")
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ImageError(f"{what} contains NaN or infinite values")
+    array = _checked_values(array, what)
     if array.dtype.kind == "f" or array.dtype == np.uint16:
         # Each image's own scale (0..1 or 0..255; a uint16 image's bit depth), as ``predict``
         # decides it for one image: a batch mixing scales reads each image as it would alone.
@@ -387,7 +389,7 @@ def shrink_by(gray: np.ndarray, step: float) -> np.ndarray:
 
     An integer step keeps OpenCV's INTER_AREA on its fast path (a plain block average, ~20x
     faster than a fractional one; the last ``step - 1`` rows/columns may be dropped); a
-    fractional one (1.6) reads four times fewer pixels than the next integer down (1) would.
+    fractional one (1.6) leaves 2.56 times fewer pixels than the next integer down (1) would.
     """
     cv2 = require_opencv()  # first: a missing OpenCV is named even where nothing is reduced
     if step <= 1:

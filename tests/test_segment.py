@@ -148,7 +148,7 @@ def test_small_digits_are_searched_in_a_finer_copy_of_the_picture():
 
 def test_a_frame_asked_for_small_digits_is_searched_in_a_fractional_copy(mnist):
     """A 640x480 frame asked for digits 2% of its height (9.6 px) is searched at 400x300,
-    where they are 6 px tall: the integer step down (1) would search four times the pixels.
+    where they are 6 px tall: the integer step down (1) would search 2.56 times the pixels.
     Its 12 px digits are proposed there, and not at the default min_height."""
     assert work_step((480, 640), 0.02) == pytest.approx(1.6)
     assert smallest_searched((480, 640), 0.02) == 10
@@ -197,6 +197,7 @@ def test_invalid_height_limits_are_refused():
         find_digits(page, min_height=float("nan"))
     with pytest.raises(TypeError, match=r"min_height must be a number, got str '0\.01'"):
         find_digits(page, min_height="0.01")
+    assert find_digits(page, min_height=np.array(0.02)) == []  # a NumPy number is a number
 
 
 def test_reading_order_groups_lines_by_vertical_overlap():
