@@ -155,12 +155,15 @@ class MjpegCamera:
         self.stop()
 
 
-def _signals_as_in_a_terminal() -> None:
-    """In the child before it starts: Ctrl-C and a hang-up reach it, as in a terminal, however
-    the test run was started (a background job ignores SIGINT, ``nohup`` SIGHUP, and the demo
-    leaves ignored signals ignored)."""
-    for signum in (signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
+# ``python -m camera_demo`` with Ctrl-C and a hang-up reaching it, as in a terminal, however
+# the test run was started (a background job ignores SIGINT, ``nohup`` SIGHUP, and the demo
+# leaves ignored signals ignored). A wrapper, not ``preexec_fn``: this process has threads.
+_DEMO_AS_FROM_A_TERMINAL = (
+    "import runpy, signal\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "signal.signal(signal.SIGHUP, signal.SIG_DFL)\n"
+    "runpy.run_module('camera_demo', run_name='__main__', alter_sys=True)\n"
+)
 
 
 class DemoProcess:
@@ -173,13 +176,12 @@ class DemoProcess:
             **(env or {}),
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "camera_demo", *args],
+            [sys.executable, "-c", _DEMO_AS_FROM_A_TERMINAL, *args],
             cwd=REPO,
             env=full_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=_signals_as_in_a_terminal,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._collect, daemon=True)

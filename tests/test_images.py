@@ -156,6 +156,12 @@ def test_bad_batches_raise_image_error(classifier, batch, message):
         classifier.predict_proba(batch)
 
 
+def test_a_big_endian_batch_reads_as_the_same_batch_in_native_order(classifier):
+    images = tb.random_images(3, seed=4).astype(np.uint16) * 16  # 12-bit samples
+    expected = classifier.predict_proba(images)
+    np.testing.assert_array_equal(classifier.predict_proba(images.astype(">u2")), expected)
+
+
 def test_the_same_pixels_in_any_dtype_classify_the_same(classifier):
     images = tb.random_images(4, seed=9)
     expected = classifier.predict_proba(images)
