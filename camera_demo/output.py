@@ -65,7 +65,9 @@ def _starts_as_json_lines(path: Path) -> bool:
     if not path.is_file():
         return True
     with open(path, "rb") as handle:
-        start = handle.read(64).lstrip()
+        start = handle.read(4096)
+    # NUL bytes: blocks an SD card lost at a power cut; a byte-order mark from an editor.
+    start = start.lstrip(b"\x00").removeprefix(b"\xef\xbb\xbf").lstrip(b"\x00 \t\r\n")
     return not start or start.startswith(b"{")
 
 

@@ -158,10 +158,16 @@ def stop_on_signals(stop: StopRequest) -> Iterator[StopRequest]:
         yield stop
         return
     outer, relay = _relay, _SignalRelay(stop)
+    # None: a handler set from C, which could not be put back.
+    kept = {
+        signum for signum in _SIGNAL_REASONS if signal.getsignal(signum) in (signal.SIG_IGN, None)
+    }
+    if signal.SIGTERM in kept:
+        log.warning("SIGTERM is ignored in this process (as it was started): it does not stop it")
     previous = {
         signum: signal.signal(signum, handle_stop_signal)
         for signum in _SIGNAL_REASONS
-        if signal.getsignal(signum) != signal.SIG_IGN
+        if signum not in kept
     }
     _relay = relay
     try:

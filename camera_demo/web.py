@@ -614,12 +614,13 @@ class LiveServer(Closable):
         else:
             where, host = f"{self.address.host} port {self.port}", self.address.host
         log.info("live view listening on %s: open %s from another machine", where, self.url(host))
-        if self.token is not None and len(self.token) < SHORT_TOKEN:
+        length = len(self.token.decode("utf-8", "surrogateescape")) if self.token else 0
+        if self.token is not None and length < SHORT_TOKEN:
             log.warning(
                 "the --serve token has only %d character%s: one that short can be guessed; use "
                 "a long random one (python3 -c 'import secrets; print(secrets.token_urlsafe())')",
-                len(self.token),
-                "" if len(self.token) == 1 else "s",
+                length,
+                "" if length == 1 else "s",
             )
         if self.token is None:
             log.warning(

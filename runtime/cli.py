@@ -6,7 +6,8 @@ Each image is read as numbers: every digit found (``runtime.segment.read_number`
 box, lines top to bottom, each left to right; digits apart by a word's gap or on another line
 are another number. An image in which no digit is found is taken as one digit filling the
 picture (``DigitClassifier.predict``, which prepares any photo the MNIST way); a 28x28 image
-is MNIST form already unless its ground is light. ``--one-digit`` skips the search (the fast
+is MNIST form already unless its ground is light or ``--polarity dark_on_light`` or
+``light_on_dark`` is given (then prepared as a photo). ``--one-digit`` skips the search (the fast
 path for crops of single digits). Exit codes follow ``runtime.cli_common``: 0 every image
 read, 2 bad arguments, model or image (one line each on stderr), 130 interrupted, 143 stopped
 by SIGTERM.
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="dark_on_light (pen on paper), light_on_dark (chalk on a board) or auto (guess); "
         "default: dark_on_light for pictures of numbers, auto with --one-digit; a 28x28 "
-        "picture is MNIST form (light on dark) unless its ground is light or a polarity is given",
+        "picture is MNIST form (light on dark) unless its ground is light, or dark_on_light or "
+        "light_on_dark is given",
     )
     add_min_height_option(parser)
     parser.add_argument(

@@ -139,7 +139,8 @@ def check_flatbuffer(data: bytes, source: str = "model") -> Any:
     if len(data) < 8 or data[4:8] != TFLITE_FILE_IDENTIFIER:
         # A .keras file is a zip archive: the desktop model, before conversion.
         keras_hint = (
-            "; a Keras model (a zip archive) is converted first: python -m convert MODEL.keras"
+            "; a zip archive, as a Keras model is: convert one on the desktop first, "
+            "python -m convert MODEL.keras"
             if bytes(data[:4]) == b"PK\x03\x04"
             else ""
         )

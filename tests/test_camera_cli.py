@@ -307,6 +307,11 @@ def test_a_jsonl_output_is_appended_only_to_json_lines_in_a_folder_that_exists(t
     with JsonlWriter(empty) as writer:
         writer.write({"frame": 0})
     assert empty.read_text() == '{"frame":0}\n'
+    lost = tmp_path / "lost.jsonl"  # its first block lost at a power cut: NUL bytes
+    lost.write_bytes(bytes(512))
+    with JsonlWriter(lost) as writer:
+        writer.write({"frame": 0})
+    assert lost.read_bytes().endswith(b'\n{"frame":0}\n')
 
 
 @pytest.mark.parametrize(
