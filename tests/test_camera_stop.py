@@ -413,6 +413,21 @@ def test_a_signal_ignored_before_the_demo_started_stays_ignored():
         signal.signal(signal.SIGHUP, previous)
 
 
+def test_an_ignored_sigterm_is_said_at_start(caplog):
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with (
+            caplog.at_level("WARNING", logger="camera_demo"),
+            stop_on_signals(StopRequest()) as stop,
+        ):
+            signal.raise_signal(signal.SIGTERM)
+            assert not stop.wait(0.3)
+        assert "SIGTERM is ignored in this process" in caplog.text
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_a_signal_inside_the_main_threads_own_wait_still_stops_it():
     # The handler runs between two bytecodes of the main thread, possibly inside its own
     # stop.wait() (the demo's --max-fps pacing), which holds the event's lock on its way in
