@@ -575,18 +575,16 @@ class LiveServer(Closable):
 
     def start(self) -> LiveServer:
         """Listen and serve; raises ``DigitKitError`` when the address cannot be used."""
+        given = _host_and_port(self.address.host, self.address.port)
         try:
             self._server = _HttpServer(self, self.address)
         except OSError as exc:
-            raise DigitKitError(
-                f"--serve cannot listen on {_host_and_port(self.address.host, self.address.port)}: "
-                f"{exc.strerror or exc}"
-            ) from exc
+            raise DigitKitError(f"--serve cannot listen on {given}: {exc.strerror or exc}") from exc
         if not self.loopback_only and self.token is None and not self.without_token:
             self._server.server_close()
             self._server = None
             raise DigitKitError(
-                f"--serve {_host_and_port(self.address.host, self.address.port)} shows the camera to the "
+                f"--serve {given} shows the camera to the "
                 f"network: set a token (${TOKEN_ENV}, or --serve-token), or pass "
                 "--serve-without-token to let anyone who can reach the port see it"
             )
