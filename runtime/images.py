@@ -384,6 +384,16 @@ def shrunk_shape(shape: tuple[int, ...], step: float) -> tuple[int, int]:
     return max(1, round(shape[0] / step)), max(1, round(shape[1] / step))
 
 
+def shrink_scale(shape: tuple[int, ...], step: float) -> tuple[float, float]:
+    """Pixels of a picture of ``shape`` per pixel of its copy reduced by ``step`` (``shrink_by``),
+    (rows, columns): the step itself for an integer one, whose copy drops the last rows and
+    columns, else the copy's own ratio of sides, which are rounded."""
+    if step == int(step):
+        return float(step), float(step)
+    rows, cols = shrunk_shape(shape, step)
+    return shape[0] / rows, shape[1] / cols
+
+
 def shrink_by(gray: np.ndarray, step: float) -> np.ndarray:
     """Downscale ``gray`` by ``step`` input pixels per output pixel (1: not at all).
 

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from runtime.errors import NoDigitFoundError
-from runtime.images import as_gray_u8, require_opencv, shrink_by, shrink_step, shrunk_shape
+from runtime.images import (
+    as_gray_u8,
+    require_opencv,
+    shrink_by,
+    shrink_scale,
+    shrink_step,
+    shrunk_shape,
+)
 from runtime.ink import InkMap, Polarity, ink_map, relative_ink
 from runtime.preprocess import ink_to_mnist
 from runtime.proposals import (
@@ -170,12 +177,7 @@ class FrameCandidates:
         self._gray = as_gray_u8(image)
         step = work_step(self._gray.shape, min_height)
         work = shrink_by(self._gray, step)
-        # frame pixels per work pixel, (rows, columns): a fractional copy's sides are rounded
-        self._scale = (
-            (float(step), float(step))
-            if step == int(step)
-            else (self._gray.shape[0] / work.shape[0], self._gray.shape[1] / work.shape[1])
-        )
+        self._scale = shrink_scale(self._gray.shape, step)  # frame pixels per work pixel
         self._found = ink_map(
             work, polarity, min_contrast, max_stroke=_MAX_STROKE, thumb_side=_THUMB_SIDE
         )
