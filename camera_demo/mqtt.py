@@ -38,7 +38,7 @@ from urllib.parse import unquote, urlsplit
 from camera_demo.output import frame_record
 from camera_demo.pipeline import FrameReading
 from camera_demo.resources import Closable
-from camera_demo.sources import Frame, redact_url
+from camera_demo.sources import Frame, host_and_port, redact_url
 from runtime.errors import DigitKitError
 
 log = logging.getLogger("camera_demo")
@@ -83,8 +83,7 @@ class MqttTarget:
         """The URL for logs, without the password."""
         scheme = "mqtts" if self.tls else "mqtt"
         user = f"{self.username}@" if self.username else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{user}{host}:{self.port}/{self.topic}"
+        return f"{scheme}://{user}{host_and_port(self.host, self.port)}/{self.topic}"
 
 
 def discovery_prefix(text: str) -> str:

@@ -298,6 +298,11 @@ def _open_hint(description: str, live: bool) -> str:
     return ": OpenCV/FFmpeg cannot decode it (not a video, or a codec it lacks)"
 
 
+def host_and_port(host: str, port: int) -> str:
+    """``HOST:PORT`` as URLs and messages write it, an IPv6 address in brackets (``[::1]:8080``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def redact_url(url: str) -> str:
     """``url`` without a password or query values, for logs and errors (``rtsp://user:secret@cam``
     -> ``rtsp://user:***@cam``; many cameras take their credentials in the query,

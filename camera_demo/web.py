@@ -41,6 +41,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from camera_demo.live import LiveView
 from camera_demo.mjpeg import JpegFeed
 from camera_demo.resources import Closable
+from camera_demo.sources import host_and_port
 from camera_demo.web_page import PAGE, SCRIPT_SHA256
 from runtime.errors import DigitKitError
 
@@ -496,11 +497,6 @@ ROUTES: dict[str, Callable[[_Handler], None]] = {
 }
 
 
-def _host_and_port(host: str, port: int) -> str:
-    """``HOST:PORT``, an IPv6 address in brackets (``[::1]:8080``)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 class LiveServer(Closable):
     """The HTTP server of the live view, serving in daemon threads until ``close()``.
 
@@ -571,11 +567,11 @@ class LiveServer(Closable):
         if self.token:
             token = self.token.decode("utf-8", "surrogateescape")
             query = f"?token={quote(token) if reveal_token else 'TOKEN'}"
-        return f"http://{_host_and_port(host or self.address.host, self.port)}/{query}"
+        return f"http://{host_and_port(host or self.address.host, self.port)}/{query}"
 
     def start(self) -> LiveServer:
         """Listen and serve; raises ``DigitKitError`` when the address cannot be used."""
-        given = _host_and_port(self.address.host, self.address.port)
+        given = host_and_port(self.address.host, self.address.port)
         try:
             self._server = _HttpServer(self, self.address)
         except OSError as exc:
